@@ -1,0 +1,40 @@
+# xnorflow: every target runs inside .venv, created by `make setup`.
+PY      ?= python3.11
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.xnorflow-installed
+MODEL   ?= tiny-bireal
+DATA    ?= digits
+BOARD   ?= Pynq-Z2
+OUT     ?= runs/$(MODEL)
+
+.PHONY: setup demo test test-all bench bitfile clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	@command -v $(PY) >/dev/null || { echo "error: $(PY) not found; install Python 3.11 (e.g. apt-get install python3.11 python3.11-venv)"; exit 1; }
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.lock
+	$(BIN)/pip install -q --no-deps finn-plus==1.6.1
+	$(BIN)/pip install -q --no-deps -e .
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/xnorflow demo --model $(MODEL) --data $(DATA) --out $(OUT)
+
+test: setup
+	$(BIN)/python -m pytest -q -m "not slow" tests
+
+test-all: setup
+	$(BIN)/python -m pytest -q tests
+
+bench: setup
+	$(BIN)/python benchmarks/run_all.py
+
+bitfile: setup
+	$(BIN)/xnorflow build --model $(MODEL) --board $(BOARD) --target bitfile --out build/$(MODEL)-$(BOARD)
+
+clean:
+	rm -rf build runs .pytest_cache

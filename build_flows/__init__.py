@@ -1,0 +1,1 @@
+"""Build flows: QONNX export, FINN streamlining to an integer HW-layer graph, synthesis."""

@@ -1,0 +1,1 @@
+"""Hardware: SystemVerilog sources (rtl/), RTL generator, stitcher, Verilator simulation."""

@@ -1,0 +1,1 @@
+"""Training front-end: Brevitas binarization blocks, models, recipes, trainer."""

@@ -1,0 +1,1 @@
+"""Model registry: Bi-Real Net, ReActNet and their tiny variants."""
