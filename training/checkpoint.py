@@ -1,0 +1,70 @@
+"""Checkpoints: atomic writes, validated loads, and rebuilding a model from its checkpoint."""
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from xnorflow.errors import XnorflowError
+from xnorflow.training.layers import QuantSpec
+
+FORMAT = "xnorflow-checkpoint-v1"
+
+
+def save_atomic(obj: object, path: Path) -> None:
+    """torch.save to a temporary file beside `path`, then rename: a kill never leaves half a checkpoint."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def model_meta(name: str, spec: QuantSpec, in_channels: int, num_classes: int, input_size: int) -> dict:
+    """What rebuilding a registry model needs, stored in every checkpoint."""
+    return {"model": name, "spec": asdict(spec), "in_channels": in_channels, "num_classes": num_classes,
+            "input_size": input_size}
+
+
+def load(path: str | Path) -> dict:
+    """Load and validate an xnorflow checkpoint; a missing, corrupt or foreign file is one clear error."""
+    path = Path(path)
+    if not path.is_file():
+        raise XnorflowError(f"checkpoint {path} does not exist", "pass the model.pt written by `xnorflow train`")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many types for truncated/garbled files
+        raise XnorflowError(f"checkpoint {path} is corrupt or not a torch file ({type(err).__name__})",
+                            "re-run `xnorflow train` (it resumes) or point to an intact checkpoint") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise XnorflowError(f"{path} is not an xnorflow checkpoint", "pass the model.pt written by `xnorflow train`")
+    return ckpt
+
+
+def load_state(model: nn.Module, state: dict, source: str) -> None:
+    """Load a state dict whose parameters must all match `model`; quantizer buffers may differ across precisions."""
+    own = dict(model.named_parameters())
+    missing = [k for k in own if k not in state]
+    wrong = [k for k in own if k in state and state[k].shape != own[k].shape]
+    if missing or wrong:
+        bad = (missing + wrong)[0]
+        raise XnorflowError(f"{source} does not match the model ({len(missing)} missing, {len(wrong)} mis-shaped "
+                            f"parameters, e.g. '{bad}')", "use a checkpoint of the same model, classes and widths")
+    model.load_state_dict({k: v for k, v in state.items() if k in model.state_dict()}, strict=False)
+
+
+def build_from(ckpt: dict, source: str, precision: str | None = None) -> nn.Module:
+    """Rebuild the checkpoint's registry model (optionally at another precision) and load its weights."""
+    from xnorflow.training.models.registry import build_model
+
+    spec = QuantSpec(**ckpt["spec"])
+    model = build_model(ckpt["model"], ckpt["num_classes"], ckpt["in_channels"], ckpt["input_size"],
+                        spec.with_precision(precision) if precision else spec)
+    load_state(model, ckpt["state_dict"], source)
+    return model.eval()
+
+
+def load_model(path: str | Path) -> tuple[nn.Module, dict]:
+    """The eval-mode model stored in an xnorflow checkpoint, with its metadata."""
+    ckpt = load(path)
+    return build_from(ckpt, str(path)), ckpt

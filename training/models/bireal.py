@@ -1,0 +1,54 @@
+"""Bi-Real Net: a real identity shortcut around every binary 3x3 conv (Liu et al., ECCV 2018, Fig. 1 and Sec. 3.1)."""
+from torch import Tensor, nn
+
+from xnorflow.training.layers import AvgPoolShortcut, BinaryConv2d, Head, QuantSpec, Stem, int_conv
+
+
+class RealDownsample(nn.Module):
+    """Shortcut of a downsampling block: avg-pool -> real 1x1 conv (8-bit weights) -> BN -> grid (Bi-Real Sec. 4.1)."""
+
+    def __init__(self, cin: int, cout: int, spec: QuantSpec) -> None:
+        super().__init__()
+        self.pool = AvgPoolShortcut(spec)
+        self.conv = int_conv(cin, cout, 1, 1, spec)
+        self.bn = nn.BatchNorm2d(cout)
+        self.quant = spec.shortcut()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.quant(self.bn(self.conv(self.pool(x))))
+
+
+class BiRealBlock(nn.Module):
+    """out = grid(grid(BN(binconv(sign(x)))) + shortcut(x)): one binary conv, one real shortcut (Bi-Real Eq. 1)."""
+
+    def __init__(self, cin: int, cout: int, stride: int, spec: QuantSpec) -> None:
+        super().__init__()
+        self.binconv = BinaryConv2d(cin, cout, 3, stride, spec)
+        self.quant_branch = spec.shortcut()
+        self.shortcut = RealDownsample(cin, cout, spec) if stride != 1 or cin != cout else nn.Identity()
+        self.quant_out = spec.shortcut()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.quant_out(self.quant_branch(self.binconv(x)) + self.shortcut(x))
+
+
+class BiRealNet(nn.Module):
+    """Stem -> stages of Bi-Real blocks (a ResNet BasicBlock split in two, each with its own shortcut) -> head."""
+
+    def __init__(self, stages: list[tuple[int, int]], stem: tuple[int, int, int, bool], in_channels: int,
+                 num_classes: int, spec: QuantSpec) -> None:
+        super().__init__()
+        width, kernel, stride, maxpool = stem
+        self.stem = Stem(in_channels, width, kernel, stride, spec, maxpool)
+        blocks: list[nn.Module] = []
+        cin = width
+        for index, (cout, convs) in enumerate(stages):
+            for conv in range(convs):
+                stride = 2 if index > 0 and conv == 0 else 1
+                blocks.append(BiRealBlock(cin, cout, stride, spec))
+                cin = cout
+        self.blocks = nn.Sequential(*blocks)
+        self.head = Head(cin, num_classes, spec)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.blocks(self.stem(x)))

@@ -1,0 +1,101 @@
+"""The model registry: names users type, each with its default input and a builder."""
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+
+from torch import nn
+
+from xnorflow.errors import XnorflowError
+from xnorflow.training.layers import QuantSpec
+from xnorflow.training.models.bireal import BiRealNet
+from xnorflow.training.models.complexity import Complexity, count
+from xnorflow.training.models.reactnet import ReActNet
+
+Builder = Callable[[int, int, QuantSpec], nn.Module]
+
+REACTNET_A = [32, 64, 128, 128, 256, 256, 512, 512, 512, 512, 512, 512, 1024, 1024]
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A registry row: builder (in_channels, num_classes, spec) and the input it was designed for."""
+
+    name: str
+    build: Builder
+    input_size: int
+    in_channels: int
+    num_classes: int
+    summary: str
+
+
+def _bireal(stages: list[tuple[int, int]], stem: tuple[int, int, int, bool]) -> Builder:
+    return lambda cin, classes, spec: BiRealNet(stages, stem, cin, classes, spec)
+
+
+def _reactnet(channels: list[int], stem_stride: int) -> Builder:
+    return lambda cin, classes, spec: ReActNet(channels, stem_stride, cin, classes, spec)
+
+
+BIREAL18 = [(64, 4), (128, 4), (256, 4), (512, 4)]
+BIREAL34 = [(64, 6), (128, 8), (256, 12), (512, 6)]
+IMAGENET = partial(ModelEntry, input_size=224, in_channels=3, num_classes=1000)
+CIFAR = partial(ModelEntry, input_size=32, in_channels=3, num_classes=10)
+TINY = partial(ModelEntry, input_size=8, in_channels=1, num_classes=10)
+
+REGISTRY: dict[str, ModelEntry] = {
+    e.name: e
+    for e in [
+        IMAGENET(name="bireal18", build=_bireal(BIREAL18, (64, 7, 2, True)), summary="Bi-Real Net 18, ImageNet"),
+        IMAGENET(name="bireal34", build=_bireal(BIREAL34, (64, 7, 2, True)), summary="Bi-Real Net 34, ImageNet"),
+        IMAGENET(name="reactnet-a", build=_reactnet(REACTNET_A, 2), summary="ReActNet-A (MobileNetV1), ImageNet"),
+        CIFAR(name="bireal18-cifar", build=_bireal(BIREAL18, (64, 3, 1, False)), summary="Bi-Real 18, 32x32 stem"),
+        CIFAR(name="bireal34-cifar", build=_bireal(BIREAL34, (64, 3, 1, False)), summary="Bi-Real 34, 32x32 stem"),
+        CIFAR(name="reactnet-a-cifar", build=_reactnet(REACTNET_A, 1), summary="ReActNet-A, 32x32 stem"),
+        TINY(name="tiny-bireal", build=_bireal([(16, 2), (32, 2)], (16, 3, 1, False)),
+             summary="Bi-Real blocks incl. downsample shortcut, for digits / fashion-mnist"),
+        TINY(name="tiny-reactnet", build=_reactnet([8, 16, 32, 32], 1),
+             summary="ReActNet blocks incl. RSign, RPReLU, concat, avg-pool shortcut, for digits / fashion-mnist"),
+    ]
+}
+
+
+def entry(name: str) -> ModelEntry:
+    """The registry row for `name`, or one clear error listing the known names."""
+    if name not in REGISTRY:
+        raise XnorflowError(f"unknown model '{name}'", f"use one of: {', '.join(REGISTRY)} (see `xnorflow models`)")
+    return REGISTRY[name]
+
+
+def build_model(name: str, num_classes: int | None = None, in_channels: int | None = None,
+                input_size: int | None = None, spec: QuantSpec | None = None) -> nn.Module:
+    """Build registry model `name` and check that an input of the given size fits it."""
+    row = entry(name)
+    cin = in_channels or row.in_channels
+    model = row.build(cin, num_classes or row.num_classes, spec or QuantSpec())
+    size = input_size or row.input_size
+    with input_fits(name, cin, size):
+        count(model, cin, size)
+    return model
+
+
+@contextmanager
+def input_fits(name: str, in_channels: int, input_size: int) -> Iterator[None]:
+    """Turn a shape error of a dummy forward into one line naming the size and the model's default."""
+    try:
+        yield
+    except RuntimeError as err:
+        default = entry(name).input_size
+        raise XnorflowError(
+            f"input {in_channels}x{input_size}x{input_size} does not fit model '{name}' ({str(err).splitlines()[0]})",
+            f"use an input of {default}x{default} or a model made for this size",
+        ) from None
+
+
+def complexity(name: str, input_size: int | None = None) -> Complexity:
+    """Params/BOPs/FLOPs of registry model `name` at its default (or the given) input size."""
+    row = entry(name)
+    size = input_size or row.input_size
+    model = row.build(row.in_channels, row.num_classes, QuantSpec())
+    with input_fits(name, row.in_channels, size):
+        return count(model, row.in_channels, size)

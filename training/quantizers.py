@@ -1,0 +1,119 @@
+"""Brevitas quantizers (injectors) for binary nets with fixed-point real-valued shortcuts.
+
+Written in Brevitas' own extension style (an injector naming a `tensor_quant` module) so that QONNX
+export sees them: 1-bit quantizers export as BipolarQuant, the others as Quant. Brevitas lacks a
+sign with the papers' backward passes and the magnitude-aware weight gradient, so `SignQuant` and
+`MagnitudeAwareSignQuant` are ours; scale computation and export are Brevitas'.
+"""
+import torch
+from brevitas.core.bit_width import BitWidthConst
+from brevitas.core.scaling import ScalingImplType
+from brevitas.core.utils import StatelessBuffer
+from brevitas.inject.enum import RestrictValueType
+from brevitas.quant.base import SignedBinaryClampedConst
+from brevitas.quant.scaled_int import Int8WeightPerTensorFloat
+from brevitas.quant.solver import ActQuantSolver, WeightQuantSolver
+from brevitas.quant.base import IntQuant
+from brevitas.inject.enum import ScalingPerOutputType
+from brevitas.core.stats import StatsOp
+from dependencies import value
+from torch import Tensor, nn
+
+from xnorflow.training.ste import ApproxSign, ClippedSignSTE, WarmupHardtanh, bipolar_sign
+
+
+class SignQuant(nn.Module):
+    """Sign activation with a selectable backward: 'ste', 'approx' (Bi-Real Eq. 3), 'warmup' (HyperBNN Eq. 4)."""
+
+    def __init__(self, scaling_impl: nn.Module, estimator: str = "ste") -> None:
+        super().__init__()
+        self.scaling_impl = scaling_impl
+        self.estimator = estimator
+        self.bit_width = BitWidthConst(1)
+        self.zero_point = StatelessBuffer(torch.tensor(0.0))
+        self.register_buffer("warmup_lambda", torch.tensor(1.0))
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        scale = self.scaling_impl(x)
+        return self.binarize(x) * scale, scale, self.zero_point(), self.bit_width()
+
+    def binarize(self, x: Tensor) -> Tensor:
+        """Apply the forward of the chosen estimator; eval mode is always the hard sign."""
+        if not self.training:
+            return bipolar_sign(x)
+        if self.estimator == "approx":
+            return ApproxSign.apply(x)
+        if self.estimator == "warmup":
+            return WarmupHardtanh.apply(x, float(self.warmup_lambda))
+        return ClippedSignSTE.apply(x)
+
+
+class MagnitudeAwareSignQuant(nn.Module):
+    """W_b = mean|W| per output channel * sign(W), gradient scale * 1_{|W|<=1} (Bi-Real Net Eq. 6-7)."""
+
+    def __init__(self, scaling_impl: nn.Module) -> None:
+        super().__init__()
+        self.scaling_impl = scaling_impl
+        self.bit_width = BitWidthConst(1)
+        self.zero_point = StatelessBuffer(torch.tensor(0.0))
+
+    def forward(self, w: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        scale = self.scaling_impl(w).detach()
+        return ClippedSignSTE.apply(w) * scale, scale, self.zero_point(), self.bit_width()
+
+
+class SignActQuant(SignedBinaryClampedConst, ActQuantSolver):
+    """1-bit activation {-1,+1} with unit scale; `estimator` picks the backward pass."""
+
+    tensor_quant = SignQuant
+    scaling_const = 1.0
+    min_val = -1.0
+    max_val = 1.0
+    estimator = "ste"
+
+
+class MagnitudeAwareSignWeightQuant(WeightQuantSolver):
+    """1-bit weights with per-output-channel scale mean|W| (Bi-Real Net Eq. 6); exports as BipolarQuant."""
+
+    tensor_quant = MagnitudeAwareSignQuant
+    scaling_impl_type = ScalingImplType.STATS
+    scaling_stats_op = StatsOp.AVE
+    scaling_per_output_type = ScalingPerOutputType.CHANNEL
+    restrict_scaling_type = RestrictValueType.FP
+    bit_width = 1
+    signed = True
+    narrow_range = True
+    quant_type = "binary"
+
+
+class FixedPointActQuant(IntQuant, ActQuantSolver):
+    """Signed fixed point with a constant scale 2^-frac_bits: one grid for every shortcut and the input."""
+
+    scaling_impl_type = ScalingImplType.CONST
+    restrict_scaling_type = RestrictValueType.FP
+    scaling_per_output_type = ScalingPerOutputType.TENSOR
+    bit_width = 8
+    frac_bits = 4
+    signed = True
+    narrow_range = False
+
+    @value
+    def scaling_const(bit_width: int, frac_bits: int) -> float:
+        """Brevitas divides this threshold by 2^(b-1), leaving the scale 2^-frac_bits."""
+        return 2.0 ** (bit_width - 1 - frac_bits)
+
+    @value
+    def max_val(scaling_const: float) -> float:
+        """The range top Brevitas' act solver asks for; equal to the constant threshold."""
+        return scaling_const
+
+    @value
+    def min_val(scaling_const: float) -> float:
+        """The range bottom Brevitas' act solver asks for."""
+        return -scaling_const
+
+
+class Int8WeightQuant(Int8WeightPerTensorFloat):
+    """8-bit narrow-range weights with a per-output-channel float scale (first conv, last FC, shortcut 1x1)."""
+
+    scaling_per_output_type = ScalingPerOutputType.CHANNEL

@@ -1,0 +1,234 @@
+"""`xnorflow train`: runs a recipe's steps with checkpoints every epoch, resume after a kill, metrics, DDP.
+
+Distributed training is torch's own DDP (gloo on CPU), started by torchrun; rank 0 writes all files.
+"""
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
+from tqdm import tqdm
+
+from xnorflow.errors import XnorflowError
+from xnorflow.training import checkpoint, metrics
+from xnorflow.training.data import DataBundle, load_dataset
+from xnorflow.training.layers import QuantSpec
+from xnorflow.training.losses import distributional_loss
+from xnorflow.training.models.registry import build_model, entry
+from xnorflow.training.quantizers import SignQuant
+from xnorflow.training.recipes import Step, recipe
+from xnorflow.training.ste import warmup_lambda
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a run; a resumed run must be started with the same values."""
+
+    model: str
+    data: str
+    out: str
+    recipe: str = "bireal"
+    epochs: int = 10
+    batch_size: int = 128
+    seed: int = 0
+    data_root: str | None = None
+    teacher: str | None = None
+    estimator: str | None = None
+    shortcut_bits: int = 8
+    shortcut_frac_bits: int = 4
+    limit: int | None = None
+    progress: bool = True
+
+
+def rank() -> int:
+    """This process's DDP rank (0 when not distributed)."""
+    return dist.get_rank() if dist.is_initialized() else 0
+
+
+def run(cfg: TrainConfig) -> dict:
+    """Train every step of the recipe (resuming where a previous run stopped); returns the final summary."""
+    entry(cfg.model)
+    steps = recipe(cfg.recipe, cfg.estimator)
+    out = Path(cfg.out)
+    _claim_out_dir(cfg, out)
+    data = load_dataset(cfg.data, cfg.data_root)
+    spec = QuantSpec(shortcut_bits=cfg.shortcut_bits, shortcut_frac_bits=cfg.shortcut_frac_bits)
+    build_model(cfg.model, data.num_classes, data.in_channels, data.input_size, spec)
+    teacher = _teacher(cfg, data)
+    history: list[dict] = []
+    previous: dict | None = None
+    for step in steps:
+        previous = _run_step(cfg, step, spec, data, teacher, previous, history, out)
+    summary = {"model": cfg.model, "data": cfg.data, "recipe": cfg.recipe, "steps": [s.name for s in steps],
+               "test_acc": history[-1]["test_acc"], "epochs": cfg.epochs, "checkpoint": str(out / "model.pt")}
+    if rank() == 0:
+        checkpoint.save_atomic(previous, out / "model.pt")
+        (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def _claim_out_dir(cfg: TrainConfig, out: Path) -> None:
+    """Refuse an output dir holding another run; record this run's config there."""
+    path = out / "config.json"
+    mine = {k: v for k, v in asdict(cfg).items() if k not in ("out", "progress")}
+    if path.exists():
+        theirs = json.loads(path.read_text())
+        changed = [k for k in mine if theirs.get(k) != mine[k]]
+        if changed:
+            raise XnorflowError(f"{out} holds a run with other settings ({', '.join(changed)} differ)",
+                                "use a new --out, or repeat the original command to resume it")
+    elif rank() == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(mine, indent=1))
+
+
+def _teacher(cfg: TrainConfig, data: DataBundle) -> nn.Module | None:
+    if cfg.teacher is None:
+        return None
+    from xnorflow.training.teacher import load_teacher
+
+    return load_teacher(cfg.teacher, data.in_channels, data.input_size, data.num_classes)
+
+
+def _run_step(cfg: TrainConfig, step: Step, spec: QuantSpec, data: DataBundle, teacher: nn.Module | None,
+              previous: dict | None, history: list[dict], out: Path) -> dict:
+    """Train one recipe step to cfg.epochs, resuming from its checkpoint; returns its final checkpoint."""
+    torch.manual_seed(cfg.seed)
+    step_spec = spec.with_precision(step.precision)
+    model = build_model(cfg.model, data.num_classes, data.in_channels, data.input_size, step_spec)
+    if previous is not None:
+        checkpoint.load_state(model, previous["state_dict"], f"checkpoint of step '{previous['step']}'")
+    loader = _loader(cfg, data.train, shuffle=True)
+    optimizer = _optimizer(model, step)
+    total = cfg.epochs * len(loader)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(step.schedule, total))
+    ckpt_path = out / step.name / "checkpoint.pt"
+    start = _resume(ckpt_path, cfg, model, optimizer, scheduler, history)
+    ddp = DistributedDataParallel(model) if dist.is_initialized() else model
+    meta = checkpoint.model_meta(cfg.model, step_spec, data.in_channels, data.num_classes, data.input_size)
+    state = None
+    for epoch in range(start, cfg.epochs):
+        began = time.time()
+        train_loss, train_acc = _train_epoch(ddp, loader, optimizer, scheduler, teacher, step, epoch, cfg)
+        test_loss, test_acc = evaluate(model, data.test, cfg)
+        history.append({"step": step.name, "epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc,
+                        "test_loss": test_loss, "test_acc": test_acc, "lr": scheduler.get_last_lr()[0],
+                        "seconds": round(time.time() - began, 3)})
+        state = {"format": checkpoint.FORMAT, **meta, "step": step.name, "epoch": epoch + 1,
+                 "state_dict": model.state_dict(), "optimizer": optimizer.state_dict(),
+                 "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(), "history": history}
+        if rank() == 0:
+            checkpoint.save_atomic(state, ckpt_path)
+            metrics.write(history, out)
+    return state if state is not None else checkpoint.load(ckpt_path)
+
+
+def _resume(path: Path, cfg: TrainConfig, model: nn.Module, optimizer: torch.optim.Optimizer,
+            scheduler: torch.optim.lr_scheduler.LRScheduler, history: list[dict]) -> int:
+    """Restore a step's checkpoint if one exists; returns the first epoch still to run."""
+    if not path.exists():
+        return 0
+    ckpt = checkpoint.load(path)
+    checkpoint.load_state(model, ckpt["state_dict"], str(path))
+    optimizer.load_state_dict(ckpt["optimizer"])
+    scheduler.load_state_dict(ckpt["scheduler"])
+    torch.set_rng_state(ckpt["rng"])
+    history[:] = ckpt["history"]
+    return ckpt["epoch"]
+
+
+def _limit(dataset: Dataset, limit: int | None) -> Dataset:
+    return Subset(dataset, range(min(limit, len(dataset)))) if limit else dataset
+
+
+def _loader(cfg: TrainConfig, dataset: Dataset, shuffle: bool) -> DataLoader:
+    """Batches in an order fixed by seed and epoch (set per epoch), sharded across DDP ranks."""
+    dataset = _limit(dataset, cfg.limit)
+    if dist.is_initialized():
+        sampler = DistributedSampler(dataset, shuffle=shuffle, seed=cfg.seed)
+        return DataLoader(dataset, cfg.batch_size, sampler=sampler)
+    return DataLoader(dataset, cfg.batch_size, shuffle=shuffle, generator=torch.Generator())
+
+
+def _set_epoch(loader: DataLoader, seed: int, epoch: int) -> None:
+    if isinstance(loader.sampler, DistributedSampler):
+        loader.sampler.set_epoch(epoch)
+    else:
+        loader.generator.manual_seed(seed * 1000 + epoch)
+
+
+def _optimizer(model: nn.Module, step: Step) -> torch.optim.Optimizer:
+    """Adam; weight decay only on conv/linear weights (not BN, shifts or slopes)."""
+    decay = [p for n, p in model.named_parameters() if p.ndim > 1 and "bias" not in n.split(".")[-2:]]
+    rest = [p for p in model.parameters() if all(p is not q for q in decay)]
+    return torch.optim.Adam([{"params": decay, "weight_decay": step.weight_decay},
+                             {"params": rest, "weight_decay": 0.0}], lr=step.lr)
+
+
+def _schedule(kind: str, total: int):
+    """Per-iteration LR multiplier: linear decay to 0 (ReActNet) or cosine."""
+    if kind == "linear":
+        return lambda it: max(0.0, 1.0 - it / total)
+    return lambda it: 0.5 * (1.0 + math.cos(math.pi * min(it, total) / total))
+
+
+def _set_warmup(model: nn.Module, step: Step, iteration: int) -> None:
+    """Set lambda_t of every STE-Warmup sign (Hyper-BinaryNet Eq. 6)."""
+    lam = warmup_lambda(iteration, step.warmup_sigma, step.warmup_milestone, step.warmup_step)
+    for module in model.modules():
+        if isinstance(module, SignQuant):
+            module.warmup_lambda.fill_(lam)
+
+
+def _loss(logits: Tensor, target: Tensor, images: Tensor, teacher: nn.Module | None) -> Tensor:
+    if teacher is None:
+        return F.cross_entropy(logits, target)
+    with torch.no_grad():
+        teacher_logits = teacher(images)
+    return distributional_loss(logits, teacher_logits)
+
+
+def _train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
+                 scheduler: torch.optim.lr_scheduler.LRScheduler, teacher: nn.Module | None, step: Step,
+                 epoch: int, cfg: TrainConfig) -> tuple[float, float]:
+    """One pass over the training data; returns mean loss and accuracy (reduced over ranks)."""
+    model.train()
+    _set_epoch(loader, cfg.seed, epoch)
+    sums = torch.zeros(3, dtype=torch.float64)
+    bar = tqdm(loader, desc=f"{step.name} {epoch + 1}/{cfg.epochs}", leave=False,
+               disable=not cfg.progress or rank() != 0)
+    for i, (images, target) in enumerate(bar):
+        if step.estimator == "warmup":
+            _set_warmup(model, step, epoch * len(loader) + i)
+        logits = model(images)
+        loss = _loss(logits, target, images, teacher)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        sums += torch.tensor([loss.item() * len(target), (logits.argmax(1) == target).sum().item(), len(target)],
+                             dtype=torch.float64)
+        bar.set_postfix(loss=f"{sums[0] / sums[2]:.3f}", acc=f"{sums[1] / sums[2]:.3f}")
+    if dist.is_initialized():
+        dist.all_reduce(sums)
+    return round(float(sums[0] / sums[2]), 6), round(float(sums[1] / sums[2]), 6)
+
+
+def evaluate(model: nn.Module, dataset: Dataset, cfg: TrainConfig) -> tuple[float, float]:
+    """Test loss and accuracy of the eval-mode model (every rank computes the same numbers)."""
+    model.eval()
+    loss = correct = 0.0
+    with torch.no_grad():
+        for images, target in DataLoader(_limit(dataset, cfg.limit), 256):
+            logits = model(images)
+            loss += F.cross_entropy(logits, target, reduction="sum").item()
+            correct += (logits.argmax(1) == target).sum().item()
+    n = len(_limit(dataset, cfg.limit))
+    return round(loss / n, 6), round(correct / n, 6)
