@@ -53,9 +53,9 @@ REGISTRY: dict[str, ModelEntry] = {
         CIFAR(name="bireal34-cifar", build=_bireal(BIREAL34, (64, 3, 1, False)), summary="Bi-Real 34, 32x32 stem"),
         CIFAR(name="reactnet-a-cifar", build=_reactnet(REACTNET_A, 1), summary="ReActNet-A, 32x32 stem"),
         TINY(name="tiny-bireal", build=_bireal([(16, 2), (32, 2)], (16, 3, 1, False)),
-             summary="Bi-Real blocks incl. downsample shortcut, for digits / fashion-mnist"),
+             summary="Bi-Real blocks + downsample shortcut (digits, fashion-mnist)"),
         TINY(name="tiny-reactnet", build=_reactnet([8, 16, 32, 32], 1),
-             summary="ReActNet blocks incl. RSign, RPReLU, concat, avg-pool shortcut, for digits / fashion-mnist"),
+             summary="RSign, RPReLU, concat, avg-pool shortcut (digits, fashion-mnist)"),
     ]
 }
 

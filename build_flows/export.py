@@ -1,0 +1,24 @@
+"""Brevitas model -> QONNX: `export_qonnx` in eval mode, then qonnx's cleanup."""
+from pathlib import Path
+
+import torch
+from brevitas.export import export_qonnx
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.util.cleanup import cleanup_model
+
+from xnorflow.errors import XnorflowError
+
+
+def export(model: torch.nn.Module, input_shape: tuple[int, ...], path: str | Path) -> ModelWrapper:
+    """Export `model` (switched to eval) for one input of `input_shape` (N, C, H, W) to QONNX at `path`."""
+    if len(input_shape) != 4 or input_shape[0] != 1:
+        raise XnorflowError(f"input shape {tuple(input_shape)} is not (1, C, H, W)",
+                            "export one frame of an NCHW image, e.g. (1, 3, 32, 32)")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.eval()
+    with torch.no_grad():
+        export_qonnx(model, torch.zeros(input_shape), str(path))
+    model_w = cleanup_model(ModelWrapper(str(path)))
+    model_w.save(str(path))
+    return model_w

@@ -1,0 +1,58 @@
+"""Bipolar padding through the XNOR conversion: FINN lacks it.
+
+A binary conv pads with -1 (`F.pad(..., value=-1)` exports as an ONNX Pad). Stock FINN keeps the Pad
+at -1 after ConvertBipolarMatMulToXnorPopcount re-encodes the stream {-1,+1} as {0,1}, and its
+InferFMPadding only takes zero pads. We fold the Pad into the lowered conv's Im2Col (pad value -1),
+then re-encode that pad value with the stream (-1 -> 0, +1 -> 1); InferConvInpGen then makes
+FMPadding (pad 0 on the BINARY stream, i.e. bipolar -1) + ConvolutionInputGenerator.
+"""
+import numpy as np
+from qonnx.core.datatype import DataType
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
+from qonnx.transformation.base import Transformation
+from qonnx.transformation.infer_shapes import InferShapes
+
+from xnorflow.errors import XnorflowError
+
+
+class FoldBipolarPadIntoIm2Col(Transformation):
+    """Pad(NCHW, constant +-1) -> Transpose(to NHWC) -> Im2Col  ==>  Transpose -> Im2Col(pad_amount, pad_value)."""
+
+    def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+        for pad in model.graph.node:
+            if pad.op_type != "Pad":
+                continue
+            trans = model.find_consumer(pad.output[0])
+            im2col = model.find_consumer(trans.output[0]) if trans is not None else None
+            if trans is None or trans.op_type != "Transpose" or im2col is None or im2col.op_type != "Im2Col":
+                raise XnorflowError(f"Pad '{pad.name}' does not feed a conv",
+                                    "use F.pad with value -1 only directly in front of a binary conv")
+            self.fold(model, pad, trans, im2col)
+            return model.transform(InferShapes()), True
+        return model, False
+
+    def fold(self, model: ModelWrapper, pad, trans, im2col) -> None:
+        """Move the pad amounts (NCHW pads [.., t, l, .., b, r]) and value onto the Im2Col."""
+        pads = [int(p) for p in model.get_initializer(pad.input[1])]
+        value = float(np.asarray(model.get_initializer(pad.input[2])).flat[0])
+        inst = getCustomOp(im2col)
+        inst.set_nodeattr("pad_amount", [pads[2], pads[3], pads[6], pads[7]])
+        inst.set_nodeattr("pad_value", int(value))
+        nhwc = model.get_tensor_shape(pad.input[0])
+        inst.set_nodeattr("input_shape", str((nhwc[0], nhwc[2], nhwc[3], nhwc[1])))
+        trans.input[0] = pad.input[0]
+        model.set_tensor_shape(trans.output[0], [nhwc[0], nhwc[2], nhwc[3], nhwc[1]])
+        model.graph.node.remove(pad)
+
+
+class EncodeBipolarPadValue(Transformation):
+    """After XNOR conversion a BINARY stream encodes bipolar v as (v + 1) / 2: re-encode Im2Col pad values."""
+
+    def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+        for node in model.graph.node:
+            if node.op_type == "Im2Col" and model.get_tensor_datatype(node.input[0]) == DataType["BINARY"]:
+                inst = getCustomOp(node)
+                if inst.get_nodeattr("pad_value") == -1:
+                    inst.set_nodeattr("pad_value", 0)
+        return model, False

@@ -1,0 +1,164 @@
+// mvu_core: folded matrix-vector unit with FINN MVAU semantics, shared by xnor_mvu and mvu.
+// Per input vector it runs NF = MH/PE output tiles of SF = MW/SIMD folds each, one fold per
+// cycle: the first tile takes the vector from the stream and keeps it in a buffer, the
+// others re-read it. Weights and thresholds sit in ROMs ($readmemh). Pipeline: issue (ROM
+// and buffer read) -> dot products -> accumulate -> thresholds -> skid buffer; a single
+// enable (the skid buffer's registered ready) stalls it, so there are no bubbles while the
+// input is valid and the output ready. We write our own: finn-rtllib's mvu_vvu_axi has no
+// 1-bit XNOR path and fails under Verilator.
+module mvu_core #(
+    parameter int    MW           = 16,   // input vector length
+    parameter int    MH           = 8,    // output vector length
+    parameter int    PE           = 2,    // output channels in parallel
+    parameter int    SIMD         = 4,    // input elements in parallel
+    parameter bit    XNOR         = 1'b0, // 1: binary xnor-popcount (IBITS = WBITS = 1)
+    parameter int    IBITS        = 1,
+    parameter int    WBITS        = 1,
+    parameter int    IKIND        = 0,    // 0 unsigned, 1 signed, 2 bipolar (operand_decode)
+    parameter int    WKIND        = 0,
+    parameter int    ACCBITS      = 16,   // signed width of accumulators and thresholds
+    parameter int    NTHRES       = 0,    // thresholds per channel; 0 = no activation
+    parameter int    OBITS        = 16,   // output element width
+    parameter int    ACTVAL       = 0,
+    parameter string WEIGHT_FILE  = "weights.mem",
+    parameter string THRESH_FILE  = "thresholds.mem",
+    parameter string WEIGHT_STYLE = "auto",
+    parameter string THRESH_STYLE = "auto"
+) (
+    input  logic                    ap_clk,
+    input  logic                    ap_rst_n,
+    input  logic [SIMD*IBITS-1:0]   in0_V_TDATA,
+    input  logic                    in0_V_TVALID,
+    output logic                    in0_V_TREADY,
+    output logic [PE*OBITS-1:0]     out0_V_TDATA,
+    output logic                    out0_V_TVALID,
+    input  logic                    out0_V_TREADY
+);
+    localparam int SF   = MW / SIMD;
+    localparam int NF   = MH / PE;
+    localparam int WMEM = SF * NF;
+    localparam int DW   = XNOR ? $clog2(SIMD) + 2 : IBITS + WBITS + 2 + $clog2(SIMD);
+    localparam int SFW  = SF > 1 ? $clog2(SF) : 1;
+    localparam int NFW  = NF > 1 ? $clog2(NF) : 1;
+    localparam int WAW  = WMEM > 1 ? $clog2(WMEM) : 1;
+    localparam int XW   = SIMD * IBITS;
+
+    logic en;   // pipeline advances (the skid buffer has room)
+
+    // ---- stage 0: issue one fold (sf, nf) ----
+    logic [SFW-1:0] sf;
+    logic [NFW-1:0] nf;
+    logic [WAW-1:0] waddr;
+    logic           issue;
+    logic [XW-1:0]  vec_buf [SF];
+
+    assign in0_V_TREADY = en && nf == '0;
+    assign issue        = en && (nf != '0 || in0_V_TVALID);
+
+    always_ff @(posedge ap_clk) begin
+        if (!ap_rst_n) begin
+            sf    <= '0;
+            nf    <= '0;
+            waddr <= '0;
+        end else if (issue) begin
+            sf    <= sf == SFW'(SF - 1) ? '0 : sf + 1'b1;
+            waddr <= waddr == WAW'(WMEM - 1) ? '0 : waddr + 1'b1;
+            if (sf == SFW'(SF - 1)) nf <= nf == NFW'(NF - 1) ? '0 : nf + 1'b1;
+        end
+    end
+
+    // ---- stage 1: fold operands ----
+    logic [XW-1:0]            x_s1;
+    logic [PE*SIMD*WBITS-1:0] w_s1;
+    logic                     valid_s1, first_s1, last_s1;
+    logic [NFW-1:0]           nf_s1;
+
+    rom #(.DEPTH(WMEM), .W(PE*SIMD*WBITS), .INIT_FILE(WEIGHT_FILE), .STYLE(WEIGHT_STYLE))
+        u_weights (.clk(ap_clk), .en(issue), .addr(waddr), .data(w_s1));
+
+    always_ff @(posedge ap_clk) begin
+        if (issue) begin
+            x_s1 <= nf == '0 ? in0_V_TDATA : vec_buf[sf];
+            if (nf == '0) vec_buf[sf] <= in0_V_TDATA;
+        end
+    end
+
+    always_ff @(posedge ap_clk) begin
+        if (!ap_rst_n) begin
+            valid_s1 <= 1'b0;
+        end else if (en) begin
+            valid_s1 <= issue;
+            first_s1 <= sf == '0;
+            last_s1  <= sf == SFW'(SF - 1);
+            nf_s1    <= nf;
+        end
+    end
+
+    // ---- stage 2: PE dot products of one fold ----
+    logic [PE*DW-1:0] dots, dots_s2;
+    logic             valid_s2, first_s2, last_s2;
+    /* verilator lint_off UNUSEDSIGNAL */
+    logic [NFW-1:0]   nf_s2;   // threshold address; unused without activation
+    /* verilator lint_on UNUSEDSIGNAL */
+
+    if (XNOR) begin : g_xnor
+        dot_xnor #(.PE(PE), .SIMD(SIMD), .DW(DW)) u_dot (.x(x_s1), .w(w_s1), .dots(dots));
+    end else begin : g_mul
+        dot_mul #(.PE(PE), .SIMD(SIMD), .IBITS(IBITS), .WBITS(WBITS), .IKIND(IKIND),
+                  .WKIND(WKIND), .DW(DW)) u_dot (.x(x_s1), .w(w_s1), .dots(dots));
+    end
+
+    always_ff @(posedge ap_clk) begin
+        if (!ap_rst_n) begin
+            valid_s2 <= 1'b0;
+        end else if (en) begin
+            valid_s2 <= valid_s1;
+            dots_s2  <= dots;
+            first_s2 <= first_s1;
+            last_s2  <= last_s1;
+            nf_s2    <= nf_s1;
+        end
+    end
+
+    // ---- stage 3: accumulate over the SF folds ----
+    logic [PE*ACCBITS-1:0] acc;
+    logic                  valid_s3;
+
+    for (genvar p = 0; p < PE; p++) begin : g_acc
+        always_ff @(posedge ap_clk) begin
+            if (en && valid_s2) begin
+                acc[p*ACCBITS +: ACCBITS] <= (first_s2 ? '0 : acc[p*ACCBITS +: ACCBITS])
+                                             + ACCBITS'($signed(dots_s2[p*DW +: DW]));
+            end
+        end
+    end
+
+    always_ff @(posedge ap_clk) begin
+        if (!ap_rst_n) valid_s3 <= 1'b0;
+        else if (en) valid_s3 <= valid_s2 && last_s2;
+    end
+
+    // ---- stage 4: activation (thresholds) into the output skid buffer ----
+    logic [PE*OBITS-1:0] result;
+
+    if (NTHRES == 0) begin : g_noact
+        for (genvar p = 0; p < PE; p++) begin : g_pe
+            assign result[p*OBITS +: OBITS] = OBITS'($signed(acc[p*ACCBITS +: ACCBITS]));
+        end
+    end else begin : g_act
+        logic [PE*NTHRES*ACCBITS-1:0] thr_s3;
+        rom #(.DEPTH(NF), .W(PE*NTHRES*ACCBITS), .INIT_FILE(THRESH_FILE), .STYLE(THRESH_STYLE))
+            u_thresholds (.clk(ap_clk), .en(en && valid_s2 && last_s2), .addr(nf_s2), .data(thr_s3));
+        for (genvar p = 0; p < PE; p++) begin : g_pe
+            threshold_unit #(.N(NTHRES), .VW(ACCBITS), .OBITS(OBITS), .ACTVAL(ACTVAL)) u_thr (
+                .value(acc[p*ACCBITS +: ACCBITS]),
+                .thresholds(thr_s3[p*NTHRES*ACCBITS +: NTHRES*ACCBITS]),
+                .result(result[p*OBITS +: OBITS]));
+        end
+    end
+
+    skid_buffer #(.W(PE*OBITS)) u_out (
+        .clk(ap_clk), .rst_n(ap_rst_n),
+        .in_data(result), .in_valid(valid_s3), .in_ready(en),
+        .out_data(out0_V_TDATA), .out_valid(out0_V_TVALID), .out_ready(out0_V_TREADY));
+endmodule

@@ -1,0 +1,27 @@
+// rom: read-only parameter memory (weights, thresholds) initialised by $readmemh, one
+// registered read per cycle so that Yosys/Vivado can infer block RAM or LUT memory.
+module rom #(
+    parameter int    DEPTH     = 16,
+    parameter int    W         = 8,
+    parameter string INIT_FILE = "",
+    parameter string STYLE     = "auto"   // "auto", "block" or "distributed"
+) (
+    input  logic                             clk,
+    input  logic                             en,
+    input  logic [$clog2(DEPTH > 1 ? DEPTH : 2)-1:0] addr,
+    output logic [W-1:0]                     data
+);
+    if (STYLE == "block") begin : g_block
+        (* ram_style = "block" *) logic [W-1:0] mem [0:DEPTH-1];
+        initial $readmemh(INIT_FILE, mem);
+        always_ff @(posedge clk) if (en) data <= mem[addr];
+    end else if (STYLE == "distributed") begin : g_dist
+        (* rom_style = "distributed" *) logic [W-1:0] mem [0:DEPTH-1];
+        initial $readmemh(INIT_FILE, mem);
+        always_ff @(posedge clk) if (en) data <= mem[addr];
+    end else begin : g_auto
+        logic [W-1:0] mem [0:DEPTH-1];
+        initial $readmemh(INIT_FILE, mem);
+        always_ff @(posedge clk) if (en) data <= mem[addr];
+    end
+endmodule

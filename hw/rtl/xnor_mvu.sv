@@ -1,0 +1,34 @@
+// xnor_mvu: binary XNOR-popcount matrix-vector unit, FINN MVAU with binaryXnorMode=1:
+// each output channel counts the input bits that agree with its weight bits, then either
+// streams the count (NTHRES = 0, noActivation) or thresholds it. Folded by PE and SIMD,
+// one SIMD x PE fold per cycle. Ours because finn-rtllib has no 1-bit XNOR MVU.
+module xnor_mvu #(
+    parameter int    MW           = 64,
+    parameter int    MH           = 16,
+    parameter int    PE           = 4,
+    parameter int    SIMD         = 32,
+    parameter int    ACCBITS      = 8,   // signed width of counts and thresholds
+    parameter int    NTHRES       = 1,   // 0 = no activation
+    parameter int    OBITS        = 1,
+    parameter int    ACTVAL       = 0,
+    parameter string WEIGHT_FILE  = "weights.mem",
+    parameter string THRESH_FILE  = "thresholds.mem",
+    parameter string WEIGHT_STYLE = "auto",
+    parameter string THRESH_STYLE = "auto"
+) (
+    input  logic                ap_clk,
+    input  logic                ap_rst_n,
+    input  logic [SIMD-1:0]     in0_V_TDATA,
+    input  logic                in0_V_TVALID,
+    output logic                in0_V_TREADY,
+    output logic [PE*OBITS-1:0] out0_V_TDATA,
+    output logic                out0_V_TVALID,
+    input  logic                out0_V_TREADY
+);
+    mvu_core #(
+        .MW(MW), .MH(MH), .PE(PE), .SIMD(SIMD), .XNOR(1'b1), .IBITS(1), .WBITS(1),
+        .ACCBITS(ACCBITS), .NTHRES(NTHRES), .OBITS(OBITS), .ACTVAL(ACTVAL),
+        .WEIGHT_FILE(WEIGHT_FILE), .THRESH_FILE(THRESH_FILE),
+        .WEIGHT_STYLE(WEIGHT_STYLE), .THRESH_STYLE(THRESH_STYLE)
+    ) u_core (.*);
+endmodule

@@ -1,0 +1,58 @@
+"""Single-node FINN HW graphs (MVAU, Thresholding) and their python execution: the reference."""
+from __future__ import annotations
+
+import numpy as np
+from onnx import TensorProto, helper
+from qonnx.core.datatype import BaseDataType
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.core.onnx_exec import execute_onnx
+from qonnx.util.basic import qonnx_make_model
+
+FINN_DOMAIN = "finn.custom_op.fpgadataflow"
+
+
+def _model(node, in_shape: tuple, out_shape: tuple, in_dt: BaseDataType,
+           out_dt: BaseDataType, inits: dict[str, tuple[np.ndarray, BaseDataType]]) -> ModelWrapper:
+    """Wrap one node with float tensors `inp` -> `outp` and its initializers."""
+    inp = helper.make_tensor_value_info("inp", TensorProto.FLOAT, list(in_shape))
+    outp = helper.make_tensor_value_info("outp", TensorProto.FLOAT, list(out_shape))
+    model = ModelWrapper(qonnx_make_model(helper.make_graph([node], "g", [inp], [outp])))
+    model.set_tensor_datatype("inp", in_dt)
+    model.set_tensor_datatype("outp", out_dt)
+    for name, (value, dt) in inits.items():
+        model.set_initializer(name, value.astype(np.float32))
+        model.set_tensor_datatype(name, dt)
+    return model
+
+
+def mvau_model(mw: int, mh: int, pe: int, simd: int, idt: BaseDataType, wdt: BaseDataType,
+               odt: BaseDataType, weights: np.ndarray, thresholds: np.ndarray | None,
+               tdt: BaseDataType | None, vecs: list[int], xnor: bool, actval: int = 0) -> ModelWrapper:
+    """A one-node MVAU graph (thresholds None = noActivation)."""
+    inputs = ["inp", "weights"] + ([] if thresholds is None else ["thresh"])
+    node = helper.make_node(
+        "MVAU", inputs, ["outp"], domain=FINN_DOMAIN, backend="fpgadataflow", name="mvau0",
+        MW=mw, MH=mh, PE=pe, SIMD=simd, inputDataType=idt.name, weightDataType=wdt.name,
+        outputDataType=odt.name, ActVal=actval, binaryXnorMode=int(xnor),
+        noActivation=int(thresholds is None), numInputVectors=vecs)
+    inits = {"weights": (weights, wdt)}
+    if thresholds is not None:
+        inits["thresh"] = (thresholds, tdt)
+    return _model(node, (*vecs, mw), (*vecs, mh), idt, odt, inits)
+
+
+def thresholding_model(ch: int, pe: int, idt: BaseDataType, odt: BaseDataType,
+                       thresholds: np.ndarray, tdt: BaseDataType, vecs: list[int],
+                       actval: int = 0) -> ModelWrapper:
+    """A one-node Thresholding graph."""
+    node = helper.make_node(
+        "Thresholding", ["inp", "thresh"], ["outp"], domain=FINN_DOMAIN, backend="fpgadataflow",
+        name="thr0", NumChannels=ch, PE=pe, numSteps=thresholds.shape[1],
+        inputDataType=idt.name, weightDataType=tdt.name, outputDataType=odt.name,
+        ActVal=actval, numInputVectors=vecs)
+    return _model(node, (*vecs, ch), (*vecs, ch), idt, odt, {"thresh": (thresholds, tdt)})
+
+
+def finn_execute(model: ModelWrapper, x: np.ndarray) -> np.ndarray:
+    """FINN's python execution of the graph on input `x`."""
+    return execute_onnx(model, {"inp": x.astype(np.float32)})["outp"]

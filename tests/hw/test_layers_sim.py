@@ -1,0 +1,121 @@
+"""Verilator simulation of xnor_mvu, mvu and thresholding vs FINN's python execution, bit for bit."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from qonnx.core.datatype import DataType as DT
+
+from finn_nodes import finn_execute, mvau_model, thresholding_model
+from xnorflow.hw.layers import fold_cycles, layer_rtl
+from xnorflow.hw.streams import pack_words
+from xnorflow.hw.verilator import SimulationDeadlock, simulate
+
+# (MW, MH, PE, SIMD, thresholds per channel (0 = noActivation), output type, ActVal, vectors)
+XNOR_CASES = [
+    (64, 16, 4, 16, 1, "BIPOLAR", 0, [1, 3, 3]),
+    (96, 12, 3, 32, 3, "INT2", -2, [5]),
+    (20, 8, 8, 5, 0, "UINT8", 0, [2, 2]),
+]
+# (MW, MH, PE, SIMD, input type, weight type, thresholds, output type, ActVal, vectors)
+MVU_CASES = [
+    (27, 8, 2, 3, "UINT8", "INT2", 0, "INT16", 0, [1, 4]),
+    (32, 6, 3, 8, "INT4", "INT4", 3, "UINT2", 0, [3]),
+    (16, 4, 1, 16, "INT8", "BIPOLAR", 1, "BIPOLAR", 0, [2]),
+]
+# (channels, PE, input type, thresholds, output type, ActVal, vectors)
+THRESHOLD_CASES = [
+    (16, 4, "INT8", 3, "INT2", -2, [2, 3]),
+    (6, 6, "UINT4", 1, "BIPOLAR", 0, [4]),
+]
+
+
+def _thresholds(rng: np.random.Generator, ch: int, n: int, lo: int, hi: int) -> np.ndarray:
+    """Sorted random thresholds per channel, some beyond the value range to test clipping."""
+    return np.sort(rng.integers(lo - 2, hi + 3, (ch, n)), axis=1).astype(np.float32)
+
+
+def _values(rng: np.random.Generator, dt, shape) -> np.ndarray:
+    """Random tensor of FINN data type `dt`."""
+    if dt == DT["BIPOLAR"]:
+        return rng.choice([-1, 1], shape)
+    return rng.integers(dt.min(), dt.max() + 1, shape)
+
+
+def _xnor_model(rng, case):
+    """MVAU with binaryXnorMode for one XNOR_CASES entry, with its random input."""
+    mw, mh, pe, simd, n, odt, actval, vecs = case
+    weights = _values(rng, DT["BINARY"], (mw, mh))
+    thr = _thresholds(rng, mh, n, 0, mw) if n else None
+    model = mvau_model(mw, mh, pe, simd, DT["BINARY"], DT["BINARY"], DT[odt], weights, thr,
+                       DT["INT16"], vecs, xnor=True, actval=actval)
+    return model, _values(rng, DT["BINARY"], (*vecs, mw))
+
+
+def _mvu_model(rng, case):
+    """Multi-bit MVAU for one MVU_CASES entry, with its random input."""
+    mw, mh, pe, simd, idt, wdt, n, odt, actval, vecs = case
+    idt, wdt = DT[idt], DT[wdt]
+    weights = _values(rng, wdt, (mw, mh))
+    prods = [a * b for a in (idt.min(), idt.max()) for b in (wdt.min(), wdt.max())]
+    thr = _thresholds(rng, mh, n, mw * min(prods) // 4, mw * max(prods) // 4) if n else None
+    model = mvau_model(mw, mh, pe, simd, idt, wdt, DT[odt], weights, thr, DT["INT32"], vecs,
+                       xnor=False, actval=actval)
+    return model, _values(rng, idt, (*vecs, mw))
+
+
+def _thresholding_model(rng, case):
+    """Thresholding node for one THRESHOLD_CASES entry, with its random input."""
+    ch, pe, idt, n, odt, actval, vecs = case
+    idt = DT[idt]
+    thr = _thresholds(rng, ch, n, int(idt.min()), int(idt.max()))
+    model = thresholding_model(ch, pe, idt, DT[odt], thr, DT["INT16"], vecs, actval)
+    return model, _values(rng, idt, (*vecs, ch))
+
+
+def _check(model, x, **sim_kwargs):
+    """Simulate the model's node and compare with FINN; returns the layer and sim result."""
+    layer = layer_rtl(model, model.graph.node[0])
+    y, res = layer.run(x, **sim_kwargs)
+    np.testing.assert_array_equal(y, finn_execute(model, x))
+    return layer, res
+
+
+BUILDERS = {"xnor": (_xnor_model, XNOR_CASES), "mvu": (_mvu_model, MVU_CASES),
+            "thr": (_thresholding_model, THRESHOLD_CASES)}
+ALL_CASES = [(kind, i) for kind, (_, cases) in BUILDERS.items() for i in range(len(cases))]
+
+
+@pytest.mark.parametrize("kind,index", ALL_CASES)
+def test_matches_finn_at_full_throughput(rng, kind, index):
+    """Bit-exact with FINN, one fold per cycle: outputs spaced exactly by the fold count."""
+    build, cases = BUILDERS[kind]
+    layer, res = _check(*build(rng, cases[index]))
+    n_out = int(np.prod(layer.out_folded[:-1]))
+    per_out = fold_cycles(layer) // n_out
+    assert res.last_out - res.first_out == fold_cycles(layer) - per_out
+
+
+@pytest.mark.parametrize("kind", BUILDERS)
+def test_matches_finn_with_gaps_and_stalls(rng, kind):
+    """Bit-exact with random input gaps and output ready drops (reuses the compiled model)."""
+    build, cases = BUILDERS[kind]
+    for seed in (1, 2):
+        _check(*build(rng, cases[0]), seed=seed, in_gap=0.4, out_stall=0.4)
+
+
+def test_deadlock_reports_stalled_streams(rng):
+    """An output that is never ready stops the design; the report names both streams."""
+    model, x = _xnor_model(rng, XNOR_CASES[0])
+    with pytest.raises(SimulationDeadlock) as err:
+        _check(model, x, out_stall=1.0, timeout=200)
+    assert "input in0_V not accepted" in str(err.value)
+    assert "output out0_V not produced (0 of 36 words)" in str(err.value)
+
+
+def test_missing_output_is_reported(rng):
+    """Input that runs out before all outputs: the report names the output stream."""
+    model, x = _thresholding_model(rng, THRESHOLD_CASES[1])
+    layer = layer_rtl(model, model.graph.node[0])
+    words = pack_words(x.reshape(layer.in_folded), layer.in_dtype)
+    with pytest.raises(SimulationDeadlock, match=r"output out0_V not produced \(3 of 4 words\)"):
+        simulate(layer.design, {"in0_V": words[:3]}, {"out0_V": 4}, layer.mem_files, timeout=100)

@@ -1,0 +1,107 @@
+"""The `xnorflow` console command: one subcommand per stage; errors are one line and a non-zero exit."""
+import argparse
+import sys
+from collections.abc import Callable
+
+from xnorflow.errors import XnorflowError
+
+
+def cmd_models(args: argparse.Namespace) -> None:
+    """Print the registry: params, BOPs, FLOPs and OPs (= BOPs/64 + FLOPs) at each model's input size."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from xnorflow.training.models.registry import REGISTRY, complexity, entry
+
+    names = args.names or list(REGISTRY)
+    table = Table(title="xnorflow models (OPs = BOPs/64 + FLOPs)")
+    for col in ("model", "input", "params", "BOPs", "FLOPs", "OPs", "what"):
+        table.add_column(col, justify="left" if col in ("model", "what") else "right", no_wrap=col != "what")
+    for name in names:
+        row = entry(name)
+        c = complexity(name, args.input_size)
+        size = args.input_size or row.input_size
+        table.add_row(name, f"{row.in_channels}x{size}x{size}", f"{c.params:,}", f"{c.bops:.3e}",
+                      f"{c.flops:.3e}", f"{c.ops:.3e}", row.summary)
+    Console(width=160).print(table)
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    """Train a registry model with a recipe; resumes when --out already holds this run."""
+    from xnorflow.training.trainer import run
+
+    summary = run(_train_config(args))
+    print(f"trained {summary['model']} on {summary['data']} ({summary['recipe']}: {', '.join(summary['steps'])}): "
+          f"test accuracy {summary['test_acc']:.4f}; checkpoint {summary['checkpoint']}")
+
+
+def _train_config(args: argparse.Namespace):
+    from xnorflow.training.trainer import TrainConfig
+
+    return TrainConfig(model=args.model, data=args.data, out=args.out, recipe=args.recipe, epochs=args.epochs,
+                       batch_size=args.batch_size, seed=args.seed, data_root=args.data_root, teacher=args.teacher,
+                       estimator=args.estimator, shortcut_bits=args.shortcut_bits,
+                       shortcut_frac_bits=args.shortcut_frac_bits, limit=args.limit, progress=not args.quiet)
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    """The main job on the embedded default: train a tiny model on digits and report what happened."""
+    from xnorflow.demo import demo
+
+    demo(args.model, args.data, args.out, args.epochs)
+
+
+def _add_train_args(p: argparse.ArgumentParser) -> None:
+    from xnorflow.training.recipes import RECIPES
+    from xnorflow.training.ste import ESTIMATORS
+
+    p.add_argument("--model", required=True, help="registry name, see `xnorflow models`")
+    p.add_argument("--data", required=True, help="digits | fashion-mnist | cifar10 | cifar100 | imagefolder")
+    p.add_argument("--data-root", help="folder of the data set where it is not built in")
+    p.add_argument("--recipe", default="bireal", help=f"one of {', '.join(RECIPES)}")
+    p.add_argument("--epochs", type=int, default=30, help="epochs per recipe step")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--teacher", help="real-valued teacher for the distributional loss: CKPT, torchscript:FILE, "
+                   "or torchvision:ARCH:WEIGHTS")
+    p.add_argument("--estimator", choices=ESTIMATORS, help="override the recipe's sign backward")
+    p.add_argument("--shortcut-bits", type=int, default=8, help="fixed-point width of the real shortcuts")
+    p.add_argument("--shortcut-frac-bits", type=int, default=4, help="fractional bits of the shortcut grid")
+    p.add_argument("--limit", type=int, help="use only the first N train/test images (quick runs)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--out", required=True, help="run folder: checkpoints, metrics.csv/json/png, model.pt")
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    p = argparse.ArgumentParser(prog="xnorflow", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    models = sub.add_parser("models", help="list the model registry with params/BOPs/FLOPs/OPs")
+    models.add_argument("names", nargs="*")
+    models.add_argument("--input-size", type=int)
+    models.set_defaults(func=cmd_models)
+    train = sub.add_parser("train", help="train a model with a recipe (resumes after a kill)")
+    _add_train_args(train)
+    train.set_defaults(func=cmd_train)
+    demo = sub.add_parser("demo", help="the main job: train a tiny model on digits and check it end to end")
+    demo.add_argument("--model", default="tiny-bireal")
+    demo.add_argument("--data", default="digits")
+    demo.add_argument("--epochs", type=int, default=30)
+    demo.add_argument("--out", default="runs/demo")
+    demo.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the subcommand; an XnorflowError is one line on stderr and exit code 2."""
+    args = parser().parse_args(argv)
+    try:
+        args.func(args)
+    except XnorflowError as err:
+        print(f"xnorflow: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
