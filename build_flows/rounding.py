@@ -16,12 +16,12 @@ TIE_ULPS = 8  # float noise left by absorbing non-power-of-two scales (the 1/N o
 
 
 def rounding_thresholds(model: ModelWrapper):
-    """Yield (node, thresholds, lower level m per threshold) of every multi-bit integer MultiThreshold."""
+    """Yield (node, thresholds, lower level m per threshold) of every multi-bit MultiThreshold (not signs)."""
     for node in model.graph.node:
         if node.op_type != "MultiThreshold":
             continue
         inst = getCustomOp(node)
-        if DataType[inst.get_nodeattr("out_dtype")] == DataType["BIPOLAR"] or inst.get_nodeattr("out_scale") != 1.0:
+        if DataType[inst.get_nodeattr("out_dtype")].bitwidth() == 1 or inst.get_nodeattr("out_scale") != 1.0:
             continue
         thresholds = model.get_initializer(node.input[1])
         lower = np.arange(thresholds.shape[-1]) + inst.get_nodeattr("out_bias")

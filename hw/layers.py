@@ -20,18 +20,20 @@ from xnorflow.hw.verilator import RTL_DIR, Design, SimResult, Stream, simulate
 
 WEIGHT_FILE = "weights.mem"
 THRESH_FILE = "thresholds.mem"
-COMMON_SOURCES = ("adder_tree.sv", "skid_buffer.sv", "rom.sv", "operand_decode.sv",
-                  "threshold_unit.sv")
+MVU_SOURCES = ("adder_tree.sv", "skid_buffer.sv", "rom.sv", "operand_decode.sv",
+               "threshold_unit.sv", "dot_xnor.sv", "dot_mul.sv", "mvu_core.sv")
 MODULE_SOURCES = {
-    "xnor_mvu": ("dot_xnor.sv", "dot_mul.sv", "mvu_core.sv", "xnor_mvu.sv"),
-    "mvu": ("dot_xnor.sv", "dot_mul.sv", "mvu_core.sv", "mvu.sv"),
-    "thresholding": ("thresholding.sv",),
+    "xnor_mvu": MVU_SOURCES + ("xnor_mvu.sv",),
+    "mvu": MVU_SOURCES + ("mvu.sv",),
+    "thresholding": ("adder_tree.sv", "skid_buffer.sv", "rom.sv", "operand_decode.sv",
+                     "threshold_unit.sv", "thresholding.sv"),
+    "stream_fifo": ("stream_fifo.sv",),
 }
 
 
 def sources(module: str) -> tuple:
     """SystemVerilog files that make up `module` (dependencies first)."""
-    return tuple(RTL_DIR / f for f in COMMON_SOURCES + MODULE_SOURCES[module])
+    return tuple(RTL_DIR / f for f in MODULE_SOURCES[module])
 
 
 @dataclass

@@ -4,6 +4,7 @@ Distributed training is torch's own DDP (gloo on CPU), started by torchrun; rank
 """
 import json
 import math
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -52,8 +53,15 @@ def rank() -> int:
     return dist.get_rank() if dist.is_initialized() else 0
 
 
+def _init_distributed() -> None:
+    """Join the process group torchrun describes (gloo: CPU machines); a no-op for one process."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        dist.init_process_group("gloo")
+
+
 def run(cfg: TrainConfig) -> dict:
     """Train every step of the recipe (resuming where a previous run stopped); returns the final summary."""
+    _init_distributed()
     entry(cfg.model)
     steps = recipe(cfg.recipe, cfg.estimator)
     out = Path(cfg.out)
@@ -71,6 +79,8 @@ def run(cfg: TrainConfig) -> dict:
     if rank() == 0:
         checkpoint.save_atomic(previous, out / "model.pt")
         (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    if dist.is_initialized():
+        dist.barrier()
     return summary
 
 

@@ -16,7 +16,8 @@ module rom #(
         initial $readmemh(INIT_FILE, mem);
         always_ff @(posedge clk) if (en) data <= mem[addr];
     end else if (STYLE == "distributed") begin : g_dist
-        (* rom_style = "distributed" *) logic [W-1:0] mem [0:DEPTH-1];
+        // LUTs as ROM logic ("distributed" has no ROM mapping in Yosys's xc7 library)
+        (* rom_style = "logic" *) logic [W-1:0] mem [0:DEPTH-1];
         initial $readmemh(INIT_FILE, mem);
         always_ff @(posedge clk) if (en) data <= mem[addr];
     end else begin : g_auto

@@ -1,0 +1,188 @@
+"""Streamlined graph -> FINN HW-layer graph (python execution), saved stage by stage with report.json."""
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
+
+from finn.transformation.fpgadataflow.convert_to_hw.binary_matrix_vector_activation import (
+    InferBinaryMatrixVectorActivation)
+from finn.transformation.fpgadataflow.convert_to_hw.concat import InferConcatLayer
+from finn.transformation.fpgadataflow.convert_to_hw.conv_inp_gen import InferConvInpGen
+from finn.transformation.fpgadataflow.convert_to_hw.duplicate_streams import InferDuplicateStreamsLayer
+from finn.transformation.fpgadataflow.convert_to_hw.elementwise_binary_operation import (
+    InferElementwiseBinaryOperation)
+from finn.transformation.fpgadataflow.convert_to_hw.global_acc_pool import InferGlobalAccPoolLayer
+from finn.transformation.fpgadataflow.convert_to_hw.pool_from_reduce import InferPoolFromReduce
+from finn.transformation.fpgadataflow.convert_to_hw.quantized_matrix_vector_activation import (
+    InferQuantizedMatrixVectorActivation)
+from finn.transformation.fpgadataflow.convert_to_hw.thresholding import InferThresholdingLayer
+from finn.transformation.fpgadataflow.create_dataflow_partition import CreateDataflowPartition
+from finn.transformation.move_reshape import RemoveCNVtoFCFlatten
+from finn.util.fpgadataflow import is_fpgadataflow_node
+from finn.util.settings import initialize_dummy_settings
+
+from xnorflow.build_flows.streamline import round_thresholds, streamline, tidy, to_finn, to_fixpoint
+from xnorflow.errors import XnorflowError
+
+# Host-side ends of the graph: NCHW->NHWC and quantizing of the float input, scaling of the integer logits.
+HOST_HEAD = {"Transpose": "input layout NCHW->NHWC", "MultiThreshold": "input quantizer"}
+HOST_TAIL = {"Mul": "output scale"}
+STAGES = ("qonnx", "finn", "streamlined", "hw", "dataflow_parent")
+
+
+def pools_to_hw(model: ModelWrapper) -> ModelWrapper:
+    """Window and global sums become Pool(AccPool)/GlobalAccPool; their 1/N goes into the next thresholds."""
+    model = tidy(model.transform(InferPoolFromReduce()).transform(InferGlobalAccPoolLayer()))
+    return round_thresholds(to_fixpoint(model))
+
+
+def to_hw(model: ModelWrapper) -> ModelWrapper:
+    """Streamlined graph -> FINN HW layers (MVAU, Thresholding, SWG, FMPadding, Pool, Add, Concat, ...)."""
+    model = pools_to_hw(model)
+    head = detach_host_input(model)
+    for t in (InferBinaryMatrixVectorActivation(), InferQuantizedMatrixVectorActivation(), InferThresholdingLayer(),
+              InferConvInpGen(), InferElementwiseBinaryOperation(InferElementwiseBinaryOperation.reject_output_dequant),
+              InferConcatLayer(), RemoveCNVtoFCFlatten(), InferDuplicateStreamsLayer()):
+        model = model.transform(t)
+    reattach_host_input(model, head)
+    model = tidy(model)
+    check_all_hw(model)
+    return model
+
+
+def detach_host_input(model: ModelWrapper) -> tuple[list, object]:
+    """Take the float-input quantizer (and layout Transposes) off the graph head, so no HW layer sees floats."""
+    head, graph_in = [], model.graph.input[0]
+    while model.graph.node[0].op_type in HOST_HEAD and len(model.find_consumers(model.graph.node[0].output[0])) == 1:
+        node = model.graph.node[0]
+        if node.op_type == "MultiThreshold" and model.get_tensor_datatype(node.input[0]).is_integer():
+            break
+        head.append((node, {i: model.get_initializer(i) for i in node.input[1:]}))
+        model.graph.node.remove(node)
+    if head:
+        new_in = model.get_tensor_valueinfo(head[-1][0].output[0])
+        model.graph.value_info.remove(new_in)
+        model.graph.input.remove(graph_in)
+        model.graph.input.append(new_in)
+    return head, graph_in
+
+
+def reattach_host_input(model: ModelWrapper, detached: tuple[list, object]) -> None:
+    """Put the host-side head back in front of the HW layers."""
+    head, graph_in = detached
+    if head:
+        model.graph.value_info.append(model.graph.input[0])
+        model.graph.input.remove(model.graph.input[0])
+        model.graph.input.append(graph_in)
+    for i, (node, params) in enumerate(head):
+        model.graph.node.insert(i, node)
+        for name, value in params.items():
+            model.set_initializer(name, value)
+
+
+def check_all_hw(model: ModelWrapper) -> None:
+    """Every node is a HW layer except the host-side input quantizer and output scale."""
+    nodes = list(model.graph.node)
+    for i, node in enumerate(nodes):
+        if not is_fpgadataflow_node(node) and host_role(model, node) is None:
+            raise XnorflowError(f"layer {node.op_type} '{node.name}' (node {i + 1} of {len(nodes)}, input "
+                                f"{model.get_tensor_datatype(node.input[0]).name}) has no integer HW form",
+                                "quantize its input and output with the shortcut quantizer, or use a supported layer")
+
+
+def host_role(model: ModelWrapper, node) -> str | None:
+    """What a non-HW node at the graph's ends does on the host, or None when it is not at an end."""
+    i = list(model.graph.node).index(node)
+    if all(not is_fpgadataflow_node(n) for n in model.graph.node[: i + 1]) and node.op_type in HOST_HEAD:
+        return HOST_HEAD[node.op_type]
+    if node.output[0] == model.graph.output[0].name and node.op_type in HOST_TAIL:
+        return HOST_TAIL[node.op_type]
+    return None
+
+
+def dataflow_partition(model: ModelWrapper, out: Path) -> ModelWrapper:
+    """FINN's CreateDataflowPartition; its failure (a cycle) becomes a XnorflowError."""
+    try:
+        return model.transform(CreateDataflowPartition(partition_model_dir=str(out / "dataflow_partition")))
+    except Exception as exc:  # FINN raises plain exceptions for cycles
+        raise XnorflowError(f"CreateDataflowPartition failed: {exc}",
+                            "report the model: a residual pattern was left non-streamable") from exc
+
+
+def layer_report(model: ModelWrapper, node) -> dict:
+    """Op type, shapes, bit widths, thresholds and MACs/BOPs of one layer."""
+    entry = {"name": node.name, "op_type": node.op_type,
+             "in_shape": model.get_tensor_shape(node.input[0]), "out_shape": model.get_tensor_shape(node.output[0]),
+             "in_dtype": model.get_tensor_datatype(node.input[0]).name,
+             "out_dtype": model.get_tensor_datatype(node.output[0]).name}
+    if not is_fpgadataflow_node(node):
+        return entry | {"host": host_role(model, node)}
+    inst = getCustomOp(node)
+    attrs = {a: inst.get_nodeattr(a) for a in ("weightDataType", "accDataType", "MW", "MH") if has_attr(inst, a)}
+    entry |= attrs
+    if len(node.input) > 1 and model.get_initializer(node.input[-1]) is not None and node.op_type != "MVAU":
+        entry["table_or_thresholds"] = list(model.get_initializer(node.input[-1]).shape)
+    if node.op_type == "MVAU":
+        entry |= mvau_counts(model, node, inst)
+    return entry
+
+
+def has_attr(inst, name: str) -> bool:
+    """True when the custom op declares attribute `name`."""
+    return name in inst.get_nodeattr_types()
+
+
+def mvau_counts(model: ModelWrapper, node, inst) -> dict:
+    """MACs per frame, BOPs (MACs x weight bits x input bits) and threshold count of an MVAU."""
+    macs = int(np.prod(model.get_tensor_shape(node.output[0])[:-1])) * inst.get_nodeattr("MW") * inst.get_nodeattr("MH")
+    wbits = model.get_tensor_datatype(node.input[1]).bitwidth() if inst.get_nodeattr("binaryXnorMode") == 0 else 1
+    ibits = model.get_tensor_datatype(node.input[0]).bitwidth()
+    thres = model.get_initializer(node.input[2]) if len(node.input) > 2 else None
+    return {"weight_bits": wbits, "input_bits": ibits, "macs": macs, "bops": macs * wbits * ibits,
+            "xnor": bool(inst.get_nodeattr("binaryXnorMode")), "thresholds": None if thres is None else list(thres.shape)}
+
+
+def report(model: ModelWrapper) -> dict:
+    """report.json content: per layer, plus totals."""
+    layers = [layer_report(model, n) for n in model.graph.node]
+    return {"layers": layers, "total_macs": sum(l.get("macs", 0) for l in layers),
+            "total_bops": sum(l.get("bops", 0) for l in layers),
+            "hw_op_types": [l["op_type"] for l in layers if "host" not in l]}
+
+
+def build_hw_graph(onnx_path: str | Path, out_dir: str | Path) -> dict:
+    """QONNX file -> out_dir/{qonnx,finn,streamlined,hw,dataflow_parent}.onnx + report.json; returns the report.
+
+    Written into a temporary sibling directory and renamed at the end, so a failed build leaves nothing."""
+    initialize_dummy_settings()
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        rep = run_stages(ModelWrapper(str(onnx_path)), tmp)
+        (tmp / "report.json").write_text(json.dumps(rep, indent=1, default=str))
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return rep
+
+
+def run_stages(model: ModelWrapper, out: Path) -> dict:
+    """Run and save every stage into `out`."""
+    model.save(str(out / "qonnx.onnx"))
+    model = to_finn(model)
+    model.save(str(out / "finn.onnx"))
+    model = streamline(model)
+    model.save(str(out / "streamlined.onnx"))
+    model = to_hw(model)
+    model.save(str(out / "hw.onnx"))
+    rep = report(model)
+    dataflow_partition(model, out).save(str(out / "dataflow_parent.onnx"))
+    return rep

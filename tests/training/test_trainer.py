@@ -1,0 +1,149 @@
+"""`xnorflow train`: resume after a kill, DDP, the distributional loss, and one-line errors on bad input."""
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from xnorflow.cli import main
+from xnorflow.training import metrics
+from xnorflow.training.losses import distributional_loss
+
+TRAIN = ["train", "--model", "tiny-bireal", "--data", "digits", "--recipe", "binary", "--quiet"]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "xnorflow.cli", *args], capture_output=True, text=True)
+
+
+def _curves(out: Path) -> list[dict]:
+    """metrics.csv without the wall-clock column."""
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in metrics.read_csv(out / "metrics.csv")]
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_killed_run_resumes_and_reproduces_the_uninterrupted_metrics(tmp_path: Path) -> None:
+    epochs = ["--epochs", "6", "--limit", "512"]
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    assert main([*TRAIN, *epochs, "--out", str(straight)]) == 0
+    proc = subprocess.Popen([sys.executable, "-m", "xnorflow.cli", *TRAIN, *epochs, "--out", str(killed)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt = killed / "binary" / "checkpoint.pt"
+    deadline = time.time() + 120
+    while not ckpt.exists() and time.time() < deadline:
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = len(metrics.read_csv(killed / "metrics.csv"))
+    assert done_before < 6, "the run finished before it could be killed"
+    assert not (killed / "model.pt").exists()
+    assert main([*TRAIN, *epochs, "--out", str(killed)]) == 0
+    assert _curves(killed) == _curves(straight)
+    a, b = torch.load(straight / "model.pt"), torch.load(killed / "model.pt")
+    assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
+
+
+def test_two_process_ddp_on_gloo(tmp_path: Path) -> None:
+    out = tmp_path / "ddp"
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                           "-m", "xnorflow.cli", *TRAIN, "--epochs", "2", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = metrics.read_csv(out / "metrics.csv")
+    assert len(rows) == 2 and float(rows[-1]["test_acc"]) > 0.3
+    assert (out / "model.pt").exists()
+
+
+def test_distributional_loss_is_kl_teacher_to_student() -> None:
+    student, teacher = torch.randn(5, 10), torch.randn(5, 10)
+    p_r, p_b = F.softmax(teacher, 1), F.softmax(student, 1)
+    by_hand = -(p_r * torch.log(p_b / p_r)).sum(1).mean()
+    assert torch.allclose(distributional_loss(student, teacher), by_hand, atol=1e-6)
+
+
+def test_training_with_a_teacher_checkpoint(tmp_path: Path, digits_ckpt: Path) -> None:
+    out = tmp_path / "kd"
+    assert main(["train", "--model", "tiny-reactnet", "--data", "digits", "--recipe", "reactnet", "--epochs", "1",
+                 "--teacher", str(digits_ckpt), "--quiet", "--out", str(out)]) == 0
+    assert [r["step"] for r in metrics.read_csv(out / "metrics.csv")] == ["step1", "step2"]
+
+
+def _error(capsys: pytest.CaptureFixture, *args: str) -> str:
+    assert main(list(args)) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    return err
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--model", "resnet-9000", "--data", "digits"], "unknown model 'resnet-9000'"),
+    (["--model", "tiny-bireal", "--data", "mnist-3d"], "unknown data set 'mnist-3d'"),
+    (["--model", "tiny-bireal", "--data", "digits", "--recipe", "magic"], "unknown recipe 'magic'"),
+    (["--model", "tiny-bireal", "--data", "fashion-mnist", "--data-root", "/nonexistent"],
+     "Fashion-MNIST not found at /nonexistent/train-images-idx3-ubyte.gz; apt-get install dataset-fashion-mnist"),
+    (["--model", "tiny-bireal", "--data", "cifar10", "--data-root", "/nonexistent"], "cifar10 not found at"),
+    (["--model", "tiny-bireal", "--data", "imagefolder"], "imagefolder needs --data-root"),
+    (["--model", "bireal18", "--data", "digits"], "input 1x8x8 does not fit model 'bireal18'"),
+])
+def test_bad_input_is_one_line(capsys: pytest.CaptureFixture, tmp_path: Path, args: list[str], message: str) -> None:
+    assert message in _error(capsys, "train", *args, "--out", str(tmp_path / "x"))
+
+
+def test_cli_exit_code_and_stderr_in_a_real_process(tmp_path: Path) -> None:
+    proc = _cli("train", "--model", "nope", "--data", "digits", "--out", str(tmp_path))
+    assert proc.returncode == 2 and proc.stderr.startswith("xnorflow: error: unknown model 'nope'")
+
+
+def test_corrupt_checkpoint_is_refused_and_left_alone(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert main([*TRAIN, "--epochs", "1", "--out", str(out)]) == 0
+    (out / "model.pt").unlink()
+    ckpt = out / "binary" / "checkpoint.pt"
+    ckpt.write_bytes(ckpt.read_bytes()[:1000])
+    before = _digest(out)
+    assert "is corrupt or not a torch file" in _error(capsys, *TRAIN, "--epochs", "1", "--out", str(out))
+    assert _digest(out) == before
+
+
+def test_other_run_in_out_dir_is_not_overwritten(capsys: pytest.CaptureFixture, tmp_path: Path,
+                                                 digits_ckpt: Path) -> None:
+    run_dir = digits_ckpt.parent
+    before = _digest(run_dir)
+    err = _error(capsys, *TRAIN, "--epochs", "3", "--out", str(run_dir))
+    assert "holds a run with other settings" in err and "recipe" in err
+    assert _digest(run_dir) == before
+
+
+@pytest.mark.parametrize("teacher,message", [
+    ("missing.pt", "does not exist"),
+    ("torchscript:missing.ts", "does not exist"),
+])
+def test_bad_teacher(capsys: pytest.CaptureFixture, tmp_path: Path, teacher: str, message: str) -> None:
+    err = _error(capsys, *TRAIN, "--teacher", str(tmp_path / teacher) if ":" not in teacher else teacher,
+                 "--out", str(tmp_path / "t"))
+    assert message in err
+
+
+def test_teacher_of_other_classes_is_refused(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    ts = tmp_path / "t.ts"
+    torch.jit.script(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 7))).save(str(ts))
+    err = _error(capsys, *TRAIN, "--teacher", f"torchscript:{ts}", "--out", str(tmp_path / "t"))
+    assert "gives (7,) outputs, the data has 10 classes" in err
+
+
+def test_checkpoint_of_another_model_is_refused(tmp_path: Path, digits_ckpt: Path) -> None:
+    from xnorflow.errors import XnorflowError
+    from xnorflow.training import checkpoint
+    from xnorflow.training.models.registry import build_model
+
+    with pytest.raises(XnorflowError, match="does not match the model"):
+        checkpoint.load_state(build_model("tiny-reactnet"), checkpoint.load(digits_ckpt)["state_dict"], "x")
