@@ -43,8 +43,8 @@ class HalfToEvenIntegerThresholds(Transformation):
 
     def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
         for node, t, lower in rounding_thresholds(model):
-            if not model.get_tensor_datatype(node.input[0]).is_integer():
-                continue
+            if not model.get_tensor_datatype(node.input[0]).is_integer() or np.all(t == np.round(t)):
+                continue  # float input, or already integer (done before; the float pass left a nudge on ties)
             nearest = np.round(t.astype(np.float64))
             tie = np.abs(t - nearest) <= TIE_ULPS * np.spacing(np.abs(t).astype(np.float32))
             even = np.broadcast_to(lower % 2 == 0, t.shape)
