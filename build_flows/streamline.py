@@ -13,7 +13,7 @@ from qonnx.transformation.remove import RemoveIdentityOps
 from finn.transformation.qonnx.convert_qonnx_to_finn import ConvertQONNXtoFINN
 from finn.transformation.streamline import Streamline
 from finn.transformation.streamline.absorb import (AbsorbAddIntoMultiThreshold, AbsorbConsecutiveTransposes,
-                                                   AbsorbMulIntoMultiThreshold, AbsorbSignBiasIntoMultiThreshold,
+                                                   AbsorbMulIntoMultiThreshold, AbsorbScalarBiasIntoMultiThreshold,
                                                    AbsorbTransposeIntoMultiThreshold)
 from finn.transformation.streamline.collapse_repeated import CollapseRepeatedMul
 from finn.transformation.streamline.reorder import (MakeMaxPoolNHWC, MoveMulPastJoinAdd, MoveMulPastJoinConcat,
@@ -64,7 +64,7 @@ def to_fixpoint(model: ModelWrapper) -> ModelWrapper:
 
 def streamline(model: ModelWrapper) -> ModelWrapper:
     """FINN graph -> lowered, XNOR-popcount, integer-threshold graph."""
-    for t in (AbsorbSignBiasIntoMultiThreshold(), MoveScalarLinearPastInvariants(), Streamline(), LowerConvsToMatMul(),
+    for t in (AbsorbScalarBiasIntoMultiThreshold(), MoveScalarLinearPastInvariants(), Streamline(), LowerConvsToMatMul(),
               MakeMaxPoolNHWC(), AbsorbTransposeIntoMultiThreshold(), AbsorbConsecutiveTransposes()):
         model = model.transform(t)
     model = tidy(model.transform(FoldBipolarPadIntoIm2Col()))

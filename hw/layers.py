@@ -8,6 +8,7 @@ its output can be compared bit for bit with FINN's python execution of the same 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from qonnx.core.datatype import BaseDataType, DataType
@@ -17,6 +18,9 @@ from qonnx.custom_op.registry import getCustomOp
 from xnorflow.errors import XnorflowError
 from xnorflow.hw.streams import mem_file, operand_kind, pack_words, signed_type, unpack_words
 from xnorflow.hw.verilator import RTL_DIR, Design, SimResult, Stream, simulate
+
+if TYPE_CHECKING:
+    from xnorflow.hw.dataflow import MultiStreamRTL
 
 WEIGHT_FILE = "weights.mem"
 THRESH_FILE = "thresholds.mem"
@@ -28,6 +32,15 @@ MODULE_SOURCES = {
     "thresholding": ("adder_tree.sv", "skid_buffer.sv", "rom.sv", "operand_decode.sv",
                      "threshold_unit.sv", "thresholding.sv"),
     "stream_fifo": ("stream_fifo.sv",),
+    # data-movement and shortcut layers (dataflow.py)
+    "sliding_window": ("skid_buffer.sv", "ram_sdp.sv", "sliding_window.sv"),
+    "fm_padding": ("skid_buffer.sv", "fm_padding.sv"),
+    "pool": ("skid_buffer.sv", "operand_decode.sv", "pool.sv"),
+    "duplicate_streams": ("skid_buffer.sv", "duplicate_streams.sv"),
+    "add_streams": ("skid_buffer.sv", "operand_decode.sv", "add_streams.sv"),
+    "stream_concat": ("skid_buffer.sv", "operand_decode.sv", "stream_concat.sv"),
+    "label_select": ("skid_buffer.sv", "operand_decode.sv", "label_select.sv"),
+    "width_converter": ("width_converter.sv",),
 }
 
 
@@ -58,14 +71,17 @@ class LayerRTL:
         return y.reshape(self.out_normal), res
 
 
-def layer_rtl(model: ModelWrapper, node) -> LayerRTL:
-    """Build the RTL for one MVAU or Thresholding node of a FINN HW graph."""
+def layer_rtl(model: ModelWrapper, node) -> LayerRTL | MultiStreamRTL:
+    """Build the RTL for one node of a FINN HW graph (compute layers here, the rest in dataflow)."""
+    from xnorflow.hw.dataflow import dataflow_rtl, is_dataflow_op  # dataflow imports this module
     if node.op_type.startswith("MVAU"):
         return _mvau(model, node)
     if node.op_type.startswith("Thresholding"):
         return _thresholding(model, node)
+    if is_dataflow_op(node):
+        return dataflow_rtl(model, node)
     raise XnorflowError(f"no xnorflow RTL for {node.op_type} node {node.name}",
-                        "convert the layer to an MVAU or Thresholding HW node")
+                        "convert the layer to an MVAU, Thresholding or data-movement HW node")
 
 
 def _streams(inst, in_dtype: BaseDataType, out_dtype: BaseDataType) -> tuple:

@@ -20,10 +20,11 @@ def save_atomic(obj: object, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def model_meta(name: str, spec: QuantSpec, in_channels: int, num_classes: int, input_size: int) -> dict:
+def model_meta(name: str, spec: QuantSpec, in_channels: int, num_classes: int, input_size: int,
+               options: dict[str, bool] | None = None) -> dict:
     """What rebuilding a registry model needs, stored in every checkpoint."""
     return {"model": name, "spec": asdict(spec), "in_channels": in_channels, "num_classes": num_classes,
-            "input_size": input_size}
+            "input_size": input_size, "options": dict(options or {})}
 
 
 def load(path: str | Path) -> dict:
@@ -59,7 +60,7 @@ def build_from(ckpt: dict, source: str, precision: str | None = None) -> nn.Modu
 
     spec = QuantSpec(**ckpt["spec"])
     model = build_model(ckpt["model"], ckpt["num_classes"], ckpt["in_channels"], ckpt["input_size"],
-                        spec.with_precision(precision) if precision else spec)
+                        spec.with_precision(precision) if precision else spec, ckpt.get("options"))
     load_state(model, ckpt["state_dict"], source)
     return model.eval()
 

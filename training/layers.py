@@ -20,12 +20,12 @@ from xnorflow.training.quantizers import (
 )
 from xnorflow.training.ste import ESTIMATORS
 
-PRECISIONS = ("float", "binact", "binary")
+PRECISIONS = ("float", "soft", "binact", "binary")
 
 
 @dataclass(frozen=True)
 class QuantSpec:
-    """What is quantized: precision float | binact (binary acts, real weights) | binary; formats in bits."""
+    """What is quantized: precision float (clip acts) | soft (tanh acts) | binact (binary acts, real weights) | binary."""
 
     precision: str = "binary"
     estimator: str = "ste"
@@ -47,8 +47,8 @@ class QuantSpec:
 
     @property
     def quantized(self) -> bool:
-        """Whether fixed-point input/shortcut/8-bit weights are on (everything but the float teacher)."""
-        return self.precision != "float"
+        """Whether fixed-point input/shortcut/8-bit weights are on (everything but the real-valued models)."""
+        return self.precision not in ("float", "soft")
 
     def shortcut(self) -> nn.Module:
         """Requantize onto the model's one shortcut grid: signed fixed point, scale 2^-frac."""
@@ -63,9 +63,9 @@ class QuantSpec:
         return QuantIdentity(FixedPointActQuant, bit_width=self.input_bits, frac_bits=self.input_frac_bits)
 
     def sign(self) -> nn.Module:
-        """Binary activation {-1,+1} (or the clip activation Hardtanh of the float model)."""
+        """Binary activation {-1,+1}; Hardtanh for the float model, Tanh for R2B's soft binarization (step 1)."""
         if not self.quantized:
-            return nn.Hardtanh()
+            return nn.Tanh() if self.precision == "soft" else nn.Hardtanh()
         return QuantIdentity(SignActQuant, estimator=self.estimator)
 
     def binary_weight_quant(self) -> type | None:
@@ -79,24 +79,34 @@ class QuantSpec:
         return {"weight_quant": Int8WeightQuant, "weight_bit_width": self.weight_bits}
 
 
+class BipolarConv2d(nn.Module):
+    """pad with -1 -> binary-weight conv: the conv stays on {-1,+1} at the border (DESIGN 'Known trap')."""
+
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int, weight_quant: type | None,
+                 **quant_kwargs: object) -> None:
+        super().__init__()
+        self.pad = kernel // 2
+        self.conv = QuantConv2d(cin, cout, kernel, stride=stride, padding=0, bias=False, weight_quant=weight_quant,
+                                **quant_kwargs)
+
+    def forward(self, x_signed: Tensor) -> Tensor:
+        if self.pad:
+            x_signed = F.pad(x_signed, (self.pad,) * 4, value=-1.0)
+        return self.conv(x_signed)
+
+
 class BinaryConv2d(nn.Module):
-    """sign -> pad with -1 -> binary conv -> BN; bipolar padding keeps the conv on {-1,+1} (DESIGN 'Known trap')."""
+    """sign -> bipolar-padded binary conv -> BN (the binary branch of Bi-Real and ReActNet blocks)."""
 
     def __init__(self, cin: int, cout: int, kernel: int, stride: int, spec: QuantSpec,
                  signed_input: bool = False) -> None:
         super().__init__()
-        self.pad = kernel // 2
         self.sign = nn.Identity() if signed_input else spec.sign()
-        self.conv = QuantConv2d(
-            cin, cout, kernel, stride=stride, padding=0, bias=False, weight_quant=spec.binary_weight_quant()
-        )
+        self.conv = BipolarConv2d(cin, cout, kernel, stride, spec.binary_weight_quant())
         self.bn = nn.BatchNorm2d(cout)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = self.sign(x)
-        if self.pad:
-            x = F.pad(x, (self.pad,) * 4, value=-1.0)
-        return self.bn(self.conv(x))
+        return self.bn(self.conv(self.sign(x)))
 
 
 class LearnableBias(nn.Module):
@@ -157,16 +167,17 @@ class Stem(nn.Module):
 
 
 class Head(nn.Module):
-    """global average pool -> shortcut grid -> 8-bit-weight FC -> logits."""
+    """global average pool -> shortcut grid [-> ReLU, HyperBNN's enhanced head] -> 8-bit-weight FC -> logits."""
 
-    def __init__(self, channels: int, num_classes: int, spec: QuantSpec) -> None:
+    def __init__(self, channels: int, num_classes: int, spec: QuantSpec, relu: bool = False) -> None:
         super().__init__()
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.quant = spec.shortcut()
+        self.relu = nn.ReLU() if relu else nn.Identity()
         self.fc = QuantLinear(channels, num_classes, bias=False, **spec.int_weight_quant())
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.fc(torch.flatten(self.quant(self.pool(x)), 1))
+        return self.fc(torch.flatten(self.relu(self.quant(self.pool(x))), 1))
 
 
 class AvgPoolShortcut(nn.Module):

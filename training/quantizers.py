@@ -117,3 +117,22 @@ class Int8WeightQuant(Int8WeightPerTensorFloat):
     """8-bit narrow-range weights with a per-output-channel float scale (first conv, last FC, shortcut 1x1)."""
 
     scaling_per_output_type = ScalingPerOutputType.CHANNEL
+
+
+class UnsignedFixedPointActQuant(FixedPointActQuant):
+    """Unsigned fixed point with constant scale 2^-frac_bits (e.g. a sigmoid gate in [0, 1))."""
+
+    signed = False
+
+    @value
+    def scaling_const(bit_width: int, frac_bits: int) -> float:
+        """Brevitas divides this threshold by 2^b - 1 for unsigned ints, leaving 2^-frac_bits."""
+        return (2.0 ** bit_width - 1) * 2.0 ** -frac_bits
+
+
+class SignWeightQuant(SignedBinaryClampedConst, WeightQuantSolver):
+    """1-bit weights through the same sign estimator as the activations (HyperConv with STE-Warmup)."""
+
+    tensor_quant = SignQuant
+    scaling_const = 1.0
+    estimator = "ste"

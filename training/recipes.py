@@ -1,10 +1,16 @@
-"""Training recipes: ordered steps, each with its precision, sign estimator, optimizer and schedule.
+"""Training recipes: ordered steps, each with its precision, sign estimator, teacher, losses, optimizer and schedule.
 
 - `bireal`: clip-activation real pre-training, then the binary net initialised from it (Bi-Real Net Sec. 3.3).
 - `reactnet`: step 1 binary activations + real weights, step 2 fully binary initialised from step 1;
-  Adam 5e-4, linear decay, no weight decay in step 2 (ReActNet Sec. 4.1).
+  Adam 5e-4, linear decay, no weight decay in step 2; with --teacher, the distributional loss only (ReActNet Sec. 4.1).
+- `real2bin`: progressive teacher-student (R2B Sec. 4.2): step 1 real net with tanh soft binarization
+  (teacher: --teacher if given), step 2 binary activations + real weights (teacher: step 1; attention
+  + logit matching), step 3 fully binary (teacher: step 2; logit matching only); Adam 1e-3 / 1e-3 / 2e-4.
+- `hyperbnn`: one binary step with STE-Warmup on activations and weights, sigma 0.95, AMSGrad 5e-3 with
+  betas (0.5, 0.99), learning rate halved at 1/3 and 2/3 of training (Hyper-BinaryNet Sec. 5).
 - `binary`: one fully binary step from scratch (the plain baseline); `float`: the float model of the
   same shape (clip activations), e.g. a teacher for the distributional loss.
+Every step after the first starts from the previous step's weights.
 """
 from dataclasses import dataclass, replace
 
@@ -13,7 +19,7 @@ from xnorflow.errors import XnorflowError
 
 @dataclass(frozen=True)
 class Step:
-    """One stage of a recipe."""
+    """One stage of a recipe. teacher: 'given' (--teacher, if any) or 'previous' (the previous step's model)."""
 
     name: str
     precision: str
@@ -21,9 +27,14 @@ class Step:
     lr: float = 1e-3
     weight_decay: float = 0.0
     schedule: str = "cosine"
+    optimizer: str = "adam"
+    betas: tuple[float, float] = (0.9, 0.999)
+    teacher: str = "given"
+    kd: str = "kl"
+    attention_weight: float = 0.0
     warmup_sigma: float = 0.95
     warmup_milestone: int = 0
-    warmup_step: int = 100
+    warmup_decays: int = 100
 
 
 RECIPES: dict[str, list[Step]] = {
@@ -31,16 +42,24 @@ RECIPES: dict[str, list[Step]] = {
                Step("binary", "binary", estimator="approx", lr=1e-3)],
     "reactnet": [Step("step1", "binact", lr=5e-4, weight_decay=1e-5, schedule="linear"),
                  Step("step2", "binary", lr=5e-4, weight_decay=0.0, schedule="linear")],
+    "real2bin": [Step("step1", "soft", lr=1e-3, weight_decay=1e-5, kd="ce+kl"),
+                 Step("step2", "binact", lr=1e-3, weight_decay=1e-5, teacher="previous", kd="ce+kl",
+                      attention_weight=1.0),
+                 Step("step3", "binary", lr=2e-4, weight_decay=0.0, teacher="previous", kd="ce+kl")],
+    "hyperbnn": [Step("binary", "binary", estimator="warmup", lr=5e-3, optimizer="amsgrad", betas=(0.5, 0.99),
+                      schedule="step")],
     "binary": [Step("binary", "binary", lr=1e-3)],
     "float": [Step("float", "float", lr=1e-3, weight_decay=1e-5)],
 }
 
 
-def recipe(name: str, estimator: str | None = None) -> list[Step]:
-    """The steps of recipe `name`; `estimator` overrides the sign estimator of every binary step."""
+def recipe(name: str, estimator: str | None = None, attention_weight: float | None = None) -> list[Step]:
+    """The steps of recipe `name`; overrides apply to binary steps (estimator) and attention steps (weight)."""
     if name not in RECIPES:
         raise XnorflowError(f"unknown recipe '{name}'", f"use one of: {', '.join(RECIPES)}")
     steps = RECIPES[name]
-    if estimator is None:
-        return steps
-    return [replace(s, estimator=estimator) if s.precision != "float" else s for s in steps]
+    if estimator is not None:
+        steps = [replace(s, estimator=estimator) if s.precision in ("binact", "binary") else s for s in steps]
+    if attention_weight is not None:
+        steps = [replace(s, attention_weight=attention_weight) if s.attention_weight else s for s in steps]
+    return steps

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 from tqdm import tqdm
@@ -21,7 +21,7 @@ from xnorflow.errors import XnorflowError
 from xnorflow.training import checkpoint, metrics
 from xnorflow.training.data import DataBundle, load_dataset
 from xnorflow.training.layers import QuantSpec
-from xnorflow.training.losses import distributional_loss
+from xnorflow.training.losses import objective
 from xnorflow.training.models.registry import build_model, entry
 from xnorflow.training.quantizers import SignQuant
 from xnorflow.training.recipes import Step, recipe
@@ -42,6 +42,8 @@ class TrainConfig:
     data_root: str | None = None
     teacher: str | None = None
     estimator: str | None = None
+    attention_weight: float | None = None
+    options: dict[str, bool] | None = None
     shortcut_bits: int = 8
     shortcut_frac_bits: int = 4
     limit: int | None = None
@@ -63,16 +65,17 @@ def run(cfg: TrainConfig) -> dict:
     """Train every step of the recipe (resuming where a previous run stopped); returns the final summary."""
     _init_distributed()
     entry(cfg.model)
-    steps = recipe(cfg.recipe, cfg.estimator)
+    steps = recipe(cfg.recipe, cfg.estimator, cfg.attention_weight)
     out = Path(cfg.out)
     _claim_out_dir(cfg, out)
     data = load_dataset(cfg.data, cfg.data_root)
     spec = QuantSpec(shortcut_bits=cfg.shortcut_bits, shortcut_frac_bits=cfg.shortcut_frac_bits)
-    build_model(cfg.model, data.num_classes, data.in_channels, data.input_size, spec)
-    teacher = _teacher(cfg, data)
+    build_model(cfg.model, data.num_classes, data.in_channels, data.input_size, spec, cfg.options)
+    given = _teacher(cfg, data)
     history: list[dict] = []
     previous: dict | None = None
     for step in steps:
+        teacher = _previous_model(previous) if step.teacher == "previous" else given
         previous = _run_step(cfg, step, spec, data, teacher, previous, history, out)
     summary = {"model": cfg.model, "data": cfg.data, "recipe": cfg.recipe, "steps": [s.name for s in steps],
                "test_acc": history[-1]["test_acc"], "epochs": cfg.epochs, "checkpoint": str(out / "model.pt")}
@@ -107,12 +110,23 @@ def _teacher(cfg: TrainConfig, data: DataBundle) -> nn.Module | None:
     return load_teacher(cfg.teacher, data.in_channels, data.input_size, data.num_classes)
 
 
+def _previous_model(previous: dict | None) -> nn.Module:
+    """The previous step's model, frozen in eval mode, as this step's teacher (R2B progressive teacher-student)."""
+    if previous is None:
+        raise XnorflowError("a recipe's first step cannot use the previous step as teacher",
+                            "fix the recipe: teacher='previous' needs an earlier step")
+    model = checkpoint.build_from(previous, f"checkpoint of step '{previous['step']}'")
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
 def _run_step(cfg: TrainConfig, step: Step, spec: QuantSpec, data: DataBundle, teacher: nn.Module | None,
               previous: dict | None, history: list[dict], out: Path) -> dict:
     """Train one recipe step to cfg.epochs, resuming from its checkpoint; returns its final checkpoint."""
     torch.manual_seed(cfg.seed)
     step_spec = spec.with_precision(step.precision)
-    model = build_model(cfg.model, data.num_classes, data.in_channels, data.input_size, step_spec)
+    model = build_model(cfg.model, data.num_classes, data.in_channels, data.input_size, step_spec, cfg.options)
     if previous is not None:
         checkpoint.load_state(model, previous["state_dict"], f"checkpoint of step '{previous['step']}'")
     loader = _loader(cfg, data.train, shuffle=True)
@@ -122,7 +136,8 @@ def _run_step(cfg: TrainConfig, step: Step, spec: QuantSpec, data: DataBundle, t
     ckpt_path = out / step.name / "checkpoint.pt"
     start = _resume(ckpt_path, cfg, model, optimizer, scheduler, history)
     ddp = DistributedDataParallel(model) if dist.is_initialized() else model
-    meta = checkpoint.model_meta(cfg.model, step_spec, data.in_channels, data.num_classes, data.input_size)
+    meta = checkpoint.model_meta(cfg.model, step_spec, data.in_channels, data.num_classes, data.input_size,
+                                 cfg.options)
     state = None
     for epoch in range(start, cfg.epochs):
         began = time.time()
@@ -175,34 +190,29 @@ def _set_epoch(loader: DataLoader, seed: int, epoch: int) -> None:
 
 
 def _optimizer(model: nn.Module, step: Step) -> torch.optim.Optimizer:
-    """Adam; weight decay only on conv/linear weights (not BN, shifts or slopes)."""
-    decay = [p for n, p in model.named_parameters() if p.ndim > 1 and "bias" not in n.split(".")[-2:]]
+    """Adam or AMSGrad; weight decay only on conv/linear weights (not BN, shifts, slopes, scales or embeddings)."""
+    decay = [p for n, p in model.named_parameters() if p.ndim > 1 and n.endswith(".weight")]
     rest = [p for p in model.parameters() if all(p is not q for q in decay)]
     return torch.optim.Adam([{"params": decay, "weight_decay": step.weight_decay},
-                             {"params": rest, "weight_decay": 0.0}], lr=step.lr)
+                             {"params": rest, "weight_decay": 0.0}], lr=step.lr, betas=step.betas,
+                            amsgrad=step.optimizer == "amsgrad")
 
 
 def _schedule(kind: str, total: int):
-    """Per-iteration LR multiplier: linear decay to 0 (ReActNet) or cosine."""
+    """Per-iteration LR multiplier: linear decay to 0 (ReActNet), halving at 1/3 and 2/3 (step), or cosine."""
     if kind == "linear":
         return lambda it: max(0.0, 1.0 - it / total)
+    if kind == "step":
+        return lambda it: 0.5 ** min(2, 3 * it // total)
     return lambda it: 0.5 * (1.0 + math.cos(math.pi * min(it, total) / total))
 
 
-def _set_warmup(model: nn.Module, step: Step, iteration: int) -> None:
-    """Set lambda_t of every STE-Warmup sign (Hyper-BinaryNet Eq. 6)."""
-    lam = warmup_lambda(iteration, step.warmup_sigma, step.warmup_milestone, step.warmup_step)
+def _set_warmup(model: nn.Module, step: Step, iteration: int, total: int) -> None:
+    """Set lambda_t of every STE-Warmup sign (Hyper-BinaryNet Eq. 6); S spreads `warmup_decays` decays over training."""
+    lam = warmup_lambda(iteration, step.warmup_sigma, step.warmup_milestone, max(1, total // step.warmup_decays))
     for module in model.modules():
         if isinstance(module, SignQuant):
             module.warmup_lambda.fill_(lam)
-
-
-def _loss(logits: Tensor, target: Tensor, images: Tensor, teacher: nn.Module | None) -> Tensor:
-    if teacher is None:
-        return F.cross_entropy(logits, target)
-    with torch.no_grad():
-        teacher_logits = teacher(images)
-    return distributional_loss(logits, teacher_logits)
 
 
 def _train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
@@ -216,9 +226,8 @@ def _train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Op
                disable=not cfg.progress or rank() != 0)
     for i, (images, target) in enumerate(bar):
         if step.estimator == "warmup":
-            _set_warmup(model, step, epoch * len(loader) + i)
-        logits = model(images)
-        loss = _loss(logits, target, images, teacher)
+            _set_warmup(model, step, epoch * len(loader) + i, cfg.epochs * len(loader))
+        loss, logits = objective(model, teacher, images, target, step.kd, step.attention_weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

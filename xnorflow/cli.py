@@ -40,8 +40,22 @@ def _train_config(args: argparse.Namespace):
 
     return TrainConfig(model=args.model, data=args.data, out=args.out, recipe=args.recipe, epochs=args.epochs,
                        batch_size=args.batch_size, seed=args.seed, data_root=args.data_root, teacher=args.teacher,
-                       estimator=args.estimator, shortcut_bits=args.shortcut_bits,
+                       estimator=args.estimator, attention_weight=args.attention_weight,
+                       options=_options(args.option), shortcut_bits=args.shortcut_bits,
                        shortcut_frac_bits=args.shortcut_frac_bits, limit=args.limit, progress=not args.quiet)
+
+
+def _options(pairs: list[str] | None) -> dict[str, bool] | None:
+    """--option KEY=true|false pairs as a dict (builder options such as gating=false)."""
+    if not pairs:
+        return None
+    options = {}
+    for pair in pairs:
+        key, _, val = pair.partition("=")
+        if val.lower() not in ("true", "false"):
+            raise XnorflowError(f"--option {pair} is not KEY=true|false", "e.g. --option gating=false")
+        options[key] = val.lower() == "true"
+    return options
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -65,6 +79,9 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--teacher", help="real-valued teacher for the distributional loss: CKPT, torchscript:FILE, "
                    "or torchvision:ARCH:WEIGHTS")
     p.add_argument("--estimator", choices=ESTIMATORS, help="override the recipe's sign backward")
+    p.add_argument("--attention-weight", type=float, help="override the attention-matching weight (R2B Eq. 2)")
+    p.add_argument("--option", action="append", help="model builder option KEY=true|false, e.g. gating=false, "
+                   "hyper=false (repeatable)")
     p.add_argument("--shortcut-bits", type=int, default=8, help="fixed-point width of the real shortcuts")
     p.add_argument("--shortcut-frac-bits", type=int, default=4, help="fractional bits of the shortcut grid")
     p.add_argument("--limit", type=int, help="use only the first N train/test images (quick runs)")

@@ -3,7 +3,7 @@ import pytest
 import torch
 from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
 
-from xnorflow.training.layers import BinaryConv2d, QuantSpec, RPReLU, RSign
+from xnorflow.training.layers import BinaryConv2d, BipolarConv2d, QuantSpec, RPReLU, RSign
 from xnorflow.training.models.registry import REGISTRY, build_model, complexity
 
 TINY = [n for n in REGISTRY if n.startswith("tiny-")]
@@ -33,7 +33,7 @@ def test_full_models_match_paper_counts(name: str) -> None:
 
 def test_binary_conv_pads_with_minus_one() -> None:
     conv = BinaryConv2d(1, 1, 3, 1, QuantSpec()).eval()
-    torch.nn.init.constant_(conv.conv.weight, 0.5)
+    torch.nn.init.constant_(conv.conv.conv.weight, 0.5)
     conv.bn = torch.nn.Identity()
     out = conv(torch.ones(1, 1, 4, 4))  # sign -> +1 everywhere; pad -> -1
     # interior: 9 products of (+1)(+0.5); corner: 4 inside - 5 pad = -1 -> -0.5; edge: 6 - 3 = 3 -> 1.5
@@ -53,7 +53,7 @@ def test_rsign_and_rprelu_parameters_get_gradients() -> None:
 def test_all_learnable_parts_get_gradients(name: str) -> None:
     model = build_model(name).train()
     torch.nn.functional.cross_entropy(model(torch.randn(4, 1, 8, 8)), torch.arange(4)).backward()
-    dead = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    dead = [n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or not p.grad.abs().sum() > 0)]
     assert not dead
 
 
@@ -63,7 +63,7 @@ def _quant_outputs(model: torch.nn.Module, x: torch.Tensor) -> dict[str, tuple]:
     for name, m in model.named_modules():
         if isinstance(m, QuantIdentity):
             m.register_forward_hook(lambda mod, i, o, name=name: seen.__setitem__(
-                name, (o, mod.act_quant.scale(), mod.act_quant.bit_width())))
+                name, (o, mod.act_quant.scale(), mod.act_quant.bit_width(), mod.act_quant.is_signed)))
     model(x)
     return seen
 
@@ -79,23 +79,23 @@ def test_eval_model_is_integer_exact(name: str, seed: int) -> None:
     with torch.no_grad():
         acts = _quant_outputs(model, x)
         logits = model(x)
-    for name_, (value, scale, bits) in acts.items():
+    for name_, (value, scale, bits, signed) in acts.items():
         ints = value / scale
         assert torch.equal(ints, ints.round()), name_
-        lo, hi = (-1, 1) if bits == 1 else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+        lo, hi = (-1, 1) if bits == 1 else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2 ** bits - 1)
         assert ints.min() >= lo and ints.max() <= hi, name_
     # logits are exactly the integer accumulator of the 8-bit FC times the two scales
-    head_in, head_scale, _ = acts["head.quant"]
+    head_in, head_scale, _, _ = acts["head.quant"]
     fc: QuantLinear = model.head.fc
     w = fc.quant_weight()
-    acc = torch.flatten(head_in / head_scale, 1).double() @ (w.value / w.scale).double().T
+    acc = torch.flatten(model.head.relu(head_in) / head_scale, 1).double() @ (w.value / w.scale).double().T
     assert torch.allclose(logits.double(), acc * head_scale.double() * w.scale.double().T, rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", TINY)
 def test_binary_conv_output_is_integer_popcount_times_scale(name: str) -> None:
     model = build_model(name).eval()
-    conv: QuantConv2d = next(m.conv for m in model.modules() if isinstance(m, BinaryConv2d))
+    conv: QuantConv2d = next(m.conv for m in model.modules() if isinstance(m, BipolarConv2d))
     w = conv.quant_weight()
     ints = w.value / w.scale
     assert set(ints.unique().tolist()) <= {-1.0, 1.0}

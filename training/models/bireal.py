@@ -1,7 +1,7 @@
 """Bi-Real Net: a real identity shortcut around every binary 3x3 conv (Liu et al., ECCV 2018, Fig. 1 and Sec. 3.1)."""
 from torch import Tensor, nn
 
-from xnorflow.training.layers import AvgPoolShortcut, BinaryConv2d, Head, QuantSpec, Stem, int_conv
+from xnorflow.training.layers import AvgPoolShortcut, BinaryConv2d, QuantSpec, int_conv
 
 
 class RealDownsample(nn.Module):
@@ -30,25 +30,3 @@ class BiRealBlock(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.quant_out(self.quant_branch(self.binconv(x)) + self.shortcut(x))
-
-
-class BiRealNet(nn.Module):
-    """Stem -> stages of Bi-Real blocks (a ResNet BasicBlock split in two, each with its own shortcut) -> head."""
-
-    def __init__(self, stages: list[tuple[int, int]], stem: tuple[int, int, int, bool], in_channels: int,
-                 num_classes: int, spec: QuantSpec) -> None:
-        super().__init__()
-        width, kernel, stride, maxpool = stem
-        self.stem = Stem(in_channels, width, kernel, stride, spec, maxpool)
-        blocks: list[nn.Module] = []
-        cin = width
-        for index, (cout, convs) in enumerate(stages):
-            for conv in range(convs):
-                stride = 2 if index > 0 and conv == 0 else 1
-                blocks.append(BiRealBlock(cin, cout, stride, spec))
-                cin = cout
-        self.blocks = nn.Sequential(*blocks)
-        self.head = Head(cin, num_classes, spec)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.blocks(self.stem(x)))

@@ -4,7 +4,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from xnorflow.training.layers import BinaryConv2d
+from xnorflow.training.layers import BipolarConv2d
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ def _macs(module: nn.Module, output: torch.Tensor) -> int:
 
 def count(model: nn.Module, in_channels: int, input_size: int) -> Complexity:
     """Params, BOPs and FLOPs of `model` on one in_channels x input_size x input_size image."""
-    binary = {id(m.conv) for m in model.modules() if isinstance(m, BinaryConv2d)}
+    binary = {id(m.conv) for m in model.modules() if isinstance(m, BipolarConv2d)}
     totals = {"bops": 0, "flops": 0}
 
     def hook(module: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:

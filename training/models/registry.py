@@ -8,18 +8,21 @@ from torch import nn
 
 from xnorflow.errors import XnorflowError
 from xnorflow.training.layers import QuantSpec
-from xnorflow.training.models.bireal import BiRealNet
+from xnorflow.training.models.bireal import BiRealBlock
 from xnorflow.training.models.complexity import Complexity, count
+from xnorflow.training.models.hyperbnn import HyperBlock
 from xnorflow.training.models.reactnet import ReActNet
+from xnorflow.training.models.real2bin import Real2BinBlock
+from xnorflow.training.models.staged import StagedNet
 
-Builder = Callable[[int, int, QuantSpec], nn.Module]
+Builder = Callable[..., nn.Module]  # (in_channels, num_classes, spec, **options) -> model
 
 REACTNET_A = [32, 64, 128, 128, 256, 256, 512, 512, 512, 512, 512, 512, 1024, 1024]
 
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """A registry row: builder (in_channels, num_classes, spec) and the input it was designed for."""
+    """A registry row: builder (in_channels, num_classes, spec, **options) and the input it was designed for."""
 
     name: str
     build: Builder
@@ -29,8 +32,26 @@ class ModelEntry:
     summary: str
 
 
+def _staged(block: type, stages: list[tuple[int, int]], stem: tuple[int, int, int, bool],
+            head_relu: bool = False) -> Builder:
+    """A ResNet-layout builder whose blocks take (cin, cout, stride, spec, **options)."""
+    def build(cin: int, classes: int, spec: QuantSpec, **options: bool) -> nn.Module:
+        return StagedNet(stages, stem, cin, classes, spec, lambda i, o, s: block(i, o, s, spec, **options), head_relu)
+    return build
+
+
 def _bireal(stages: list[tuple[int, int]], stem: tuple[int, int, int, bool]) -> Builder:
-    return lambda cin, classes, spec: BiRealNet(stages, stem, cin, classes, spec)
+    return _staged(BiRealBlock, stages, stem)
+
+
+def _real2bin(stages: list[tuple[int, int]], stem: tuple[int, int, int, bool]) -> Builder:
+    """Options: gating (data-driven channel re-scaling, default on)."""
+    return _staged(Real2BinBlock, stages, stem)
+
+
+def _hyperbnn(stages: list[tuple[int, int]], stem: tuple[int, int, int, bool]) -> Builder:
+    """Options: hyper (HyperConv), dpconv, enhanced (shortcuts); all on by default."""
+    return _staged(HyperBlock, stages, stem, head_relu=True)
 
 
 def _reactnet(channels: list[int], stem_stride: int) -> Builder:
@@ -52,10 +73,20 @@ REGISTRY: dict[str, ModelEntry] = {
         CIFAR(name="bireal18-cifar", build=_bireal(BIREAL18, (64, 3, 1, False)), summary="Bi-Real 18, 32x32 stem"),
         CIFAR(name="bireal34-cifar", build=_bireal(BIREAL34, (64, 3, 1, False)), summary="Bi-Real 34, 32x32 stem"),
         CIFAR(name="reactnet-a-cifar", build=_reactnet(REACTNET_A, 1), summary="ReActNet-A, 32x32 stem"),
+        IMAGENET(name="real2bin18", build=_real2bin(BIREAL18, (64, 7, 2, True)),
+                 summary="Real-to-Binary ResNet-18 (gated), ImageNet"),
+        CIFAR(name="real2bin18-cifar", build=_real2bin(BIREAL18, (64, 3, 1, False)), summary="Real-to-Binary 18, 32x32"),
+        IMAGENET(name="hyperbnn18", build=_hyperbnn(BIREAL18, (64, 7, 2, True)),
+                 summary="Hyper-BinaryNet ResNet-18, ImageNet"),
+        CIFAR(name="hyperbnn18-cifar", build=_hyperbnn(BIREAL18, (64, 3, 1, False)), summary="Hyper-BinaryNet 18, 32x32"),
         TINY(name="tiny-bireal", build=_bireal([(16, 2), (32, 2)], (16, 3, 1, False)),
              summary="Bi-Real blocks + downsample shortcut (digits, fashion-mnist)"),
         TINY(name="tiny-reactnet", build=_reactnet([8, 16, 32, 32], 1),
              summary="RSign, RPReLU, concat, avg-pool shortcut (digits, fashion-mnist)"),
+        TINY(name="tiny-real2bin", build=_real2bin([(16, 2), (32, 2)], (16, 3, 1, False)),
+             summary="R2B blocks: BN-sign-conv-scale-gate-PReLU, real downsample"),
+        TINY(name="tiny-hyperbnn", build=_hyperbnn([(16, 2), (32, 2)], (16, 3, 1, False)),
+             summary="HyperConv, DPConv, enhanced shortcut and head"),
     ]
 }
 
@@ -68,11 +99,16 @@ def entry(name: str) -> ModelEntry:
 
 
 def build_model(name: str, num_classes: int | None = None, in_channels: int | None = None,
-                input_size: int | None = None, spec: QuantSpec | None = None) -> nn.Module:
-    """Build registry model `name` and check that an input of the given size fits it."""
+                input_size: int | None = None, spec: QuantSpec | None = None,
+                options: dict[str, bool] | None = None) -> nn.Module:
+    """Build registry model `name` (with builder options, e.g. gating=False) and check that the input size fits."""
     row = entry(name)
     cin = in_channels or row.in_channels
-    model = row.build(cin, num_classes or row.num_classes, spec or QuantSpec())
+    try:
+        model = row.build(cin, num_classes or row.num_classes, spec or QuantSpec(), **(options or {}))
+    except TypeError as err:
+        raise XnorflowError(f"model '{name}' does not take options {options} ({err})",
+                            "see the builder's docstring in training/models/registry.py for its options") from None
     size = input_size or row.input_size
     with input_fits(name, cin, size):
         count(model, cin, size)

@@ -1,0 +1,60 @@
+"""Hyper-BinaryNet: HyperConv binary convs, DPConv real branch, enhanced shortcuts (Wang et al., TPAMI, Sec. 3-4).
+
+DPConv's channel mean is a ReduceMean over channels followed by requantisation onto the shortcut grid.
+"""
+import torch
+from torch import Tensor, nn
+
+from xnorflow.training.hyperconv import HyperConv2d
+from xnorflow.training.layers import AvgPoolShortcut, BipolarConv2d, QuantSpec, int_conv
+from xnorflow.training.models.bireal import RealDownsample
+
+
+class DPConvBranch(nn.Module):
+    """The real path of DPConv: channel mean -> grid -> real k x k conv (1 -> 1 channel, 8-bit weights) (HyperBNN Fig. 5)."""
+
+    def __init__(self, kernel: int, stride: int, spec: QuantSpec) -> None:
+        super().__init__()
+        self.quant = spec.shortcut()
+        self.conv = int_conv(1, 1, kernel, stride, spec)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.conv(self.quant(x.mean(dim=1, keepdim=True)))
+
+
+class EnhancedDownsample(nn.Module):
+    """Downsampling shortcut: 2x2 avg-pool -> ReLU -> real 1x1 conv -> BN -> grid (HyperBNN Sec. 4, enhanced shortcut)."""
+
+    def __init__(self, cin: int, cout: int, spec: QuantSpec) -> None:
+        super().__init__()
+        self.pool = AvgPoolShortcut(spec)
+        self.conv = int_conv(cin, cout, 1, 1, spec)
+        self.bn = nn.BatchNorm2d(cout)
+        self.quant = spec.shortcut()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.quant(self.bn(self.conv(torch.relu(self.pool(x)))))
+
+
+class HyperBlock(nn.Module):
+    """sign -> [HyperConv | binary conv] (C_out - 1) ++ DPConv real branch (1) -> BN -> grid, + shortcut (HyperBNN Fig. 1, 5)."""
+
+    def __init__(self, cin: int, cout: int, stride: int, spec: QuantSpec, hyper: bool = True, dpconv: bool = True,
+                 enhanced: bool = True) -> None:
+        super().__init__()
+        binary_out = cout - 1 if dpconv else cout
+        self.sign = spec.sign()
+        self.conv = (HyperConv2d(cin, binary_out, 3, stride, spec) if hyper
+                     else BipolarConv2d(cin, binary_out, 3, stride, spec.binary_weight_quant()))
+        self.dpconv = DPConvBranch(3, stride, spec) if dpconv else None
+        self.bn = nn.BatchNorm2d(cout)
+        self.quant_branch = spec.shortcut()
+        downsample = EnhancedDownsample if enhanced else RealDownsample
+        self.shortcut = downsample(cin, cout, spec) if stride != 1 or cin != cout else nn.Identity()
+        self.quant_out = spec.shortcut()
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.conv(self.sign(x))
+        if self.dpconv is not None:
+            y = torch.cat([y, self.dpconv(x)], dim=1)
+        return self.quant_out(self.quant_branch(self.bn(y)) + self.shortcut(x))

@@ -1,0 +1,56 @@
+"""Real-to-Binary Net: the strong baseline block with data-driven channel re-scaling (Martinez et al., ICLR 2020, Sec. 4.1 and 4.3).
+
+The gating G(A) multiplies the binary conv's output by a data-dependent per-channel factor, a
+product of two activations that FINN's dataflow layers have no node for: the export is exact, the
+hardware build refuses the block by name (see build_flows).
+"""
+import torch
+from brevitas.nn import QuantIdentity, QuantLinear
+from torch import Tensor, nn
+
+from xnorflow.training.layers import BipolarConv2d, QuantSpec
+from xnorflow.training.models.bireal import RealDownsample
+from xnorflow.training.quantizers import UnsignedFixedPointActQuant
+
+GATE_BITS = 8
+
+
+class ChannelGate(nn.Module):
+    """G(A) = sigmoid(FC(ReLU(FC(avgpool(A))))) with reduction r, from the block's real-valued input (R2B Eq. 3, Fig. 1)."""
+
+    def __init__(self, cin: int, cout: int, spec: QuantSpec, reduction: int = 8) -> None:
+        super().__init__()
+        hidden = max(1, cin // reduction)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.quant_in = spec.shortcut()
+        self.fc1 = QuantLinear(cin, hidden, bias=False, **spec.int_weight_quant())
+        self.quant_hidden = spec.shortcut()
+        self.fc2 = QuantLinear(hidden, cout, bias=False, **spec.int_weight_quant())
+        self.quant_gate = (QuantIdentity(UnsignedFixedPointActQuant, bit_width=GATE_BITS, frac_bits=GATE_BITS)
+                           if spec.quantized else nn.Identity())
+
+    def forward(self, x: Tensor) -> Tensor:
+        hidden = self.quant_hidden(torch.relu(self.fc1(torch.flatten(self.quant_in(self.pool(x)), 1))))
+        return self.quant_gate(torch.sigmoid(self.fc2(hidden)))[:, :, None, None]
+
+
+class Real2BinBlock(nn.Module):
+    """BN -> sign -> binary conv -> scale (x G(A)) -> PReLU, + shortcut as the last op (R2B Sec. 4.1, double skip)."""
+
+    def __init__(self, cin: int, cout: int, stride: int, spec: QuantSpec, gating: bool = True) -> None:
+        super().__init__()
+        self.bn = nn.BatchNorm2d(cin)
+        self.sign = spec.sign()
+        self.conv = BipolarConv2d(cin, cout, 3, stride, spec.binary_weight_quant())
+        self.scale = nn.Parameter(torch.ones(1, cout, 1, 1))
+        self.gate = ChannelGate(cin, cout, spec) if gating else None
+        self.prelu = nn.PReLU(cout, init=0.25)
+        self.quant_branch = spec.shortcut()
+        self.shortcut = RealDownsample(cin, cout, spec) if stride != 1 or cin != cout else nn.Identity()
+        self.quant_out = spec.shortcut()
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.conv(self.sign(self.bn(x))) * self.scale
+        if self.gate is not None:
+            y = y * self.gate(x)
+        return self.quant_out(self.quant_branch(self.prelu(y)) + self.shortcut(x))
