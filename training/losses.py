@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from xnorflow.errors import XnorflowError
+
 
 def distributional_loss(student_logits: Tensor, teacher_logits: Tensor) -> Tensor:
     """-1/n sum_c p_R^c log(p_B^c / p_R^c) = KL(p_teacher || p_student), averaged over the batch (ReActNet Eq. 4)."""
@@ -20,8 +22,11 @@ def attention_map(a: Tensor) -> Tensor:
 
 def attention_loss(student: list[Tensor], teacher: list[Tensor]) -> Tensor:
     """sum_j || Q_S^j/||Q_S^j|| - Q_T^j/||Q_T^j|| ||_2 over the transfer points, averaged over the batch (R2B Eq. 2)."""
-    if len(student) != len(teacher):
-        raise ValueError(f"{len(student)} student vs {len(teacher)} teacher transfer points")
+    shapes = [(s.shape[2:], t.shape[2:]) for s, t in zip(student, teacher)]
+    if len(student) != len(teacher) or any(a != b for a, b in shapes):
+        raise XnorflowError(f"attention matching needs the teacher's blocks to match the student's "
+                            f"({len(teacher)} vs {len(student)} transfer points)",
+                            "use a teacher of the same architecture, or --attention-weight 0")
     return sum((attention_map(s) - attention_map(t.detach())).norm(dim=1).mean() for s, t in zip(student, teacher))
 
 
@@ -29,7 +34,7 @@ def attention_loss(student: list[Tensor], teacher: list[Tensor]) -> Tensor:
 def block_outputs(model: nn.Module) -> Iterator[list[Tensor]]:
     """Collect the output of every block in `model.blocks` (the transfer points) during the forward passes inside."""
     outputs: list[Tensor] = []
-    blocks = getattr(model, "module", model).blocks
+    blocks = getattr(getattr(model, "module", model), "blocks", [])
     handles = [b.register_forward_hook(lambda _m, _i, out: outputs.append(out)) for b in blocks]
     try:
         yield outputs

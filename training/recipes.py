@@ -53,11 +53,17 @@ RECIPES: dict[str, list[Step]] = {
 }
 
 
-def recipe(name: str, estimator: str | None = None, attention_weight: float | None = None) -> list[Step]:
-    """The steps of recipe `name`; overrides apply to binary steps (estimator) and attention steps (weight)."""
+def recipe(name: str, estimator: str | None = None, attention_weight: float | None = None,
+           until: str | None = None) -> list[Step]:
+    """The steps of recipe `name` [up to step `until`]; overrides apply to binary steps (estimator) and attention weights."""
     if name not in RECIPES:
         raise XnorflowError(f"unknown recipe '{name}'", f"use one of: {', '.join(RECIPES)}")
     steps = RECIPES[name]
+    if until is not None:
+        names = [s.name for s in steps]
+        if until not in names:
+            raise XnorflowError(f"recipe '{name}' has no step '{until}'", f"its steps are: {', '.join(names)}")
+        steps = steps[:names.index(until) + 1]
     if estimator is not None:
         steps = [replace(s, estimator=estimator) if s.precision in ("binact", "binary") else s for s in steps]
     if attention_weight is not None:

@@ -43,6 +43,7 @@ class TrainConfig:
     teacher: str | None = None
     estimator: str | None = None
     attention_weight: float | None = None
+    until: str | None = None
     options: dict[str, bool] | None = None
     shortcut_bits: int = 8
     shortcut_frac_bits: int = 4
@@ -65,7 +66,7 @@ def run(cfg: TrainConfig) -> dict:
     """Train every step of the recipe (resuming where a previous run stopped); returns the final summary."""
     _init_distributed()
     entry(cfg.model)
-    steps = recipe(cfg.recipe, cfg.estimator, cfg.attention_weight)
+    steps = recipe(cfg.recipe, cfg.estimator, cfg.attention_weight, cfg.until)
     out = Path(cfg.out)
     _claim_out_dir(cfg, out)
     data = load_dataset(cfg.data, cfg.data_root)
@@ -90,7 +91,7 @@ def run(cfg: TrainConfig) -> dict:
 def _claim_out_dir(cfg: TrainConfig, out: Path) -> None:
     """Refuse an output dir holding another run; record this run's config there."""
     path = out / "config.json"
-    mine = {k: v for k, v in asdict(cfg).items() if k not in ("out", "progress")}
+    mine = {k: v for k, v in asdict(cfg).items() if k not in ("out", "progress", "until")}
     if path.exists():
         theirs = json.loads(path.read_text())
         changed = [k for k in mine if theirs.get(k) != mine[k]]

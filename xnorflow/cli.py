@@ -40,7 +40,7 @@ def _train_config(args: argparse.Namespace):
 
     return TrainConfig(model=args.model, data=args.data, out=args.out, recipe=args.recipe, epochs=args.epochs,
                        batch_size=args.batch_size, seed=args.seed, data_root=args.data_root, teacher=args.teacher,
-                       estimator=args.estimator, attention_weight=args.attention_weight,
+                       estimator=args.estimator, attention_weight=args.attention_weight, until=args.until,
                        options=_options(args.option), shortcut_bits=args.shortcut_bits,
                        shortcut_frac_bits=args.shortcut_frac_bits, limit=args.limit, progress=not args.quiet)
 
@@ -79,6 +79,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--teacher", help="real-valued teacher for the distributional loss: CKPT, torchscript:FILE, "
                    "or torchvision:ARCH:WEIGHTS")
     p.add_argument("--estimator", choices=ESTIMATORS, help="override the recipe's sign backward")
+    p.add_argument("--until", help="stop after this recipe step (e.g. train only a real-valued step 1)")
     p.add_argument("--attention-weight", type=float, help="override the attention-matching weight (R2B Eq. 2)")
     p.add_argument("--option", action="append", help="model builder option KEY=true|false, e.g. gating=false, "
                    "hyper=false (repeatable)")
