@@ -57,9 +57,11 @@ def rank() -> int:
 
 
 def _init_distributed() -> None:
-    """Join the process group torchrun describes (gloo: CPU machines); a no-op for one process."""
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+    """Join the process group torchrun describes (gloo: CPU machines), sharing the cores; a no-op for one process."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
         dist.init_process_group("gloo")
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
 
 
 def run(cfg: TrainConfig) -> dict:
