@@ -13,13 +13,17 @@ def bipolar_sign(x: Tensor) -> Tensor:
     return torch.where(x >= 0, torch.ones_like(x), -torch.ones_like(x))
 
 
-class ClippedSignSTE(Function):
-    """Sign forward, clipped identity backward: dL/dx = dL/dy * 1_{|x|<=1} (BinaryNet STE)."""
+class _Sign(Function):
+    """Sign forward that keeps its input for a surrogate backward defined by the subclass."""
 
     @staticmethod
     def forward(ctx, x: Tensor) -> Tensor:
         ctx.save_for_backward(x)
         return bipolar_sign(x)
+
+
+class ClippedSignSTE(_Sign):
+    """Sign forward, clipped identity backward: dL/dx = dL/dy * 1_{|x|<=1} (BinaryNet STE)."""
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> Tensor:
@@ -27,13 +31,8 @@ class ClippedSignSTE(Function):
         return grad * (x.abs() <= 1).to(grad.dtype)
 
 
-class ApproxSign(Function):
+class ApproxSign(_Sign):
     """Sign forward, piecewise-polynomial backward 2 - 2|x| on [-1,1] (ApproxSign, Bi-Real Net Eq. 3)."""
-
-    @staticmethod
-    def forward(ctx, x: Tensor) -> Tensor:
-        ctx.save_for_backward(x)
-        return bipolar_sign(x)
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> Tensor:

@@ -5,17 +5,20 @@ from xnorflow.training.layers import AvgPoolShortcut, BinaryConv2d, QuantSpec, i
 
 
 class RealDownsample(nn.Module):
-    """Shortcut of a downsampling block: avg-pool -> real 1x1 conv (8-bit weights) -> BN -> grid (Bi-Real Sec. 4.1)."""
+    """Downsampling shortcut: avg-pool [-> ReLU] -> real 1x1 conv (8-bit weights) -> BN -> grid (Bi-Real Sec. 4.1).
 
-    def __init__(self, cin: int, cout: int, spec: QuantSpec) -> None:
+    With relu=True it is Hyper-BinaryNet's enhanced shortcut (Sec. 4: ReLU before the 1x1 conv)."""
+
+    def __init__(self, cin: int, cout: int, spec: QuantSpec, relu: bool = False) -> None:
         super().__init__()
         self.pool = AvgPoolShortcut(spec)
+        self.relu = nn.ReLU() if relu else nn.Identity()
         self.conv = int_conv(cin, cout, 1, 1, spec)
         self.bn = nn.BatchNorm2d(cout)
         self.quant = spec.shortcut()
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.quant(self.bn(self.conv(self.pool(x))))
+        return self.quant(self.bn(self.conv(self.relu(self.pool(x)))))
 
 
 class BiRealBlock(nn.Module):

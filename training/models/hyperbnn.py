@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from xnorflow.training.hyperconv import HyperConv2d
-from xnorflow.training.layers import AvgPoolShortcut, BipolarConv2d, QuantSpec, int_conv
+from xnorflow.training.layers import BipolarConv2d, QuantSpec, int_conv
 from xnorflow.training.models.bireal import RealDownsample
 
 
@@ -22,20 +22,6 @@ class DPConvBranch(nn.Module):
         return self.conv(self.quant(x.mean(dim=1, keepdim=True)))
 
 
-class EnhancedDownsample(nn.Module):
-    """Downsampling shortcut: 2x2 avg-pool -> ReLU -> real 1x1 conv -> BN -> grid (HyperBNN Sec. 4, enhanced shortcut)."""
-
-    def __init__(self, cin: int, cout: int, spec: QuantSpec) -> None:
-        super().__init__()
-        self.pool = AvgPoolShortcut(spec)
-        self.conv = int_conv(cin, cout, 1, 1, spec)
-        self.bn = nn.BatchNorm2d(cout)
-        self.quant = spec.shortcut()
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.quant(self.bn(self.conv(torch.relu(self.pool(x)))))
-
-
 class HyperBlock(nn.Module):
     """sign -> [HyperConv | binary conv] (C_out - 1) ++ DPConv real branch (1) -> BN -> grid, + shortcut (HyperBNN Fig. 1, 5)."""
 
@@ -49,8 +35,8 @@ class HyperBlock(nn.Module):
         self.dpconv = DPConvBranch(3, stride, spec) if dpconv else None
         self.bn = nn.BatchNorm2d(cout)
         self.quant_branch = spec.shortcut()
-        downsample = EnhancedDownsample if enhanced else RealDownsample
-        self.shortcut = downsample(cin, cout, spec) if stride != 1 or cin != cout else nn.Identity()
+        needed = stride != 1 or cin != cout
+        self.shortcut = RealDownsample(cin, cout, spec, relu=enhanced) if needed else nn.Identity()
         self.quant_out = spec.shortcut()
 
     def forward(self, x: Tensor) -> Tensor:
