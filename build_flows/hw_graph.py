@@ -3,6 +3,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -129,7 +130,22 @@ def layer_report(model: ModelWrapper, node) -> dict:
         entry["table_or_thresholds"] = list(model.get_initializer(node.input[-1]).shape)
     if node.op_type == "MVAU":
         entry |= mvau_counts(model, node, inst)
-    return entry
+    return entry | memory_bits(model, node, inst)
+
+
+def memory_bits(model: ModelWrapper, node, inst) -> dict:
+    """Parameter memory of a HW layer: MVAU weights, and thresholds or lookup tables (entries x entry bits)."""
+    bits = {}
+    if node.op_type == "MVAU":
+        wbits = 1 if inst.get_nodeattr("binaryXnorMode") else model.get_tensor_datatype(node.input[1]).bitwidth()
+        bits["weight_memory_bits"] = inst.get_nodeattr("MW") * inst.get_nodeattr("MH") * wbits
+    table_at = 2 if node.op_type == "MVAU" else 1
+    table = model.get_initializer(node.input[table_at]) if len(node.input) > table_at else None
+    if table is not None:
+        entry_bits = (inst.get_output_datatype() if node.op_type == "ChannelwiseLUT"
+                      else model.get_tensor_datatype(node.input[table_at])).bitwidth()
+        bits["threshold_memory_bits"] = int(table.size) * entry_bits
+    return bits
 
 
 def has_attr(inst, name: str) -> bool:
@@ -150,13 +166,16 @@ def mvau_counts(model: ModelWrapper, node, inst) -> dict:
 def report(model: ModelWrapper) -> dict:
     """report.json content: per layer, plus totals."""
     layers = [layer_report(model, n) for n in model.graph.node]
+    hw_layers = [l for l in layers if "host" not in l]
     return {"layers": layers, "total_macs": sum(l.get("macs", 0) for l in layers),
-            "total_bops": sum(l.get("bops", 0) for l in layers),
-            "hw_op_types": [l["op_type"] for l in layers if "host" not in l]}
+            "total_bops": sum(l.get("bops", 0) for l in layers), "hw_layers": len(hw_layers),
+            "weight_memory_bits": sum(l.get("weight_memory_bits", 0) for l in layers),
+            "threshold_memory_bits": sum(l.get("threshold_memory_bits", 0) for l in layers),
+            "hw_op_types": [l["op_type"] for l in hw_layers]}
 
 
-def build_hw_graph(onnx_path: str | Path, out_dir: str | Path) -> dict:
-    """QONNX file -> out_dir/{qonnx,finn,streamlined,hw,dataflow_parent}.onnx + report.json; returns the report.
+def build_hw_graph(onnx_path: str | Path, out_dir: str | Path, meta: dict | None = None) -> dict:
+    """QONNX file -> out_dir/{qonnx,finn,streamlined,hw,dataflow_parent}.onnx + report.json (with `meta`); the report.
 
     Written into a temporary sibling directory and renamed at the end, so a failed build leaves nothing."""
     initialize_dummy_settings()
@@ -164,7 +183,7 @@ def build_hw_graph(onnx_path: str | Path, out_dir: str | Path) -> dict:
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        rep = run_stages(ModelWrapper(str(onnx_path)), tmp)
+        rep = (meta or {}) | run_stages(ModelWrapper(str(onnx_path)), tmp)
         (tmp / "report.json").write_text(json.dumps(rep, indent=1, default=str))
         if out_dir.exists():
             shutil.rmtree(out_dir)
@@ -175,14 +194,15 @@ def build_hw_graph(onnx_path: str | Path, out_dir: str | Path) -> dict:
 
 
 def run_stages(model: ModelWrapper, out: Path) -> dict:
-    """Run and save every stage into `out`."""
-    model.save(str(out / "qonnx.onnx"))
-    model = to_finn(model)
-    model.save(str(out / "finn.onnx"))
-    model = streamline(model)
-    model.save(str(out / "streamlined.onnx"))
-    model = to_hw(model)
-    model.save(str(out / "hw.onnx"))
+    """Run and save every stage into `out`; the report with seconds per stage."""
+    seconds = {}
+    for stage, step in (("qonnx", lambda m: m), ("finn", to_finn), ("streamlined", streamline), ("hw", to_hw)):
+        began = time.perf_counter()
+        model = step(model)
+        model.save(str(out / f"{stage}.onnx"))
+        seconds[stage] = round(time.perf_counter() - began, 3)
     rep = report(model)
+    began = time.perf_counter()
     dataflow_partition(model, out).save(str(out / "dataflow_parent.onnx"))
-    return rep
+    seconds["dataflow_partition"] = round(time.perf_counter() - began, 3)
+    return rep | {"seconds": seconds}

@@ -30,8 +30,10 @@ def where(model: ModelWrapper, node: NodeProto) -> str:
 
 
 def quant_of(model: ModelWrapper, tensor: str) -> NodeProto | None:
-    """The Quant node producing `tensor`, if any."""
+    """The Quant node setting `tensor`'s grid: its producer, or through a Concat (of one grid) its first input's."""
     prod = model.find_producer(tensor)
+    if prod is not None and prod.op_type == "Concat":
+        return quant_of(model, prod.input[0])
     return prod if prod is not None and prod.op_type == "Quant" else None
 
 
@@ -69,6 +71,7 @@ def check_supported(model: ModelWrapper) -> None:
                 raise XnorflowError(f"{where(model, node)} rounds with {mode}", "use round-to-nearest quantizers")
         check_float_inputs(model, node)
         check_padding(model, node)
+        check_channel_mean(model, node)
         check_join(model, node)
 
 
@@ -100,6 +103,14 @@ def check_padding(model: ModelWrapper, node: NodeProto) -> None:
     if zero_pad:
         raise XnorflowError(f"binary conv input is zero-padded at {where(model, node)}: 0 is not in {{-1,+1}}",
                             "pad binary activations with -1 (F.pad(x, pads, value=-1.0)) and use padding=0 in the conv")
+
+
+def check_channel_mean(model: ModelWrapper, node: NodeProto) -> None:
+    """A mean over channels (Hyper-BinaryNet's DPConv branch) has no FINN streaming layer."""
+    axes = model.get_initializer(node.input[1]) if node.op_type == "ReduceMean" and len(node.input) > 1 else None
+    if axes is not None and 1 in [int(a) % 4 for a in axes]:
+        raise XnorflowError(f"channel mean {where(model, node)} (HyperBlock DPConv branch) has no FINN streaming layer",
+                            "build the model with option dpconv=false (--option dpconv=false)")
 
 
 def check_join(model: ModelWrapper, node: NodeProto) -> None:

@@ -5,6 +5,9 @@ ConvertQONNXtoFINN makes (`x >= (m + 1/2) s`) rounds half up. They differ whenev
 exactly on a tie, which on fixed-point grids is common (a 2x2 average pool of integers hits .5 often).
 Half to even means: the tie between levels m and m+1 goes down when m is even, i.e. that threshold
 is strict (`x > t`). On a float input that is the next float above t; on an integer input it is t + 1.
+Genuine ties only occur where a whole row of thresholds lies on integers (pool sums, grid-to-grid
+requantisation: (m + 1/2) N 2^k is an integer for every m or for none); a BatchNorm row that merely
+comes within float noise of an integer is not a tie and is rounded up like every other threshold.
 """
 import numpy as np
 from qonnx.core.datatype import DataType
@@ -47,6 +50,7 @@ class HalfToEvenIntegerThresholds(Transformation):
                 continue  # float input, or already integer (done before; the float pass left a nudge on ties)
             nearest = np.round(t.astype(np.float64))
             tie = np.abs(t - nearest) <= TIE_ULPS * np.spacing(np.abs(t).astype(np.float32))
+            tie &= tie.all(axis=-1, keepdims=True)
             even = np.broadcast_to(lower % 2 == 0, t.shape)
             model.set_initializer(node.input[1], np.where(tie, nearest + even, np.ceil(t)).astype(np.float32))
         return model, False

@@ -51,16 +51,17 @@ def random_frames(input_shape: tuple[int, ...], n: int, scale: float = 2.0 ** -4
     return (q * scale).astype(np.float32)
 
 
-def verify(model: torch.nn.Module, build_dir: str | Path, frames: np.ndarray) -> list[Arrow]:
-    """Compare Brevitas eval with each saved stage (build_dir/{qonnx,streamlined,hw}.onnx) and stage to stage."""
+def verify(model: torch.nn.Module | None, build_dir: str | Path, frames: np.ndarray) -> list[Arrow]:
+    """Compare Brevitas eval (unless `model` is None: an external QONNX) with each saved stage, stage to stage."""
     initialize_dummy_settings()
     build_dir = Path(build_dir)
-    model.eval()
-    with torch.no_grad():
-        outs = {"brevitas": model(torch.from_numpy(frames)).numpy()}
-    for stage in STAGES:
-        outs[stage] = run_graph(build_dir / f"{stage}.onnx", frames)
-    names = ("brevitas",) + STAGES
+    outs = {stage: run_graph(build_dir / f"{stage}.onnx", frames) for stage in STAGES}
+    names = STAGES
+    if model is not None:
+        model.eval()
+        with torch.no_grad():
+            outs["brevitas"] = model(torch.from_numpy(frames)).numpy()
+        names = ("brevitas",) + STAGES
     return [compare(f"{a} -> {b}", outs[a], outs[b]) for a, b in zip(names, names[1:])]
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from qonnx.core.datatype import BaseDataType, DataType
+from qonnx.core.datatype import BaseDataType
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
@@ -244,7 +244,8 @@ def _duplicate(model: ModelWrapper, node) -> MultiStreamRTL:
 def _add(model: ModelWrapper, node) -> MultiStreamRTL:
     """add_streams for an ElementwiseAdd node on two equally shaped integer streams."""
     inst = getCustomOp(node)
-    lhs, rhs, odt = inst.get_input_datatype(0), inst.get_input_datatype(1), inst.get_output_datatype()
+    lhs, rhs = inst.get_input_datatype(0), inst.get_input_datatype(1)
+    odt = inst.get_output_datatype()
     if list(inst.lhs_shape) != list(inst.rhs_shape) or "const" in (inst.lhs_style, inst.rhs_style):
         _fail(node, "only two streamed inputs of the same shape are supported",
               "feed both operands as streams without broadcasting")

@@ -41,6 +41,7 @@ MODULE_SOURCES = {
     "stream_concat": ("skid_buffer.sv", "operand_decode.sv", "stream_concat.sv"),
     "label_select": ("skid_buffer.sv", "operand_decode.sv", "label_select.sv"),
     "width_converter": ("width_converter.sv",),
+    "channelwise_lut": ("skid_buffer.sv", "rom.sv", "channelwise_lut.sv"),  # lut.py
 }
 
 
@@ -80,6 +81,9 @@ def layer_rtl(model: ModelWrapper, node) -> LayerRTL | MultiStreamRTL:
         return _thresholding(model, node)
     if is_dataflow_op(node):
         return dataflow_rtl(model, node)
+    if node.op_type == "ChannelwiseLUT":
+        from xnorflow.hw.lut import channelwise_lut_rtl  # lut imports this module
+        return channelwise_lut_rtl(model, node)
     raise XnorflowError(f"no xnorflow RTL for {node.op_type} node {node.name}",
                         "convert the layer to an MVAU, Thresholding or data-movement HW node")
 

@@ -21,10 +21,10 @@ def save_atomic(obj: object, path: Path) -> None:
 
 
 def model_meta(name: str, spec: QuantSpec, in_channels: int, num_classes: int, input_size: int,
-               options: dict[str, bool] | None = None) -> dict:
-    """What rebuilding a registry model needs, stored in every checkpoint."""
+               options: dict[str, bool] | None = None, data: str | None = None) -> dict:
+    """What rebuilding a registry model (and finding its test images) needs, stored in every checkpoint."""
     return {"model": name, "spec": asdict(spec), "in_channels": in_channels, "num_classes": num_classes,
-            "input_size": input_size, "options": dict(options or {})}
+            "input_size": input_size, "options": dict(options or {}), "data": data}
 
 
 def load(path: str | Path) -> dict:

@@ -98,10 +98,9 @@ class BipolarConv2d(nn.Module):
 class BinaryConv2d(nn.Module):
     """sign -> bipolar-padded binary conv -> BN (the binary branch of Bi-Real and ReActNet blocks)."""
 
-    def __init__(self, cin: int, cout: int, kernel: int, stride: int, spec: QuantSpec,
-                 signed_input: bool = False) -> None:
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int, spec: QuantSpec) -> None:
         super().__init__()
-        self.sign = nn.Identity() if signed_input else spec.sign()
+        self.sign = spec.sign()
         self.conv = BipolarConv2d(cin, cout, kernel, stride, spec.binary_weight_quant())
         self.bn = nn.BatchNorm2d(cout)
 
@@ -110,7 +109,7 @@ class BinaryConv2d(nn.Module):
 
 
 class LearnableBias(nn.Module):
-    """Per-channel learnable shift x + b (the 'move' of RSign and RPReLU, ReActNet Eq. 1-2)."""
+    """Per-channel learnable shift x + b: RSign's threshold (sign(x - alpha), ReActNet Eq. 1) and RPReLU's shifts (Eq. 2)."""
 
     def __init__(self, channels: int) -> None:
         super().__init__()
@@ -118,18 +117,6 @@ class LearnableBias(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return x + self.bias
-
-
-class RSign(nn.Module):
-    """Sign with a learnable per-channel threshold: sign(x - alpha_c) (ReActNet Eq. 1)."""
-
-    def __init__(self, channels: int, spec: QuantSpec) -> None:
-        super().__init__()
-        self.shift = LearnableBias(channels)
-        self.sign = spec.sign()
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.sign(self.shift(x))
 
 
 class RPReLU(nn.Module):

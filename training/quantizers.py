@@ -136,3 +136,11 @@ class SignWeightQuant(SignedBinaryClampedConst, WeightQuantSolver):
     tensor_quant = SignQuant
     scaling_const = 1.0
     estimator = "ste"
+
+
+class UnitWeightQuant(Int8WeightPerTensorFloat):
+    """2-bit weights {-1, 0, 1} with scale exactly 1: fixed integer weights such as an all-ones channel sum."""
+
+    scaling_impl_type = ScalingImplType.CONST
+    scaling_const = 1.0
+    bit_width = 2

@@ -140,7 +140,7 @@ def _run_step(cfg: TrainConfig, step: Step, spec: QuantSpec, data: DataBundle, t
     start = _resume(ckpt_path, cfg, model, optimizer, scheduler, history)
     ddp = DistributedDataParallel(model) if dist.is_initialized() else model
     meta = checkpoint.model_meta(cfg.model, step_spec, data.in_channels, data.num_classes, data.input_size,
-                                 cfg.options)
+                                 cfg.options, cfg.data)
     state = None
     for epoch in range(start, cfg.epochs):
         began = time.time()

@@ -65,6 +65,62 @@ def cmd_demo(args: argparse.Namespace) -> None:
     demo(args.model, args.data, args.out, args.epochs)
 
 
+TARGETS = ("hw-graph", "rtl", "sim", "synth", "bitfile")
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    """QONNX (Brevitas export, quant nodes visible) of a checkpoint or registry model."""
+    from xnorflow.build_flows.pipeline import export_file
+
+    print(f"exported {args.model} -> {export_file(args.model, args.out, _options(args.option))}")
+
+
+def cmd_build(args: argparse.Namespace) -> None:
+    """Build NAME|CKPT|file.onnx into one build directory, up to --target."""
+    from pathlib import Path
+
+    from xnorflow.build_flows.pipeline import build
+
+    build_target = None if args.target == "hw-graph" else _hw_target(args.target)
+    rep = build(args.model, args.out, _options(args.option), args.seed)
+    print(f"hw-graph: {rep['hw_layers']} HW layers, weights {rep['weight_memory_bits']} bits, thresholds/tables "
+          f"{rep['threshold_memory_bits']} bits -> {args.out}")
+    if build_target is not None:
+        result = build_target(Path(args.out), args.target, args.board, args.folding, args.frames)
+        print(f"{args.target}: {result}")
+
+
+def _hw_target(target: str) -> Callable:
+    """`xnorflow.hw.accelerator.build_target`, or one clear error while it does not exist yet."""
+    try:
+        from xnorflow.hw.accelerator import build_target
+    except ModuleNotFoundError as err:
+        if err.name not in ("xnorflow.hw.accelerator", "xnorflow.hw"):
+            raise
+        raise XnorflowError(f"target {target} is not available yet",
+                            "build --target hw-graph now; rtl/sim/synth/bitfile come with xnorflow.hw.accelerator") from None
+    return build_target
+
+
+def cmd_verify(args: argparse.Namespace) -> None:
+    """Walk the numeric contract; one line per arrow; a broken arrow is a non-zero exit."""
+    from xnorflow.build_flows.pipeline import verify_artifact
+    from xnorflow.build_flows.verify import print_arrows
+
+    arrows, frames = verify_artifact(args.artifact, args.frames, args.seed, _options(args.option))
+    print(f"frames: {frames}")
+    if not print_arrows(arrows):
+        broken = ", ".join(a.name for a in arrows if not a.ok)
+        raise XnorflowError(f"numeric contract broken: {broken}", "report the model and this build directory")
+
+
+def _add_source_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--option", action="append", help="model builder option KEY=true|false for a registry NAME "
+                   "(e.g. gating=false, dpconv=false; repeatable)")
+    p.add_argument("--seed", type=int, default=0, help="torch seed of a registry NAME's initial weights "
+                   "(and of random verify frames)")
+
+
 def _add_train_args(p: argparse.ArgumentParser) -> None:
     from xnorflow.training.recipes import RECIPES
     from xnorflow.training.ste import ESTIMATORS
@@ -107,6 +163,25 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--epochs", type=int, default=30)
     demo.add_argument("--out", default="runs/demo")
     demo.set_defaults(func=cmd_demo)
+    export = sub.add_parser("export", help="QONNX export of a checkpoint (or registry name)")
+    export.add_argument("model", metavar="CKPT", help="model.pt of `xnorflow train`, or a registry name")
+    export.add_argument("--out", required=True, help="the .onnx file to write")
+    export.add_argument("--option", action="append", help="builder option KEY=true|false for a registry name")
+    export.set_defaults(func=cmd_export)
+    build = sub.add_parser("build", help="export, streamline and convert to FINN HW layers [and beyond]")
+    build.add_argument("--model", required=True, help="registry NAME (initial weights), CKPT (model.pt) or QONNX file.onnx")
+    build.add_argument("--target", choices=TARGETS, default="hw-graph")
+    build.add_argument("--board", default="Pynq-Z2")
+    build.add_argument("--folding", help="FINN folding-config JSON")
+    build.add_argument("--frames", type=int, default=16, help="frames to simulate (sim target)")
+    build.add_argument("--out", required=True, help="build directory (stages, dataflow_partition/, report.json)")
+    _add_source_args(build)
+    build.set_defaults(func=cmd_build)
+    verify = sub.add_parser("verify", help="check the numeric contract arrow by arrow")
+    verify.add_argument("artifact", metavar="ARTIFACT", help="build directory, or NAME|CKPT|file.onnx to build first")
+    verify.add_argument("--frames", type=int, default=32, help="frames to compare")
+    _add_source_args(verify)
+    verify.set_defaults(func=cmd_verify)
     return p
 
 

@@ -32,10 +32,20 @@ module fm_padding #(
     logic [FW-1:0] cf;
     logic [XW-1:0] ox;
     logic [YW-1:0] oy;
-    logic          en, in_image, valid, fire;
+    logic          en, past_top, past_left, in_image, valid, fire;
 
-    assign in_image       = oy >= YW'(PAD_T) && oy < YW'(PAD_T + IMG_H) &&
-                          ox >= XW'(PAD_L) && ox < XW'(PAD_L + IMG_W);
+    if (PAD_T > 0) begin : g_top
+        assign past_top = oy >= YW'(PAD_T);
+    end else begin : g_no_top
+        assign past_top = 1'b1;
+    end
+    if (PAD_L > 0) begin : g_left
+        assign past_left = ox >= XW'(PAD_L);
+    end else begin : g_no_left
+        assign past_left = 1'b1;
+    end
+    assign in_image     = past_top && past_left && oy < YW'(PAD_T + IMG_H) &&
+                          ox < XW'(PAD_L + IMG_W);
     assign valid        = !in_image || in0_V_TVALID;
     assign fire         = en && valid;
     assign in0_V_TREADY = en && in_image;

@@ -40,12 +40,14 @@ def _wrap(op: str, n_in: int, n_out: int, **attrs) -> ModelWrapper:
 
 
 def swg_model(ifm: tuple[int, int], ch: int, simd: int, k: tuple[int, int],
-              stride: tuple[int, int], dt: BaseDataType) -> ModelWrapper:
+              stride: tuple[int, int], dt: BaseDataType, ram_style: str = "distributed"
+              ) -> ModelWrapper:
     """ConvolutionInputGenerator (no padding, dilation 1)."""
     ofm = [(i - kk) // s + 1 for i, kk, s in zip(ifm, k, stride)]
     return _wrap("ConvolutionInputGenerator", 1, 1, ConvKernelDim=list(k), IFMChannels=ch,
                  IFMDim=list(ifm), OFMDim=ofm, SIMD=simd, Stride=list(stride),
-                 Dilation=[1, 1], inputDataType=dt.name, outputDataType=dt.name)
+                 Dilation=[1, 1], inputDataType=dt.name, outputDataType=dt.name,
+                 ram_style=ram_style)
 
 
 def fmpadding_model(img: tuple[int, int], pad: tuple[int, int, int, int], ch: int, simd: int,

@@ -37,6 +37,8 @@ LINT_CASES = [(top, i) for top, corners in CORNERS.items() for i in range(len(co
 # BNN-sized nodes: a 32x32x64 binary feature map, SIMD 16, and the shortcut joins of ReActNet
 SYNTH_MODELS = {
     "sliding_window": lambda: swg_model((32, 32), 64, 16, (3, 3), (1, 1), DT["BINARY"]),
+    "sliding_window_bram": lambda: swg_model((32, 32), 64, 16, (3, 3), (1, 1), DT["BINARY"],
+                                             ram_style="block"),
     "fm_padding": lambda: fmpadding_model((32, 32), (1, 1, 1, 1), 64, 16, DT["BINARY"]),
     "pool": lambda: pool_model("MaxPool", (2, 2), (16, 16), 64, 16, DT["BINARY"], DT["BINARY"]),
     "global_acc_pool": lambda: global_acc_pool_model([1, 8, 8], 64, 8, DT["INT8"]),
@@ -44,7 +46,7 @@ SYNTH_MODELS = {
     "add_streams": lambda: add_model([1, 16, 16, 64], 8, DT["INT8"], DT["INT8"], DT["INT9"]),
     "stream_concat": lambda: concat_model([1, 8, 8], (64, 64), 8, (DT["INT8"], DT["INT8"])),
     "label_select": lambda: label_select_model([1], 100, 4, 5, DT["INT16"]),
-    "width_converter": lambda: dwc_model([1, 8, 8, 64], 16, 24, DT["BINARY"]),
+    "width_converter": lambda: dwc_model([1, 8, 8, 48], 16, 24, DT["BINARY"]),
 }
 
 
@@ -54,12 +56,19 @@ def test_lint_clean(top, index):
     lint(Design(top, sources(top), (), (), CORNERS[top][index]))
 
 
-@pytest.mark.parametrize("name", SYNTH_MODELS)
+SLOW_SYNTH = {"global_acc_pool", "duplicate_streams", "stream_concat"}   # simple, or pool again
+SYNTH_PARAMS = [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_SYNTH else n
+                for n in SYNTH_MODELS]
+
+
+@pytest.mark.parametrize("name", SYNTH_PARAMS)
 def test_yosys_synthesizes(name):
     """Yosys parses and maps the module to xc7 cells without DSPs."""
     model = SYNTH_MODELS[name]()
     layer = layer_rtl(model, model.graph.node[0])
     res = synthesize(layer.design.top, layer.design.sources, layer.design.params)
     assert res["lut"] > 0 and res["ff"] > 0 and res["dsp"] == 0
-    if name == "sliding_window":
-        assert res["ramb18"] + res["ramb36"] >= 1   # the line buffer is block RAM
+    if name == "sliding_window":   # FINN's default ram_style: LUT RAM line buffer
+        assert res["lutram"] > 0 and res["ramb18"] + res["ramb36"] == 0
+    if name == "sliding_window_bram":
+        assert res["ramb18"] + res["ramb36"] >= 1

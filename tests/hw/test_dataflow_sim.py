@@ -104,3 +104,16 @@ def test_unsupported_nodes_raise_one_line_errors(build, problem):
     with pytest.raises(XnorflowError, match=problem) as err:
         layer_rtl(model, model.graph.node[0])
     assert "\n" not in str(err.value) and err.value.fix
+
+
+@pytest.mark.parametrize("case,suffix", [("swg_3x3_s1", "_rtl"), ("pad_binary", "_rtl"),
+                                         ("maxpool_int", "_hls"), ("add", "_rtl"),
+                                         ("duplicate", "_hls"), ("dwc_12_to_16", "_hls")])
+def test_specialised_nodes_map_like_generic(case, suffix):
+    """FINN's _hls/_rtl specialisations of a node get the same design as the generic node."""
+    model = CASES[case]()
+    node = model.graph.node[0]
+    generic = layer_rtl(model, node).design
+    node.op_type += suffix
+    node.domain = f"finn.custom_op.fpgadataflow.{suffix[1:]}"
+    assert layer_rtl(model, node).design == generic

@@ -3,7 +3,7 @@ import pytest
 import torch
 from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
 
-from xnorflow.training.layers import BinaryConv2d, BipolarConv2d, QuantSpec, RPReLU, RSign
+from xnorflow.training.layers import BinaryConv2d, BipolarConv2d, LearnableBias, QuantSpec, RPReLU
 from xnorflow.training.models.registry import REGISTRY, build_model, complexity
 
 TINY = [n for n in REGISTRY if n.startswith("tiny-")]
@@ -42,10 +42,10 @@ def test_binary_conv_pads_with_minus_one() -> None:
 
 def test_rsign_and_rprelu_parameters_get_gradients() -> None:
     spec = QuantSpec()
-    rsign, rprelu = RSign(4, spec), RPReLU(4, spec)
+    shift, sign, rprelu = LearnableBias(4), spec.sign(), RPReLU(4, spec)
     x = torch.randn(2, 4, 5, 5)
-    (rsign(x).sum() + rprelu(x).pow(2).sum()).backward()
-    for p in [rsign.shift.bias, rprelu.shift_in.bias, rprelu.prelu.weight, rprelu.shift_out.bias]:
+    (sign(shift(x)).sum() + rprelu(x).pow(2).sum()).backward()  # RSign = sign(x - alpha)
+    for p in [shift.bias, rprelu.shift_in.bias, rprelu.prelu.weight, rprelu.shift_out.bias]:
         assert p.grad is not None and p.grad.abs().sum() > 0
 
 

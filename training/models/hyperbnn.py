@@ -1,25 +1,44 @@
 """Hyper-BinaryNet: HyperConv binary convs, DPConv real branch, enhanced shortcuts (Wang et al., TPAMI, Sec. 3-4).
 
-DPConv's channel mean is a ReduceMean over channels followed by requantisation onto the shortcut grid.
+DPConv's channel mean is a frozen all-ones 1x1 conv (an integer channel sum) divided by C and requantised onto
+the shortcut grid, so the hardware needs no layer beyond a multi-bit MVU and a threshold.
 """
 import torch
+from brevitas.nn import QuantConv2d
 from torch import Tensor, nn
 
 from xnorflow.training.hyperconv import HyperConv2d
 from xnorflow.training.layers import BipolarConv2d, QuantSpec, int_conv
 from xnorflow.training.models.bireal import RealDownsample
+from xnorflow.training.quantizers import UnitWeightQuant
+
+
+class ChannelMean(nn.Module):
+    """Mean over channels as a fixed all-ones 1x1 conv (an integer sum in hardware) divided by C, on the grid."""
+
+    def __init__(self, channels: int, spec: QuantSpec) -> None:
+        super().__init__()
+        quant = {"weight_quant": UnitWeightQuant if spec.quantized else None}
+        self.sum = QuantConv2d(channels, 1, 1, bias=False, **quant)
+        self.sum.weight.data.fill_(1.0)
+        self.sum.weight.requires_grad_(False)
+        self.channels = channels
+        self.quant = spec.shortcut()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.quant(self.sum(x) / self.channels)
 
 
 class DPConvBranch(nn.Module):
-    """The real path of DPConv: channel mean -> grid -> real k x k conv (1 -> 1 channel, 8-bit weights) (HyperBNN Fig. 5)."""
+    """The real path of DPConv: channel mean -> real k x k conv (1 -> 1 channel, 8-bit weights) (HyperBNN Fig. 5)."""
 
-    def __init__(self, kernel: int, stride: int, spec: QuantSpec) -> None:
+    def __init__(self, cin: int, kernel: int, stride: int, spec: QuantSpec) -> None:
         super().__init__()
-        self.quant = spec.shortcut()
+        self.mean = ChannelMean(cin, spec)
         self.conv = int_conv(1, 1, kernel, stride, spec)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.conv(self.quant(x.mean(dim=1, keepdim=True)))
+        return self.conv(self.mean(x))
 
 
 class HyperBlock(nn.Module):
@@ -32,7 +51,7 @@ class HyperBlock(nn.Module):
         self.sign = spec.sign()
         self.conv = (HyperConv2d(cin, binary_out, 3, stride, spec) if hyper
                      else BipolarConv2d(cin, binary_out, 3, stride, spec.binary_weight_quant()))
-        self.dpconv = DPConvBranch(3, stride, spec) if dpconv else None
+        self.dpconv = DPConvBranch(cin, 3, stride, spec) if dpconv else None
         self.bn = nn.BatchNorm2d(cout)
         self.quant_branch = spec.shortcut()
         needed = stride != 1 or cin != cout

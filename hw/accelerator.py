@@ -1,0 +1,230 @@
+"""The accelerator targets of `xnorflow build` (rtl, sim, synth, bitfile) and `xnorflow sim`.
+
+From the directory build_hw_graph wrote: take the HW part of hw.onnx, fold it (board budget,
+cycles target or a FINN folding JSON), insert FINN's width converters, stitch one top module,
+simulate it in Verilator against FINN's python execution of hw.onnx bit for bit, synthesise with
+Yosys, and prepare what Vivado needs. Each target writes into a temporary directory renamed at
+the end, and report.json is replaced atomically, so nothing half-written looks complete.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from qonnx.core.datatype import BaseDataType
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.core.onnx_exec import execute_onnx
+
+from finn.util.fpgadataflow import is_fpgadataflow_node
+from finn.util.settings import initialize_dummy_settings
+from xnorflow.errors import XnorflowError
+from xnorflow.hw.folding import (Board, analytical_bound, apply_config, board, check_folding,
+                                 cycles_per_layer, fold_for_cycles, folding_config, insert_dwcs)
+from xnorflow.hw.resources import fit_board, fit_verdict, synth_layers, synth_top
+from xnorflow.hw.stitch import TOP, Stitched, stitch
+from xnorflow.hw.streams import pack_words, unpack_words
+from xnorflow.hw.verilator import SimResult, SimulationDeadlock, simulate
+from xnorflow.hw.vivado import vivado_project
+
+TARGETS = ("rtl", "sim", "synth", "bitfile")
+RTL_DIR = "rtl"
+GAPS = {"seed": 7, "in_gap": 0.3, "out_stall": 0.3}
+
+
+def hw_part(model: ModelWrapper) -> ModelWrapper:
+    """A copy of the graph without the host-side nodes: HW layers only, integer stream in and out."""
+    part = ModelWrapper(model.model.__deepcopy__())
+    hw = [n for n in part.graph.node if is_fpgadataflow_node(n)]
+    if not hw:
+        raise XnorflowError("hw.onnx has no HW layers", "rebuild it with `xnorflow build --target hw-graph`")
+    first_in, last_out = hw[0].input[0], hw[-1].output[0]
+    for node in [n for n in part.graph.node if not is_fpgadataflow_node(n)]:
+        part.graph.node.remove(node)
+    for old, new, io in ((part.graph.input[0], first_in, part.graph.input),
+                         (part.graph.output[0], last_out, part.graph.output)):
+        vi = part.get_tensor_valueinfo(new)
+        io.remove(old)
+        io.append(vi)
+        if vi in part.graph.value_info:
+            part.graph.value_info.remove(vi)
+    return part
+
+
+def fold(model: ModelWrapper, b: Board, folding: str | None) -> ModelWrapper:
+    """Fold the HW part: fit to the board (None), a cycles/frame target ("1200"), or a FINN JSON path."""
+    if folding is None:
+        model = fit_board(model, b)
+    elif str(folding).isdigit():
+        model = fold_for_cycles(model, int(folding))
+    else:
+        model = apply_config(model, folding)
+    check_folding(model)
+    return insert_dwcs(model)
+
+
+def random_frames(model: ModelWrapper, frames: int, seed: int) -> np.ndarray:
+    """Random integer frames over the full range of the HW input's data type."""
+    name = model.graph.input[0].name
+    dt, shape = model.get_tensor_datatype(name), model.get_tensor_shape(name)
+    rng = np.random.default_rng(seed)
+    return rng.integers(int(dt.min()), int(dt.max()) + 1, (frames, *shape)).astype(np.float32)
+
+
+def reference(model: ModelWrapper, xs: np.ndarray) -> np.ndarray:
+    """FINN's python execution of the HW graph, frame by frame."""
+    initialize_dummy_settings()
+    name_in, name_out = model.graph.input[0].name, model.graph.output[0].name
+    return np.stack([execute_onnx(model, {name_in: x})[name_out] for x in xs])
+
+
+def _words(xs: np.ndarray, shape: tuple, dtype: BaseDataType) -> np.ndarray:
+    """Frames packed into stream words of a port's folded shape."""
+    return np.concatenate([pack_words(x.reshape(shape), dtype) for x in xs])
+
+
+def run_design(st: Stitched, xs: np.ndarray, **kwargs) -> tuple[np.ndarray, SimResult]:
+    """Simulate the stitched design on frames; returns outputs (frames, *normal) and stats."""
+    p_in, p_out = st.in_port, st.out_port
+    words = _words(xs, p_in.folded, p_in.dtype)
+    timeout = 20000 + 4 * sum(st.cycles.values())
+    try:
+        res = simulate(st.design, {"in0_V": words}, {"out0_V": p_out.words * len(xs)}, st.mem_files,
+                       timeout=timeout, **kwargs)
+    except XnorflowError as exc:
+        if not isinstance(exc, SimulationDeadlock) and "deadlock:" in str(exc):
+            detail = str(exc)[str(exc).index("deadlock:"):].splitlines()[0]
+            raise SimulationDeadlock(f"simulation of {TOP} {detail}",
+                                     "deepen the FIFO of the stalled branch (stitch.py/fifo_depths.py)") from None
+        raise
+    ys = unpack_words(res.outputs["out0_V"], p_out.dtype, (len(xs), *p_out.folded))
+    return ys.reshape(len(xs), *p_out.normal), res
+
+
+def check_equal(ys: np.ndarray, refs: np.ndarray, what: str) -> None:
+    """Raise naming the first frame and word where simulation and FINN differ."""
+    bad = np.argwhere(ys.reshape(len(ys), -1) != refs.reshape(len(refs), -1))
+    if len(bad):
+        f, w = bad[0]
+        raise XnorflowError(f"{what}: RTL output differs from FINN's python execution at frame {f}, "
+                            f"element {w} ({ys.reshape(len(ys), -1)[f, w]} vs {refs.reshape(len(refs), -1)[f, w]}; "
+                            f"{len(bad)} elements differ)", "report the model and folding (rtl/folding.json)")
+
+
+def sim_report(st: Stitched, ref_model: ModelWrapper, frames: int, seed: int = 0) -> dict:
+    """Bit-exact check at full rate and with gaps/stalls; cycles/frame, latency, ratio to the bound."""
+    frames = max(frames, 2)
+    xs = random_frames(ref_model, frames, seed)
+    refs = reference(ref_model, xs)
+    _, one = run_design(st, xs[:1])
+    ys, full = run_design(st, xs)
+    check_equal(ys, refs, "full-rate simulation")
+    ys_gaps, gaps = run_design(st, xs, **GAPS)
+    check_equal(ys_gaps, refs, "simulation with input gaps and output stalls")
+    per_frame = (full.last_out - one.last_out) / (frames - 1)
+    bound = max(st.cycles.values())
+    return {"frames": frames, "bit_exact": True, "cycles_per_frame": per_frame, "latency_cycles": one.last_out + 1,
+            "analytical_bound": bound, "ratio_to_bound": round(per_frame / bound, 4),
+            "slowest_layer": max(st.cycles, key=st.cycles.get),
+            "sim_cycles_per_second": round(full.cycles_per_second), "gaps": {**GAPS, "cycles": gaps.cycles}}
+
+
+def _replace_dir(tmp: Path, final: Path) -> None:
+    """Move a finished directory into place (replacing an older one)."""
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+
+
+def update_report(build_dir: Path, section: str, content: dict) -> None:
+    """Set report.json[section], written to a temporary file and renamed."""
+    path = build_dir / "report.json"
+    rep = json.loads(path.read_text()) if path.exists() else {}
+    rep[section] = content
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(rep, indent=1, default=str))
+    os.replace(tmp, path)
+
+
+def make_rtl(build_dir: Path, b: Board, folding: str | None) -> tuple[Stitched, ModelWrapper, dict]:
+    """Fold, stitch and write build_dir/rtl (sources, top, memory files, folded graph, folding JSON)."""
+    hw_file = build_dir / "hw.onnx"
+    if not hw_file.exists():
+        raise XnorflowError(f"{hw_file} does not exist", "run `xnorflow build --target hw-graph` first")
+    ref = hw_part(ModelWrapper(str(hw_file)))
+    model = fold(ModelWrapper(ref.model.__deepcopy__()), b, folding)
+    tmp = Path(tempfile.mkdtemp(prefix=".rtl.", dir=build_dir))
+    try:
+        st = stitch(model, tmp)
+        st.cycles = cycles_per_layer(model)
+        write_rtl(tmp, st, model)
+        final = build_dir / RTL_DIR
+        _replace_dir(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    st.design = replace(st.design, sources=tuple(final / Path(s).name for s in st.design.sources))
+    rep = {"board": b.name, "folding": folding or "fitted to board", "layers": len(st.layers),
+           "analytical_bound": analytical_bound(model), "cycles_per_layer": st.cycles,
+           "fifos": {e.tensor: e.depth for e in st.edges}, "top": str(final / f"{TOP}.sv"),
+           "folding_config": str(final / "folding.json")}
+    return st, ref, rep
+
+
+def write_rtl(out: Path, st: Stitched, model: ModelWrapper) -> None:
+    """Sources, memory files, folded graph and folding JSON next to the generated top."""
+    for src in st.design.sources:
+        if Path(src).parent != out:
+            shutil.copy(src, out / Path(src).name)
+    for name, text in st.mem_files.items():
+        (out / name).write_text(text)
+    model.save(str(out / "folded.onnx"))
+    (out / "folding.json").write_text(json.dumps(folding_config(model), indent=1))
+
+
+def synth_report(st: Stitched, b: Board) -> dict:
+    """Yosys per layer and for the whole design, against the board."""
+    per_layer = synth_layers(st)
+    total = synth_top(st)
+    return {"total": total, "per_layer": per_layer, **fit_verdict(total, per_layer, b)}
+
+
+def build_target(hw_build_dir: Path, target: str, board_name: str, folding: str | None = None,
+                 frames: int = 8) -> dict:
+    """Run `target` (rtl, sim, synth, bitfile) on a hw-graph build directory; returns its report sections."""
+    if target not in TARGETS:
+        raise XnorflowError(f"unknown target '{target}'", f"use one of: hw-graph, {', '.join(TARGETS)}")
+    build_dir, b = Path(hw_build_dir), board(board_name)
+    initialize_dummy_settings()
+    st, ref, rtl_rep = make_rtl(build_dir, b, folding)
+    update_report(build_dir, "rtl", rtl_rep)
+    out = {"rtl": rtl_rep}
+    if target == "sim":
+        out["sim"] = sim_report(st, ref, frames)
+    if target in ("synth", "bitfile"):
+        out["synth"] = synth_report(st, b)
+    for section in set(out) - {"rtl"}:
+        update_report(build_dir, section, out[section])
+    if target == "bitfile":
+        vivado_project(build_dir, st, b)
+    if "synth" in out and not out["synth"]["fits"]:
+        raise XnorflowError(out["synth"]["message"].split("; ", 1)[0], out["synth"]["message"].split("; ", 1)[1])
+    return out
+
+
+def simulate_build(build_dir: Path, frames: int = 8) -> dict:
+    """`xnorflow sim BUILD_DIR`: re-simulate the RTL of a build with its saved folding."""
+    build_dir = Path(build_dir)
+    rep = json.loads((build_dir / "report.json").read_text()) if (build_dir / "report.json").exists() else {}
+    if "rtl" not in rep or not (build_dir / RTL_DIR / "folding.json").exists():
+        raise XnorflowError(f"{build_dir} has no RTL", f"run `xnorflow build --target rtl` into {build_dir} first")
+    folding = str(build_dir / RTL_DIR / "folding.json")
+    saved = build_dir / "folding.saved.json"
+    shutil.copy(folding, saved)
+    try:
+        return build_target(build_dir, "sim", rep["rtl"]["board"], str(saved), frames)["sim"]
+    finally:
+        saved.unlink(missing_ok=True)

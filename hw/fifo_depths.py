@@ -1,0 +1,138 @@
+"""FIFO depths for shortcut branches, by analysis of each layer's word-level data dependencies.
+
+A DuplicateStreams fork feeds both branches in lockstep; the join (ElementwiseAdd, StreamingConcat)
+takes one word from each. If one branch needs many more fork words than the other before it can
+deliver word k (a sliding window needs rows ahead, a global pool a whole frame), the other branch
+must buffer the difference, or the fork blocks and the design deadlocks. For every layer we know
+exactly how many input words it needs to emit its first k output words (`need`); composing these
+along each branch from the nearest common fork gives, word by word, how far the fork must run
+ahead, and so the words the other branch's FIFO (at the join) must hold. Layers we do not model
+are assumed to need their whole input frame: safe, and sized for it. THROUGHPUT_SLACK words on
+top absorb the layers' bursts so that the buffering never throttles the steady state.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
+
+from xnorflow.hw.dataflow import Port, base_op, ports
+from xnorflow.hw.folding import hw_nodes
+
+THROUGHPUT_SLACK = 8
+
+
+@dataclass
+class Edge:
+    """A stream between two layers and the FIFO on it."""
+
+    tensor: str
+    src: str
+    src_port: Port
+    dst: str
+    dst_port: Port
+    depth: int = 0
+
+
+def _cummax_need(idx: np.ndarray) -> np.ndarray:
+    """Words needed so far, from the input index (0-based, -1 for none) each output word reads."""
+    return np.maximum.accumulate(idx + 1)
+
+
+def _swg_need(p: dict) -> np.ndarray:
+    """ConvolutionInputGenerator: im2col windows (oy, ox, ky, kx, cf) read input (y, x, cf)."""
+    cf = p["C"] // p["SIMD"]
+    oh, ow = (p["IFM_H"] - p["K_H"]) // p["S_H"] + 1, (p["IFM_W"] - p["K_W"]) // p["S_W"] + 1
+    oy, ox, ky, kx, c = np.meshgrid(np.arange(oh), np.arange(ow), np.arange(p["K_H"]), np.arange(p["K_W"]),
+                                    np.arange(cf), indexing="ij")
+    idx = ((oy * p["S_H"] + ky) * p["IFM_W"] + ox * p["S_W"] + kx) * cf + c
+    return _cummax_need(idx.reshape(-1))
+
+
+def _pad_need(p: dict) -> np.ndarray:
+    """FMPadding: border words need nothing new, image words their input word."""
+    cf = p["C"] // p["SIMD"]
+    h, w = p["IMG_H"] + p["PAD_T"] + p["PAD_B"], p["IMG_W"] + p["PAD_L"] + p["PAD_R"]
+    y, x, c = np.meshgrid(np.arange(h) - p["PAD_T"], np.arange(w) - p["PAD_L"], np.arange(cf), indexing="ij")
+    inside = (y >= 0) & (y < p["IMG_H"]) & (x >= 0) & (x < p["IMG_W"])
+    return _cummax_need(np.where(inside, (y * p["IMG_W"] + x) * cf + c, -1).reshape(-1))
+
+
+def _concat_need(p: dict, n_out: int, i: int) -> np.ndarray:
+    """StreamingConcat: per vector CF0 words of input 0, then CF1 of input 1."""
+    k = np.arange(n_out)
+    cf0, cf1 = p["CF0"], p["CF1"]
+    vec, j = k // (cf0 + cf1), k % (cf0 + cf1) + 1
+    return vec * cf0 + np.minimum(j, cf0) if i == 0 else vec * cf1 + np.maximum(j - cf0, 0)
+
+
+def need(model: ModelWrapper, node, rtl, i: int) -> np.ndarray:
+    """Per output word k of one frame: input-i words the layer needs before it can emit words 0..k."""
+    ins, outs = ports(rtl)
+    n_in, n_out = ins[i].words, outs[0].words
+    p, op, k = rtl.design.params, base_op(node.op_type), np.arange(n_out)
+    if op == "MVAU":
+        return (k // (p["MH"] // p["PE"]) + 1) * (p["MW"] // p["SIMD"])
+    if op == "ConvolutionInputGenerator":
+        return _swg_need(p)
+    if op == "FMPadding":
+        return _pad_need(p)
+    if op == "StreamingConcat":
+        return _concat_need(p, n_out, i)
+    if op == "StreamingDataWidthConverter":
+        return np.minimum(-(-(k + 1) * p["OW"] // p["IW"]), n_in)
+    if op == "Pool":
+        pixels = int(np.prod(getCustomOp(node).get_normal_output_shape()[:-1]))
+        return (k // (n_out // pixels) + 1) * (n_in // pixels)
+    if n_in == n_out and op not in ("GlobalAccPool", "LabelSelect"):
+        return k + 1
+    return np.full(n_out, n_in)
+
+
+def _through(fork_need: np.ndarray, needed: np.ndarray) -> np.ndarray:
+    """Fork words behind `needed` words of a stream whose word j needs fork_need[j] fork words."""
+    return np.where(needed > 0, fork_need[np.maximum(needed, 1) - 1], 0)
+
+
+def fork_needs(model: ModelWrapper, layers: dict, fork) -> dict[str, np.ndarray]:
+    """For every stream downstream of `fork`: fork words needed before each of its words."""
+    out = {t: np.arange(1, ports(layers[fork.name])[1][0].words + 1) for t in fork.output}
+    nodes = hw_nodes(model)
+    for node in nodes[nodes.index(fork) + 1:]:
+        data = [t for t in node.input if model.get_initializer(t) is None]
+        reach = [(i, t) for i, t in enumerate(data) if t in out]
+        if not reach:
+            continue
+        rtl = layers[node.name]
+        arr = np.max([_through(out[t], need(model, node, rtl, i)) for i, t in reach], axis=0)
+        out |= {t: arr for t in node.output}
+    return out
+
+
+def join_depths(model: ModelWrapper, layers: dict, join, needs: dict[str, np.ndarray]) -> dict[str, int]:
+    """Words each join input's FIFO must hold so that the fork behind `needs` never blocks a branch."""
+    data = [t for t in join.input if model.get_initializer(t) is None]
+    per_input = [need(model, join, layers[join.name], i) for i in range(len(data))]
+    fork_words = np.max([_through(needs[t], n) for t, n in zip(data, per_input)], axis=0)
+    return {t: int(np.max(np.searchsorted(needs[t], fork_words, side="right") - n + 1)) + THROUGHPUT_SLACK
+            for t, n in zip(data, per_input)}
+
+
+def branch_depths(model: ModelWrapper, layers: dict, edges: list[Edge]) -> dict[str, int]:
+    """FIFO depth of every join input edge, from its nearest common fork."""
+    nodes = hw_nodes(model)
+    forks = [n for n in nodes if base_op(n.op_type) == "DuplicateStreams"]
+    reach = {f.name: fork_needs(model, layers, f) for f in forks}
+    edge_names = {e.tensor for e in edges}
+    depths = {}
+    for node in nodes:
+        data = [t for t in node.input if model.get_initializer(t) is None]
+        if len(data) < 2:
+            continue
+        common = [f for f in forks if all(t in reach[f.name] for t in data)]
+        if common:
+            found = join_depths(model, layers, node, reach[common[-1].name])
+            depths |= {t: d for t, d in found.items() if t in edge_names}
+    return depths

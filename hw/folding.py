@@ -1,0 +1,229 @@
+"""Folding (PE/SIMD per layer) of a FINN HW graph: from a cycles/frame target, a board's LUT budget,
+or a FINN folding-config JSON.
+
+FINN's SetFolding only folds specialised (_hls/_rtl) nodes and knows nothing of our ChannelwiseLUT,
+so the target-driven search here follows its rule (SIMD first, then PE, smallest divisor meeting the
+target) on the generic nodes our RTL maps. A user's JSON goes through FINN's own ApplyConfig (node
+names with _hls/_rtl are accepted too); every folding is checked against each layer's divisibility
+constraint. Cycle counts are the folded word counts our RTL streams at one word per cycle.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from onnx import TensorProto, helper
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
+
+from finn.transformation.general import ApplyConfig
+from finn.util.fpgadataflow import is_fpgadataflow_node
+from xnorflow.errors import XnorflowError
+from xnorflow.hw.dataflow import _folded_output, base_op
+
+LUT_HEADROOM = 0.8  # share of the board's LUTs a fitted folding may use (routing, shell, DMA)
+
+
+@dataclass(frozen=True)
+class Board:
+    """A target board: its FPGA part and resources (LUT, FF, 36 Kb block RAMs, DSPs)."""
+
+    name: str
+    part: str
+    lut: int
+    ff: int
+    bram36: int
+    dsp: int
+    clock_mhz: float
+
+
+BOARDS = {b.name: b for b in (
+    Board("Pynq-Z1", "xc7z020clg400-1", 53200, 106400, 140, 220, 100.0),
+    Board("Pynq-Z2", "xc7z020clg400-1", 53200, 106400, 140, 220, 100.0),
+    Board("Ultra96", "xczu3eg-sbva484-1-e", 70560, 141120, 216, 360, 200.0),
+    Board("ZCU104", "xczu7ev-ffvc1156-2-e", 230400, 460800, 312, 1728, 200.0),
+    Board("KV260", "xck26-sfvc784-2LV-c", 117120, 234240, 144, 1248, 200.0),
+)}
+
+# (attribute, what it must divide) per generic op type; MVAU has two
+CONSTRAINTS = {
+    "MVAU": (("SIMD", "MW"), ("PE", "MH")),
+    "Thresholding": (("PE", "NumChannels"),),
+    "ChannelwiseLUT": (("PE", "NumChannels"),),
+    "ConvolutionInputGenerator": (("SIMD", "IFMChannels"),),
+    "FMPadding": (("SIMD", "NumChannels"),),
+    "Pool": (("PE", "Channels"),),
+    "GlobalAccPool": (("PE", "NumChannels"),),
+    "DuplicateStreams": (("PE", "NumChannels"),),
+    "ElementwiseAdd": (("PE", None),),
+    "StreamingConcat": (("SIMD", "ChannelsPerStream"),),
+    "LabelSelect": (("PE", "Labels"),),
+}
+
+
+def board(name: str) -> Board:
+    """The board called `name` (case-insensitive), or one clear error listing the known boards."""
+    for key, b in BOARDS.items():
+        if key.lower() == str(name).lower():
+            return b
+    raise XnorflowError(f"unknown board '{name}'", f"use one of: {', '.join(BOARDS)}")
+
+
+def hw_nodes(model: ModelWrapper) -> list:
+    """The HW-layer nodes (FINN fpgadataflow backend), in graph order."""
+    return [n for n in model.graph.node if is_fpgadataflow_node(n)]
+
+
+def limit(inst, what: str | None) -> int:
+    """The number a folding attribute must divide (gcd over streams for a concatenation)."""
+    if what is None:  # ElementwiseAdd: its channels
+        return int(inst.get_normal_output_shape()[-1])
+    value = inst.get_nodeattr(what)
+    return int(np.gcd.reduce(value)) if isinstance(value, (list, tuple)) else int(value)
+
+
+def divisors(n: int) -> list[int]:
+    """Divisors of n, ascending."""
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def nearest_divisor(n: int, value: int) -> int:
+    """The divisor of n closest to value (the smaller one on a tie)."""
+    return min(divisors(n), key=lambda d: (abs(d - value), d))
+
+
+def check_folding(model: ModelWrapper) -> None:
+    """Raise naming the first layer whose PE/SIMD breaks its divisibility constraint."""
+    for node in hw_nodes(model):
+        inst = getCustomOp(node)
+        for attr, what in CONSTRAINTS.get(base_op(node.op_type), ()):
+            value, n = int(inst.get_nodeattr(attr)), limit(inst, what)
+            if value <= 0 or n % value:
+                raise XnorflowError(
+                    f"folding of layer {node.name} ({node.op_type}): {attr}={value} does not divide "
+                    f"{what or 'channels'}={n}",
+                    f"use {attr}={nearest_divisor(n, value)}, the nearest legal value")
+
+
+def _words(shape, fold: int) -> int:
+    """Stream words of a channels-last tensor with `fold` elements per word."""
+    return int(np.prod(shape[:-1])) * int(shape[-1]) // fold
+
+
+def layer_cycles(model: ModelWrapper, node) -> int:
+    """Folded cycles per frame of one layer: its busiest stream at one word per cycle (MVAU: SF x NF)."""
+    inst = getCustomOp(node)
+    op = base_op(node.op_type)
+    if op == "MVAU":
+        vectors = int(np.prod(inst.get_normal_input_shape()[:-1]))
+        return vectors * (inst.get_nodeattr("MW") // inst.get_nodeattr("SIMD")) * \
+            (inst.get_nodeattr("MH") // inst.get_nodeattr("PE"))
+    if op == "StreamingDataWidthConverter":
+        bits = int(np.prod(inst.get_normal_input_shape())) * inst.get_input_datatype().bitwidth()
+        return -(-bits // min(inst.get_nodeattr("inWidth"), inst.get_nodeattr("outWidth")))
+    attr = CONSTRAINTS[op][0][0] if op in CONSTRAINTS else None
+    fold = int(inst.get_nodeattr(attr)) if attr else 1
+    n_in = len([t for t in node.input if model.get_initializer(t) is None])
+    n_out = len(node.output)
+    shapes = [inst.get_normal_input_shape(i) for i in range(n_in)] + \
+             [inst.get_normal_output_shape(i) for i in range(n_out)]
+    return max(_words(s, fold) for s in shapes)
+
+
+def cycles_per_layer(model: ModelWrapper) -> dict[str, int]:
+    """layer_cycles of every HW layer, by node name."""
+    return {n.name: layer_cycles(model, n) for n in hw_nodes(model)}
+
+
+def analytical_bound(model: ModelWrapper) -> int:
+    """The slowest layer's folded cycles per frame: the best a stall-free pipeline can do."""
+    return max(cycles_per_layer(model).values())
+
+
+def _fold_to_target(model: ModelWrapper, node, target: int) -> None:
+    """Smallest folding of one layer (SIMD before PE) whose cycles meet `target`, else the largest."""
+    inst = getCustomOp(node)
+    for attr, what in CONSTRAINTS.get(base_op(node.op_type), ()):
+        for value in divisors(limit(inst, what)):
+            inst.set_nodeattr(attr, value)
+            if layer_cycles(model, node) <= target:
+                return
+
+
+def fold_for_cycles(model: ModelWrapper, target: int) -> ModelWrapper:
+    """Fold every layer to meet `target` cycles/frame where it can (SetFolding's rule, generic nodes)."""
+    for node in hw_nodes(model):
+        _fold_to_target(model, node, target)
+    return model
+
+
+def apply_config(model: ModelWrapper, path: str | Path) -> ModelWrapper:
+    """Apply a FINN folding-config JSON (node names with or without _hls/_rtl); then check it."""
+    try:
+        config = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise XnorflowError(f"cannot read folding config {path}: {exc}",
+                            "give a FINN folding-config JSON ({\"MVAU_0\": {\"PE\": 2, \"SIMD\": 4}, ...})") from None
+    names = {n.name for n in model.graph.node}
+    renamed = {k.replace("_hls_", "_").replace("_rtl_", "_") if k not in names else k: v
+               for k, v in config.items()}
+    unknown = sorted(set(renamed) - names - {"Defaults"})
+    if unknown:
+        raise XnorflowError(f"folding config names layers not in the graph: {', '.join(unknown[:5])}",
+                            f"use the layer names of hw.onnx (e.g. {', '.join(sorted(names)[:3])})")
+    model = model.transform(ApplyConfig(renamed))
+    check_folding(model)
+    return model
+
+
+def folding_config(model: ModelWrapper) -> dict:
+    """The model's folding as a FINN folding-config dict (PE/SIMD per HW layer)."""
+    config = {}
+    for node in hw_nodes(model):
+        inst = getCustomOp(node)
+        attrs = {a: int(inst.get_nodeattr(a)) for a, _ in CONSTRAINTS.get(base_op(node.op_type), ())}
+        if attrs:
+            config[node.name] = attrs
+    return config
+
+
+def _elems_per_word(inst, index: int, output: bool) -> int:
+    """Elements per stream word of an input or output of a HW node."""
+    if output:
+        return int(_folded_output(inst, index)[-1])
+    return int(inst.get_folded_input_shape(index)[-1])
+
+
+def insert_dwcs(model: ModelWrapper) -> ModelWrapper:
+    """FINN's InsertDWC for generic nodes: a width converter wherever producer and consumer words differ.
+
+    (finn's own transformation asks the generic ConvolutionInputGenerator for a folded shape it cannot give.)
+    """
+    for node in list(hw_nodes(model)):
+        for out_idx, tensor in enumerate(node.output):
+            for consumer in model.find_consumers(tensor):
+                if consumer is None or not is_fpgadataflow_node(consumer):
+                    continue
+                src, dst = getCustomOp(node), getCustomOp(consumer)
+                in_idx = list(consumer.input).index(tensor)
+                a, b = _elems_per_word(src, out_idx, True), _elems_per_word(dst, in_idx, False)
+                if a != b:
+                    _insert_dwc(model, node, consumer, tensor, src.get_output_datatype(out_idx), a, b)
+    return model
+
+
+def _insert_dwc(model: ModelWrapper, producer, consumer, tensor: str, dtype, a: int, b: int) -> None:
+    """Insert one StreamingDataWidthConverter between producer and consumer on `tensor`."""
+    shape = model.get_tensor_shape(tensor)
+    new = model.make_new_valueinfo_name()
+    model.graph.value_info.append(helper.make_tensor_value_info(new, TensorProto.FLOAT, shape))
+    model.set_tensor_datatype(new, dtype)
+    name = f"StreamingDataWidthConverter_{producer.name}_{consumer.name}"
+    dwc = helper.make_node("StreamingDataWidthConverter", [tensor], [new], name=name,
+                           domain="finn.custom_op.fpgadataflow", backend="fpgadataflow", inShape=shape,
+                           outShape=shape, inWidth=a * dtype.bitwidth(), outWidth=b * dtype.bitwidth(),
+                           dataType=dtype.name)
+    model.graph.node.insert(list(model.graph.node).index(producer) + 1, dwc)
+    consumer.input[list(consumer.input).index(tensor)] = new

@@ -1,0 +1,104 @@
+"""Resources of a stitched design: a quick LUT model for fitting a folding to a board, and Yosys
+counts per layer and for the whole design checked against the board's budget.
+
+The model exists because folding search tries many foldings and Yosys takes seconds per layer;
+its constants come from Yosys runs of our modules (benchmarks/hw_lut_per_lane.py). The verdict on a
+board always comes from Yosys, never from the model.
+"""
+from __future__ import annotations
+
+import numpy as np
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
+
+from xnorflow.hw.dataflow import base_op
+from xnorflow.hw.folding import CONSTRAINTS, LUT_HEADROOM, Board, analytical_bound, fold_for_cycles, hw_nodes
+from xnorflow.hw.synth import synthesize
+
+XNOR_LUT_PER_LANE = 3.0     # measured: xnor_mvu, popcount included
+MUL_LUT_PER_BIT2 = 1.1      # multi-bit mvu: LUTs per lane per (input bits x weight bits)
+LUT_PER_STREAM_BIT = 2.0    # data-movement layers: registers and muxes per word bit
+LUTRAM_BITS = 64            # ROM/FIFO bits per LUT when not in block RAM
+LAYER_BASE = 40             # counters and handshakes of any layer
+
+
+def _mvau_luts(inst) -> int:
+    """LUT model of one MVAU: its lanes plus weights held in LUTs when small."""
+    lanes = inst.get_nodeattr("PE") * inst.get_nodeattr("SIMD")
+    if inst.get_nodeattr("binaryXnorMode"):
+        per_lane = XNOR_LUT_PER_LANE
+    else:
+        per_lane = MUL_LUT_PER_BIT2 * inst.get_input_datatype(0).bitwidth() * inst.get_input_datatype(1).bitwidth()
+    return int(lanes * per_lane) + LAYER_BASE
+
+
+def estimate_luts(model: ModelWrapper) -> dict[str, int]:
+    """Modelled LUTs per HW layer of a folded graph."""
+    out = {}
+    for node in hw_nodes(model):
+        inst = getCustomOp(node)
+        if base_op(node.op_type) == "MVAU":
+            out[node.name] = _mvau_luts(inst)
+            continue
+        attr = CONSTRAINTS.get(base_op(node.op_type), ((None, None),))[0][0]
+        fold = int(inst.get_nodeattr(attr)) if attr else 1
+        bits = fold * max(inst.get_input_datatype(0).bitwidth(), inst.get_output_datatype(0).bitwidth())
+        out[node.name] = int(LUT_PER_STREAM_BIT * bits) + LAYER_BASE
+    return out
+
+
+def synth_layers(stitched) -> dict[str, dict]:
+    """Yosys counts of every layer of a stitched design (identical layers synthesised once)."""
+    seen, out = {}, {}
+    for name, rtl in stitched.layers.items():
+        key = (rtl.design.top, tuple(sorted(rtl.design.params.items())), tuple(sorted(rtl.mem_files.items())))
+        if key not in seen:
+            res = synthesize(rtl.design.top, rtl.design.sources, rtl.design.params, rtl.mem_files)
+            seen[key] = {k: v for k, v in res.items() if k != "cells"}
+        out[name] = seen[key]
+    return out
+
+
+def synth_top(stitched) -> dict:
+    """Yosys counts of the whole stitched design (layers, FIFOs and all)."""
+    res = synthesize(stitched.design.top, stitched.design.sources, {}, stitched.mem_files)
+    return {k: v for k, v in res.items() if k != "cells"}
+
+
+def bram36(counts: dict) -> float:
+    """Block RAM in 36 Kb units."""
+    return counts.get("ramb36", 0) + counts.get("ramb18", 0) / 2
+
+
+def fit_verdict(total: dict, per_layer: dict[str, dict], b: Board) -> dict:
+    """Use of the board's LUT/FF/BRAM/DSP; what does not fit, with the costliest layers named."""
+    use = {"lut": (total["lut"] + total["lutram"], b.lut), "ff": (total["ff"], b.ff),
+           "bram36": (bram36(total), b.bram36), "dsp": (total["dsp"], b.dsp)}
+    over = [k for k, (used, avail) in use.items() if used > avail]
+    costly = sorted(per_layer, key=lambda n: -(per_layer[n]["lut"] + per_layer[n]["lutram"]))[:3]
+    verdict = {"board": b.name, "part": b.part,
+               "use": {k: {"used": float(u), "available": a, "percent": round(100.0 * u / a, 1)}
+                       for k, (u, a) in use.items()},
+               "fits": not over, "costliest_layers": costly}
+    if over:
+        verdict["message"] = (f"the design does not fit {b.name} ({', '.join(over)} over budget); "
+                              f"costliest layers: {', '.join(costly)}; fold them further "
+                              f"(--folding with smaller PE/SIMD, or a larger board)")
+    return verdict
+
+
+def total_estimate(model: ModelWrapper) -> int:
+    """Modelled LUTs of all layers."""
+    return int(np.sum(list(estimate_luts(model).values())))
+
+
+def fit_board(model: ModelWrapper, b: Board, headroom: float = LUT_HEADROOM) -> ModelWrapper:
+    """The fastest folding (cycles/frame target, shrinking by 1.25x) whose modelled LUTs fit the board."""
+    best = bound = analytical_bound(fold_for_cycles(model, 2 ** 62))
+    while bound > 1:
+        target = max(int(bound / 1.25), 1)
+        new = analytical_bound(fold_for_cycles(model, target))
+        if new >= bound or total_estimate(model) > headroom * b.lut:
+            break
+        best = bound = new
+    return fold_for_cycles(model, best)

@@ -1,0 +1,187 @@
+"""Stitcher: a folded FINN HW graph -> one top-level SystemVerilog module, AXI-stream in and out.
+
+Every HW layer becomes an instance of its module (layer_rtl), every edge a stream_fifo. FINN's own
+stitching (CreateStitchedIP) drives Vivado IP Integrator, so we write the top ourselves. Shortcut
+FIFOs are sized by analysis, not by simulation: fifo_depths.py works out, word by word, how far the
+fork runs ahead of each reconvergent branch. Memory files are renamed per layer (<layer>_<file>).
+Under Verilator, a watchdog in the top reports the internal streams that hold a deadlock.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qonnx.core.modelwrapper import ModelWrapper
+
+from xnorflow.errors import XnorflowError
+from xnorflow.hw.dataflow import MultiStreamRTL, Port, ports
+from xnorflow.hw.fifo_depths import Edge, branch_depths
+from xnorflow.hw.folding import hw_nodes
+from xnorflow.hw.layers import LayerRTL, layer_rtl, sources
+from xnorflow.hw.verilator import Design, Stream
+
+TOP = "xnorflow_top"
+MIN_DEPTH = 2       # every edge: a two-word FIFO decouples the layers' handshakes
+WATCHDOG = 4000     # cycles without any internal handshake before the top names the stalled streams
+
+
+@dataclass
+class Stitched:
+    """The stitched design, its memory files and what the report needs per layer and edge."""
+
+    design: Design
+    mem_files: dict[str, str]
+    layers: dict[str, LayerRTL | MultiStreamRTL]
+    edges: list[Edge]
+    in_port: Port
+    out_port: Port
+    top_text: str = field(repr=False)
+    cycles: dict[str, int] = field(default_factory=dict)   # folded cycles per layer
+
+
+def ident(name: str) -> str:
+    """A SystemVerilog identifier for an ONNX name."""
+    name = re.sub(r"\W", "_", name)
+    return name if name[:1].isalpha() else f"t_{name}"
+
+
+def data_inputs(model: ModelWrapper, node) -> list[str]:
+    """The node's streamed inputs (those without an initializer)."""
+    return [t for t in node.input if model.get_initializer(t) is None]
+
+
+def renamed(rtl: LayerRTL | MultiStreamRTL, prefix: str) -> tuple[dict, dict[str, str]]:
+    """Parameters and memory files with every *_FILE name prefixed by the layer's name."""
+    params = {k: f"{prefix}_{v}" if k.endswith("_FILE") else v for k, v in rtl.design.params.items()}
+    return params, {f"{prefix}_{name}": text for name, text in rtl.mem_files.items()}
+
+
+def _edges(model: ModelWrapper, layers: dict) -> list[Edge]:
+    """Every stream between two layers, with the ports at both ends."""
+    producers = {}
+    for node in hw_nodes(model):
+        for tensor, port in zip(node.output, ports(layers[node.name])[1]):
+            producers[tensor] = (node.name, port)
+    edges = []
+    for node in hw_nodes(model):
+        for tensor, port in zip(data_inputs(model, node), ports(layers[node.name])[0]):
+            if tensor in producers:
+                src, src_port = producers[tensor]
+                if src_port.stream.bits != port.stream.bits:
+                    raise XnorflowError(f"stream {tensor}: {src} sends {src_port.stream.bits}-bit words, "
+                                        f"{node.name} takes {port.stream.bits}",
+                                        "insert a width converter (FINN InsertDWC) after folding")
+                edges.append(Edge(tensor, src, src_port, node.name, port))
+    return edges
+
+
+def _ends(model: ModelWrapper, layers: dict) -> tuple[str, Port, str, Port]:
+    """The one graph input and output tensor of the HW part and their ports."""
+    nodes = hw_nodes(model)
+    produced = {t for n in nodes for t in n.output}
+    consumed = {t for n in nodes for t in data_inputs(model, n)}
+    ins = [(t, p) for n in nodes for t, p in zip(data_inputs(model, n), ports(layers[n.name])[0])
+           if t not in produced]
+    outs = [(t, p) for n in nodes for t, p in zip(n.output, ports(layers[n.name])[1]) if t not in consumed]
+    if len(ins) != 1 or len(outs) != 1:
+        raise XnorflowError(f"the HW part has {len(ins)} input and {len(outs)} output streams",
+                            "stitch a graph with one streamed input and one output")
+    return ins[0][0], ins[0][1], outs[0][0], outs[0][1]
+
+
+def _wires(name: str, bits: int) -> str:
+    """Declarations of one AXI stream's wires."""
+    return (f"    logic [{bits - 1}:0] {name}_TDATA;\n    logic {name}_TVALID;\n"
+            f"    logic {name}_TREADY;\n")
+
+
+def _connect(port: str, wire: str) -> list[str]:
+    """Port connections of one AXI stream."""
+    return [f".{port}_{s}({wire}_{s})" for s in ("TDATA", "TVALID", "TREADY")]
+
+
+def _instance(module: str, params: dict, name: str, conns: list[str]) -> str:
+    """One module instance with parameter overrides."""
+    ps = ", ".join(f'.{k}("{v}")' if isinstance(v, str) else f".{k}({int(v)})" for k, v in params.items())
+    body = ",\n        ".join([".ap_clk(ap_clk)", ".ap_rst_n(ap_rst_n)", *conns])
+    return f"    {module} #({ps}) {name} (\n        {body});\n"
+
+
+def _watchdog(wires: list[str]) -> str:
+    """Verilator-only watchdog: after WATCHDOG idle cycles, name blocked and starved streams and stop."""
+    moved = " || ".join(f"({w}_TVALID && {w}_TREADY)" for w in wires)
+    report = "".join(
+        f'            if ({w}_TVALID && !{w}_TREADY) blocked = {{blocked, " {w}"}};\n'
+        f'            if (!{w}_TVALID && {w}_TREADY) starved = {{starved, " {w}"}};\n' for w in wires)
+    return (
+        "`ifdef VERILATOR\n"
+        "    int unsigned idle;\n"
+        "    always_ff @(posedge ap_clk) idle <= (!ap_rst_n || " + moved + ") ? 0 : idle + 1;\n"
+        "    always @(posedge ap_clk) begin\n"
+        f"        if (idle == {WATCHDOG}) begin\n"
+        "            automatic string blocked = \"\", starved = \"\";\n"
+        f"{report}"
+        '            $fdisplay(32\'h8000_0002, "deadlock: streams holding data (TVALID, no TREADY):%s; '
+        'streams waiting for data:%s", blocked, starved);\n'
+        '            $fatal(1, "xnorflow_top deadlocked");\n'
+        "        end\n"
+        "    end\n"
+        "`endif\n")
+
+
+def top_module(model: ModelWrapper, layers: dict, edges: list[Edge], depths: dict[str, int],
+               params: dict[str, dict]) -> tuple[str, Port, Port]:
+    """SystemVerilog text of the top module."""
+    t_in, p_in, t_out, p_out = _ends(model, layers)
+    decls, body, wires = [], [], [ident(t_in), ident(t_out)]
+    for e in edges:
+        src, dst = ident(e.tensor), ident(e.tensor) + "_q"
+        decls += [_wires(src, e.src_port.stream.bits), _wires(dst, e.src_port.stream.bits)]
+        wires += [src, dst]
+        body.append(_instance("stream_fifo", {"W": e.src_port.stream.bits, "DEPTH": depths[e.tensor]},
+                              f"fifo_{src}", _connect("in0_V", src) + _connect("out0_V", dst)))
+    consumed = {e.tensor for e in edges}
+    for node in hw_nodes(model):
+        rtl_in, rtl_out = ports(layers[node.name])
+        conns = [c for t, p in zip(data_inputs(model, node), rtl_in)
+                 for c in _connect(p.stream.name, ident(t) + ("_q" if t in consumed else ""))]
+        conns += [c for t, p in zip(node.output, rtl_out) for c in _connect(p.stream.name, ident(t))]
+        body.append(_instance(layers[node.name].design.top, params[node.name], f"u_{ident(node.name)}", conns))
+    w_in, w_out = ident(t_in), ident(t_out)
+    text = (f"// {TOP}: generated by xnorflow.hw.stitch from the folded FINN HW graph. Do not edit.\n"
+            f"module {TOP} (\n    input  logic ap_clk,\n    input  logic ap_rst_n,\n"
+            f"    input  logic [{p_in.stream.bits - 1}:0] in0_V_TDATA,\n    input  logic in0_V_TVALID,\n"
+            f"    output logic in0_V_TREADY,\n"
+            f"    output logic [{p_out.stream.bits - 1}:0] out0_V_TDATA,\n    output logic out0_V_TVALID,\n"
+            f"    input  logic out0_V_TREADY\n);\n"
+            f"{_wires(w_in, p_in.stream.bits)}{_wires(w_out, p_out.stream.bits)}{''.join(decls)}"
+            f"    assign {w_in}_TDATA = in0_V_TDATA;\n    assign {w_in}_TVALID = in0_V_TVALID;\n"
+            f"    assign in0_V_TREADY = {w_in}_TREADY;\n"
+            f"    assign out0_V_TDATA = {w_out}_TDATA;\n    assign out0_V_TVALID = {w_out}_TVALID;\n"
+            f"    assign {w_out}_TREADY = out0_V_TREADY;\n\n"
+            f"{''.join(body)}{_watchdog(wires)}endmodule\n")
+    return text, p_in, p_out
+
+
+def stitch(model: ModelWrapper, out_dir: Path) -> Stitched:
+    """Build every layer, size the FIFOs and write out_dir/xnorflow_top.sv; returns the design."""
+    layers = {n.name: layer_rtl(model, n) for n in hw_nodes(model)}
+    edges = _edges(model, layers)
+    depths = {e.tensor: MIN_DEPTH for e in edges} | branch_depths(model, layers, edges)
+    for e in edges:
+        e.depth = max(depths[e.tensor], MIN_DEPTH)
+        depths[e.tensor] = e.depth
+    params, mems = {}, {}
+    for name, rtl in layers.items():
+        params[name], files = renamed(rtl, ident(name))
+        mems |= files
+    text, p_in, p_out = top_module(model, layers, edges, depths, params)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    top_file = out_dir / f"{TOP}.sv"
+    top_file.write_text(text)
+    modules = ["stream_fifo"] + [rtl.design.top for rtl in layers.values()]
+    files = list(dict.fromkeys(f for m in modules for f in sources(m)))
+    design = Design(TOP, (*files, top_file), (Stream("in0_V", p_in.stream.bits),),
+                    (Stream("out0_V", p_out.stream.bits),))
+    return Stitched(design, mems, layers, edges, p_in, p_out, text)

@@ -1,0 +1,127 @@
+"""Registry models through `build_flows.pipeline` and the CLI: bit-exact arrows, clear refusals, no partial builds."""
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import probes
+from xnorflow.build_flows import pipeline
+from xnorflow.build_flows.export import export
+from xnorflow.build_flows.hw_graph import build_hw_graph
+from xnorflow.build_flows.verify import random_frames, run_graph, verify
+from xnorflow.cli import main
+from xnorflow.errors import XnorflowError
+
+SHAPE = (1, 1, 12, 12)
+TINY = ("tiny-bireal", "tiny-reactnet", "tiny-real2bin", "tiny-hyperbnn")
+BUILDABLE = ("tiny-bireal", "tiny-reactnet")
+
+
+def tiny(name: str, seed: int, trained: bool) -> nn.Module:
+    """A tiny registry model with random BN stats, optionally after one SGD step, in eval mode."""
+    src = pipeline.name_source(name, None, seed)
+    model = src.model
+    if trained:
+        model.train()
+        opt = torch.optim.SGD(model.parameters(), lr=0.05)
+        gen = torch.Generator().manual_seed(seed)
+        loss = nn.functional.cross_entropy(model(torch.randn(8, 1, 8, 8, generator=gen)), torch.arange(8))
+        loss.backward()
+        opt.step()
+    probes.randomize_bn(model, torch.Generator().manual_seed(seed))
+    return model.eval()
+
+
+def exact(arrows) -> bool:
+    """Every arrow holds with integer-exact logits."""
+    return all(a.ok and a.max_abs_diff < 1e-5 for a in arrows)
+
+
+@pytest.mark.parametrize("name", TINY)
+def test_tiny_export_equals_brevitas(tmp_path, name):
+    model = tiny(name, 0, trained=False)
+    export(model, (1, 1, 8, 8), tmp_path / "m.onnx")
+    frames = random_frames((1, 1, 8, 8), 8, 2.0 ** -6)
+    with torch.no_grad():
+        ref = model(torch.from_numpy(frames)).numpy()
+    assert np.abs(run_graph(tmp_path / "m.onnx", frames) - ref).max() < 1e-5
+
+
+@pytest.mark.parametrize("name,seed,trained", [(n, 0, t) for n in BUILDABLE for t in (False, True)]
+                         + [pytest.param(n, s, t, marks=pytest.mark.slow)
+                            for n in BUILDABLE for s in (1, 2) for t in (False, True)])
+def test_tiny_bit_exact(tmp_path, name, seed, trained):
+    model = tiny(name, seed, trained)
+    export(model, (1, 1, 8, 8), tmp_path / "m.onnx")
+    rep = build_hw_graph(tmp_path / "m.onnx", tmp_path / "build")
+    arrows = verify(model, tmp_path / "build", random_frames((1, 1, 8, 8), 8, 2.0 ** -6, seed=seed))
+    assert exact(arrows), [str(a) for a in arrows]
+    assert rep["hw_layers"] > 0 and rep["weight_memory_bits"] > 0
+
+
+def test_bireal_conv_shortcut_bit_exact(tmp_path):
+    model = probes.seeded(probes.bireal_probe, 0, conv_shortcut=True)
+    export(model, SHAPE, tmp_path / "m.onnx")
+    build_hw_graph(tmp_path / "m.onnx", tmp_path / "build")
+    assert exact(verify(model, tmp_path / "build", random_frames(SHAPE, 6)))
+
+
+@pytest.mark.parametrize("name,match", [("tiny-real2bin", "Real2BinBlock gate.*blocks.0.gate.*gating=false"),
+                                        ("tiny-hyperbnn", "HyperBlock DPConv.*dpconv=false")])
+def test_unsupported_block_refused(tmp_path, name, match):
+    with pytest.raises(XnorflowError, match=match):
+        pipeline.build(name, tmp_path / "build")
+    assert not (tmp_path / "build").exists()
+
+
+class OtherGrid(probes.FixedPoint):
+    """A shortcut grid with 3 fractional bits instead of 4."""
+
+    scaling_const = 2.0 ** (8 - 1 - 3)
+    max_val = 2.0 ** (8 - 1 - 3)
+    min_val = -(2.0 ** (8 - 1 - 3))
+
+
+def refused(tmp_path, model: nn.Module, match: str) -> None:
+    """Export `model`, expect the build to fail with `match` and leave no build directory."""
+    export(model, SHAPE, tmp_path / "m.onnx")
+    with pytest.raises(XnorflowError, match=match):
+        build_hw_graph(tmp_path / "m.onnx", tmp_path / "build")
+    assert not (tmp_path / "build").exists()
+
+
+def test_mismatched_shortcut_grids_refused(tmp_path):
+    from brevitas.nn import QuantIdentity
+
+    model = probes.seeded(probes.bireal_probe, 0)
+    model[1].body.out = QuantIdentity(act_quant=OtherGrid, return_quant_tensor=False)
+    refused(tmp_path, model, "different fixed-point formats")
+
+
+def test_unsupported_layer_refused(tmp_path):
+    model = probes.seeded(probes.vgg_probe, 0)
+    model.insert(1, nn.Tanh())
+    refused(tmp_path, model, r"unsupported layer Tanh .*node \d+ of \d+")
+
+
+def test_cli_build_and_verify(tmp_path, capsys):
+    out = tmp_path / "build"
+    assert main(["build", "--model", "tiny-bireal", "--out", str(out)]) == 0
+    assert (out / "report.json").is_file() and (out / "dataflow_partition").is_dir()
+    main(["verify", str(out), "--frames", "4"])
+    lines = capsys.readouterr().out.splitlines()
+    assert sum("->" in line and "frames 4" in line for line in lines) == 3
+
+
+def test_cli_bad_input_one_line(tmp_path, capsys):
+    assert main(["build", "--model", "tiny-real2bin", "--out", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Real2BinBlock gate" in err[0]
+    assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["bireal18-cifar", "reactnet-a-cifar"])
+def test_cifar_models_build(tmp_path, name):
+    rep = pipeline.build(name, tmp_path / "build")
+    assert rep["hw_layers"] > 0

@@ -1,0 +1,107 @@
+"""Whole accelerators: registry models (random weights, BN stats randomised) through export ->
+build_hw_graph -> rtl -> sim, every output word equal to FINN's python execution of hw.onnx, at
+full rate and with random input gaps and output ready drops; report.json sections; the bitfile
+target's one-line stop; folding and board errors."""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from xnorflow.build_flows.export import export
+from xnorflow.build_flows.hw_graph import build_hw_graph
+from xnorflow.errors import XnorflowError
+from xnorflow.hw.accelerator import build_target, simulate_build
+from xnorflow.hw.folding import board
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "build_flows"))
+from probes import randomize_bn  # noqa: E402
+
+
+def hw_graph(tmp_dir: Path, name: str, seed: int = 0) -> Path:
+    """Export a registry model with random weights and BN statistics, build its HW graph."""
+    from xnorflow.training.models.registry import build_model
+    torch.manual_seed(seed)
+    model = build_model(name)
+    randomize_bn(model, torch.Generator().manual_seed(seed))
+    export(model, (1, 1, 8, 8), tmp_dir / f"{name}.onnx")
+    build_hw_graph(tmp_dir / f"{name}.onnx", tmp_dir / name)
+    return tmp_dir / name
+
+
+@pytest.fixture(scope="module")
+def bireal_dir(tmp_path_factory) -> Path:
+    """tiny-bireal's hw-graph build directory (built once for this module)."""
+    return hw_graph(tmp_path_factory.mktemp("bireal"), "tiny-bireal")
+
+
+def copy_of(src: Path, dst: Path) -> Path:
+    """A fresh copy of a build directory, so tests do not share written targets."""
+    shutil.copytree(src, dst)
+    return dst
+
+
+@pytest.mark.parametrize("folding", [None, "4000"])
+def test_tiny_bireal_bit_exact(bireal_dir, tmp_path, folding):
+    """Board-fitted and slow foldings: bit-exact, gaps/stalls included, near the analytical bound."""
+    out = build_target(copy_of(bireal_dir, tmp_path / "b"), "sim", "Pynq-Z2", folding, frames=4)
+    sim = out["sim"]
+    assert sim["bit_exact"] and sim["frames"] == 4
+    assert sim["ratio_to_bound"] < 1.3
+    rep = json.loads((tmp_path / "b" / "report.json").read_text())
+    assert {"layers", "rtl", "sim"} <= set(rep)
+    assert (tmp_path / "b" / "rtl" / "xnorflow_top.sv").exists()
+
+
+def test_tiny_reactnet_bit_exact(tmp_path):
+    """RSign, RPReLU as ChannelwiseLUT, concat and the avg-pool shortcut, bit-exact in RTL."""
+    build = hw_graph(tmp_path, "tiny-reactnet")
+    sim = build_target(build, "sim", "Ultra96", None, frames=3)["sim"]
+    assert sim["bit_exact"]
+
+
+def test_sim_entry_reuses_folding(bireal_dir, tmp_path):
+    """`xnorflow sim BUILD_DIR` re-simulates with the folding saved by the rtl target."""
+    build = copy_of(bireal_dir, tmp_path / "b")
+    rtl = build_target(build, "rtl", "Pynq-Z1", "2000")["rtl"]
+    sim = simulate_build(build, frames=2)
+    assert sim["bit_exact"] and sim["analytical_bound"] == rtl["analytical_bound"]
+
+
+def test_sim_without_rtl_refused(bireal_dir, tmp_path):
+    """Simulating a build with no RTL says which target to run."""
+    with pytest.raises(XnorflowError, match="--target rtl"):
+        simulate_build(copy_of(bireal_dir, tmp_path / "b"))
+
+
+def test_folding_json_divisibility(bireal_dir, tmp_path):
+    """A FINN folding JSON with an illegal PE names the layer and the nearest legal value."""
+    cfg = tmp_path / "fold.json"
+    cfg.write_text(json.dumps({"MVAU_hls_1": {"PE": 5, "SIMD": 16}}))
+    with pytest.raises(XnorflowError, match=r"MVAU_1.*PE=5.*MH=16.*PE=4"):
+        build_target(copy_of(bireal_dir, tmp_path / "b"), "rtl", "Pynq-Z2", str(cfg))
+    assert not (tmp_path / "b" / "rtl").exists()
+
+
+def test_unknown_board(bireal_dir):
+    """An unknown board is one line listing the known ones."""
+    with pytest.raises(XnorflowError, match="unknown board 'Zedboard'.*Pynq-Z1.*KV260") as err:
+        build_target(bireal_dir, "rtl", "Zedboard")
+    assert "\n" not in str(err.value)
+    assert board("pynq-z2").part.startswith("xc7z020")
+
+
+def test_bitfile_stops_at_vivado(bireal_dir, tmp_path, monkeypatch):
+    """No Vivado: the TCL script and sources are written, then one line says what to install."""
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    build = copy_of(bireal_dir, tmp_path / "b")
+    from xnorflow.hw import accelerator
+    monkeypatch.setattr(accelerator, "synth_report", lambda st, b: {"fits": True})
+    with pytest.raises(XnorflowError, match="Vivado is not installed.*install Vivado"):
+        build_target(build, "bitfile", "Pynq-Z2", "4000")
+    assert (build / "vivado" / "build_bitfile.tcl").exists()
+    assert not list((build / "vivado").glob("*.bit"))
