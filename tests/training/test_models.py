@@ -52,7 +52,7 @@ def test_rsign_and_rprelu_parameters_get_gradients() -> None:
 @pytest.mark.parametrize("name", TINY)
 def test_all_learnable_parts_get_gradients(name: str) -> None:
     model = build_model(name).train()
-    torch.nn.functional.cross_entropy(model(torch.randn(4, 1, 8, 8)), torch.arange(4)).backward()
+    torch.nn.functional.cross_entropy(model(torch.randn(8, 1, 8, 8) * 3), torch.arange(8)).backward()
     dead = [n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or not p.grad.abs().sum() > 0)]
     assert not dead
 
