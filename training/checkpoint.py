@@ -60,7 +60,7 @@ def build_from(ckpt: dict, source: str, precision: str | None = None) -> nn.Modu
 
     spec = QuantSpec(**ckpt["spec"])
     model = build_model(ckpt["model"], ckpt["num_classes"], ckpt["in_channels"], ckpt["input_size"],
-                        spec.with_precision(precision) if precision else spec, ckpt.get("options"))
+                        spec.for_step(precision) if precision else spec, ckpt.get("options"))
     load_state(model, ckpt["state_dict"], source)
     return model.eval()
 

@@ -41,9 +41,9 @@ class QuantSpec:
         if self.estimator not in ESTIMATORS:
             raise XnorflowError(f"unknown sign estimator '{self.estimator}'", f"use one of {', '.join(ESTIMATORS)}")
 
-    def with_precision(self, precision: str) -> "QuantSpec":
-        """The same formats at another precision (the steps of a multi-step recipe)."""
-        return replace(self, precision=precision)
+    def for_step(self, precision: str, estimator: str | None = None) -> "QuantSpec":
+        """The same formats at a recipe step's precision and sign estimator."""
+        return replace(self, precision=precision, estimator=estimator or self.estimator)
 
     @property
     def quantized(self) -> bool:

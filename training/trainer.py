@@ -128,7 +128,7 @@ def _run_step(cfg: TrainConfig, step: Step, spec: QuantSpec, data: DataBundle, t
               previous: dict | None, history: list[dict], out: Path) -> dict:
     """Train one recipe step to cfg.epochs, resuming from its checkpoint; returns its final checkpoint."""
     torch.manual_seed(cfg.seed)
-    step_spec = spec.with_precision(step.precision)
+    step_spec = spec.for_step(step.precision, step.estimator)
     model = build_model(cfg.model, data.num_classes, data.in_channels, data.input_size, step_spec, cfg.options)
     if previous is not None:
         checkpoint.load_state(model, previous["state_dict"], f"checkpoint of step '{previous['step']}'")

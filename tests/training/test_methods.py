@@ -82,8 +82,10 @@ def test_hyperbnn_recipe_decays_lambda_every_iteration(tmp_path: Path) -> None:
     from xnorflow.training.quantizers import SignQuant
 
     ckpt = torch.load(out / "model.pt")
-    model = build_model("tiny-hyperbnn")
+    assert ckpt["spec"]["estimator"] == "warmup"
+    model = build_model("tiny-hyperbnn", spec=QuantSpec(**ckpt["spec"]))
     model.load_state_dict(ckpt["state_dict"])
+    assert {m.estimator for m in model.modules() if isinstance(m, SignQuant)} == {"warmup"}
     lambdas = {m.warmup_lambda.item() for m in model.modules() if isinstance(m, SignQuant)}
     assert len(lambdas) == 1 and lambdas.pop() == pytest.approx(0.95 ** 7)
 

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from xnorflow.cli import main
 from xnorflow.training import metrics
 from xnorflow.training.losses import distributional_loss
+from xnorflow.training.recipes import RECIPES
 
 TRAIN = ["train", "--model", "tiny-bireal", "--data", "digits", "--recipe", "binary", "--quiet"]
 
@@ -147,3 +148,12 @@ def test_checkpoint_of_another_model_is_refused(tmp_path: Path, digits_ckpt: Pat
 
     with pytest.raises(XnorflowError, match="does not match the model"):
         checkpoint.load_state(build_model("tiny-reactnet"), checkpoint.load(digits_ckpt)["state_dict"], "x")
+
+
+@pytest.mark.parametrize("recipe_name,estimators", [("bireal", ["ste", "approx"]), ("reactnet", ["ste", "ste"])])
+def test_each_step_trains_with_its_own_sign_estimator(tmp_path: Path, recipe_name: str, estimators: list[str]) -> None:
+    out = tmp_path / recipe_name
+    assert main(["train", "--model", "tiny-bireal", "--data", "digits", "--recipe", recipe_name, "--epochs", "1",
+                 "--limit", "128", "--quiet", "--out", str(out)]) == 0
+    steps = [s.name for s in RECIPES[recipe_name]]
+    assert [torch.load(out / s / "checkpoint.pt")["spec"]["estimator"] for s in steps] == estimators
