@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
+from qonnx.transformation.base import Transformation
+from qonnx.util.basic import get_by_name
 
 from finn.transformation.fpgadataflow.convert_to_hw.binary_matrix_vector_activation import (
     InferBinaryMatrixVectorActivation)
@@ -42,12 +44,26 @@ def pools_to_hw(model: ModelWrapper) -> ModelWrapper:
     return round_thresholds(to_fixpoint(model))
 
 
+class DenseSingleChannelConv(Transformation):
+    """A one-channel conv (DPConv's 1 -> 1 k x k) is lowered as 'depthwise': drop that mark so it becomes an MVAU."""
+
+    def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+        for node in model.graph.node:
+            sparse = node.op_type == "MatMul" and model.get_tensor_sparsity(node.input[1]) is not None
+            if sparse and model.get_tensor_shape(node.input[1])[1] == 1:
+                entries = get_by_name(model.graph.quantization_annotation, node.input[1], "tensor_name")
+                entries.quant_parameter_tensor_names.remove(
+                    get_by_name(entries.quant_parameter_tensor_names, "tensor_sparsity", "key"))
+        return model, False
+
+
 def to_hw(model: ModelWrapper) -> ModelWrapper:
     """Streamlined graph -> FINN HW layers (MVAU, Thresholding, SWG, FMPadding, Pool, Add, Concat, ...)."""
     model = pools_to_hw(model)
     head = detach_host_input(model)
-    for t in (InferBinaryMatrixVectorActivation(), InferQuantizedMatrixVectorActivation(), InferThresholdingLayer(),
-              InferConvInpGen(), InferElementwiseBinaryOperation(InferElementwiseBinaryOperation.reject_output_dequant),
+    for t in (DenseSingleChannelConv(), InferBinaryMatrixVectorActivation(), InferQuantizedMatrixVectorActivation(),
+              InferThresholdingLayer(), InferConvInpGen(),
+              InferElementwiseBinaryOperation(InferElementwiseBinaryOperation.reject_output_dequant),
               InferConcatLayer(), RemoveCNVtoFCFlatten(), InferDuplicateStreamsLayer()):
         model = model.transform(t)
     reattach_host_input(model, head)

@@ -1,11 +1,17 @@
-"""Bipolar padding through the XNOR conversion: FINN lacks it.
+"""Bipolar padding and shared signs through the XNOR conversion: FINN lacks both.
 
 A binary conv pads with -1 (`F.pad(..., value=-1)` exports as an ONNX Pad). Stock FINN keeps the Pad
 at -1 after ConvertBipolarMatMulToXnorPopcount re-encodes the stream {-1,+1} as {0,1}, and its
 InferFMPadding only takes zero pads. We fold the Pad into the lowered conv's Im2Col (pad value -1),
 then re-encode that pad value with the stream (-1 -> 0, +1 -> 1); InferConvInpGen then makes
 FMPadding (pad 0 on the BINARY stream, i.e. bipolar -1) + ConvolutionInputGenerator.
+
+The exporter merges identical sign quantizers on one tensor (ReActNet's duplicated 1x1 convs), so one bipolar
+MultiThreshold feeds two MatMuls; ConvertBipolarMatMulToXnorPopcount re-encodes it for the first and then finds
+no bipolar producer for the second. Each consumer gets its own copy of the sign first.
 """
+import copy
+
 import numpy as np
 from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
@@ -56,3 +62,27 @@ class EncodeBipolarPadValue(Transformation):
                 if inst.get_nodeattr("pad_value") == -1:
                     inst.set_nodeattr("pad_value", 0)
         return model, False
+
+
+class UnshareBipolarThresholds(Transformation):
+    """A bipolar MultiThreshold with several consumers becomes one copy per consumer (one sign per binary conv)."""
+
+    def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+        for i, node in enumerate(model.graph.node):
+            consumers = model.find_consumers(node.output[0]) if node.op_type == "MultiThreshold" else []
+            if len(consumers) > 1 and getCustomOp(node).get_nodeattr("out_dtype") == "BIPOLAR":
+                for k, consumer in enumerate(consumers[1:]):
+                    self.copy_for(model, i + k + 1, node, consumer)
+                return model.transform(InferShapes()), True
+        return model, False
+
+    def copy_for(self, model: ModelWrapper, index: int, node, consumer) -> None:
+        """Insert a copy of `node` (own thresholds, own output) at `index` feeding `consumer`."""
+        clone = copy.deepcopy(node)
+        clone.name = f"{node.name}_{consumer.name}"
+        clone.input[1] = model.make_new_valueinfo_name()
+        model.set_initializer(clone.input[1], model.get_initializer(node.input[1]).copy())
+        clone.output[0] = model.make_new_valueinfo_name()
+        model.set_tensor_datatype(clone.output[0], DataType["BIPOLAR"])
+        consumer.input[list(consumer.input).index(node.output[0])] = clone.output[0]
+        model.graph.node.insert(index, clone)

@@ -21,12 +21,13 @@ from xnorflow.build_flows.hw_graph import build_hw_graph
 from xnorflow.build_flows.verify import Arrow, random_frames, verify
 from xnorflow.errors import XnorflowError
 
-# Training-side blocks FINN's dataflow layers cannot express, by class name: (what, fix).
+# Training-side blocks FINN's dataflow layers cannot express, by class name: (refused when, what, fix).
 UNSUPPORTED_BLOCKS = {
-    "ChannelGate": ("Real2BinBlock gate (data-dependent channel gate: an activation x activation multiply, which "
-                    "no FINN streaming layer computes)", "build the model with option gating=false"),
-    "DPConvBranch": ("HyperBlock DPConv (mean over channels, which no FINN streaming layer computes)",
-                     "build the model with option dpconv=false"),
+    "ChannelGate": (lambda m: True, "Real2BinBlock gate (data-dependent channel gate: an activation x activation "
+                    "multiply, which no FINN streaming layer computes)", "build the model with option gating=false"),
+    "Real2BinBlock": (lambda m: m.gate is None, "Real2BinBlock PReLU (on the binary conv output times a float "
+                      "per-channel scale, not on the shortcut grid; no lookup on the raw popcount exists yet)",
+                      "for hardware use a bireal, reactnet or hyperbnn model (activations on the shortcut grid)"),
 }
 
 
@@ -115,8 +116,8 @@ def checkpoint_data(path: Path, ckpt: dict) -> str | None:
 def check_blocks(model: nn.Module) -> None:
     """Refuse, by module path, a training block the hardware cannot express (before spending time on export)."""
     for name, module in model.named_modules():
-        if type(module).__name__ in UNSUPPORTED_BLOCKS:
-            what, fix = UNSUPPORTED_BLOCKS[type(module).__name__]
+        refused, what, fix = UNSUPPORTED_BLOCKS.get(type(module).__name__, (lambda m: False, "", ""))
+        if refused(module):
             raise XnorflowError(f"unsupported block {what} at '{name}'", fix)
 
 

@@ -4,7 +4,12 @@ They need the Quant nodes (scale, bit width) that ConvertQONNXtoFINN dissolves:
 - refuse what the integer flow cannot represent, with one XnorflowError naming the node and the fix;
 - average pooling on a fixed-point grid is an integer window sum times 1/k^2: make the sum explicit so
   FINN turns it into a Pool(AccPool) / GlobalAccPool HW layer and the 1/k^2 into the next thresholds;
-- RPReLU (Sub -> PRelu -> Add -> Quant) becomes a per-channel lookup table on the integer stream.
+- RPReLU (Sub -> PRelu -> Add -> Quant) becomes a per-channel lookup table on the integer stream;
+- a BN + requantisation after a channel Concat (Hyper-BinaryNet: binary conv ++ DPConv) moves into each branch,
+  so the Concat joins two streams on one grid;
+- ReLU of a signed grid tensor is the same grid, unsigned with one bit less;
+- the exporter merges identical quantized weights (DPConv's all-ones channel sums): each layer gets its own copy,
+  as FINN folds weights per layer.
 """
 import numpy as np
 from onnx import NodeProto, TensorProto, helper
@@ -19,7 +24,7 @@ from xnorflow.errors import XnorflowError
 
 SUPPORTED = {"Quant", "BipolarQuant", "Conv", "BatchNormalization", "Add", "Sub", "Mul", "Pad", "AveragePool",
              "ReduceMean", "GlobalAveragePool", "Reshape", "Flatten", "Gemm", "MatMul", "Concat", "PRelu",
-             "MaxPool", "Relu", "Identity"}
+             "MaxPool", "Relu", "Identity", "Div"}
 QUANTS = ("Quant", "BipolarQuant")
 
 
@@ -37,14 +42,31 @@ def quant_of(model: ModelWrapper, tensor: str) -> NodeProto | None:
     return prod if prod is not None and prod.op_type == "Quant" else None
 
 
+def attrs_of(node: NodeProto) -> dict:
+    """A node's attributes as a dict (for copying it)."""
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
 def grid(model: ModelWrapper, q: NodeProto) -> tuple[float, float, int, int, int]:
     """Fixed-point grid of a Quant node: (scale, zero point, bits, signed, narrow)."""
     scale, zp, bits = (model.get_initializer(i) for i in q.input[1:4])
     if scale is None or zp is None or bits is None or np.unique(scale).size != 1:
         raise XnorflowError(f"{where(model, q)} has a non-constant or per-channel activation scale",
                             "quantize shortcut activations with the one constant fixed-point shortcut quantizer")
-    attr = {a.name: helper.get_attribute_value(a) for a in q.attribute}
+    attr = attrs_of(q)
     return float(scale.flat[0]), float(zp), int(bits), int(attr.get("signed", 1)), int(attr.get("narrow", 0))
+
+
+def signed_grid(model: ModelWrapper, q: NodeProto) -> bool:
+    """True when a Quant node's grid is signed with zero point 0 (symmetric around 0)."""
+    _, zero_point, _, signed, _ = grid(model, q)
+    return signed == 1 and zero_point == 0.0
+
+
+def sole_consumer(model: ModelWrapper, node: NodeProto) -> NodeProto | None:
+    """The one node reading `node`'s output, or None (no consumer, or a fork)."""
+    consumers = model.find_consumers(node.output[0])
+    return consumers[0] if len(consumers) == 1 else None
 
 
 def quant_dtype(model: ModelWrapper, q: NodeProto) -> DataType:
@@ -71,7 +93,6 @@ def check_supported(model: ModelWrapper) -> None:
                 raise XnorflowError(f"{where(model, node)} rounds with {mode}", "use round-to-nearest quantizers")
         check_float_inputs(model, node)
         check_padding(model, node)
-        check_channel_mean(model, node)
         check_join(model, node)
 
 
@@ -103,14 +124,6 @@ def check_padding(model: ModelWrapper, node: NodeProto) -> None:
     if zero_pad:
         raise XnorflowError(f"binary conv input is zero-padded at {where(model, node)}: 0 is not in {{-1,+1}}",
                             "pad binary activations with -1 (F.pad(x, pads, value=-1.0)) and use padding=0 in the conv")
-
-
-def check_channel_mean(model: ModelWrapper, node: NodeProto) -> None:
-    """A mean over channels (Hyper-BinaryNet's DPConv branch) has no FINN streaming layer."""
-    axes = model.get_initializer(node.input[1]) if node.op_type == "ReduceMean" and len(node.input) > 1 else None
-    if axes is not None and 1 in [int(a) % 4 for a in axes]:
-        raise XnorflowError(f"channel mean {where(model, node)} (HyperBlock DPConv branch) has no FINN streaming layer",
-                            "build the model with option dpconv=false (--option dpconv=false)")
 
 
 def check_join(model: ModelWrapper, node: NodeProto) -> None:
@@ -166,7 +179,7 @@ class AveragePoolToSumPool(Transformation):
 
     def rewrite(self, model: ModelWrapper, i: int, node: NodeProto) -> None:
         """Mul(1/s) -> NHWC -> Im2Col -> Reshape -> ReduceSum -> NCHW -> Mul(s/k^2)."""
-        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        attrs = attrs_of(node)
         k, stride = list(attrs["kernel_shape"]), list(attrs.get("strides", attrs["kernel_shape"]))
         q = quant_of(model, node.input[0])
         if k != stride or k[0] != k[1] or any(attrs.get("pads", [])) or q is None:
@@ -251,7 +264,7 @@ class RPReLUToLUT(Transformation):
         i = list(model.graph.node).index(sub)
         for n in nodes[1:]:
             model.graph.node.remove(n)
-        chain(model, i, qa.output[0], qb.output[0], [
+        chain(model, i, sub.input[0], qb.output[0], [  # sub.input[0]: the grid tensor (a Concat's, not qa's)
             ("Mul", [const(model, 1.0 / grid(model, qa)[0])], {}, shape),
             ("Transpose", [], {"perm": [0, 2, 3, 1]}, nhwc(shape)),
             ("ChannelwiseLUT", [const(model, table)], {"domain": DOMAIN, "backend": "fpgadataflow",
@@ -262,8 +275,81 @@ class RPReLUToLUT(Transformation):
         ])
 
 
+class BatchNormQuantIntoConcat(Transformation):
+    """Concat -> BatchNorm -> Quant  ==>  per input: BatchNorm (its channels) -> Quant, then Concat."""
+
+    def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+        for node in model.graph.node:
+            bn = sole_consumer(model, node) if node.op_type == "Concat" else None
+            quant = sole_consumer(model, bn) if bn is not None and bn.op_type == "BatchNormalization" else None
+            if quant is not None and quant.op_type == "Quant":
+                self.rewrite(model, node, bn, quant)
+                return model.transform(InferShapes()), True
+        return model, False
+
+    def rewrite(self, model: ModelWrapper, concat: NodeProto, bn: NodeProto, quant: NodeProto) -> None:
+        """Slice the BN parameters per Concat input; each slice gets its own BN and a copy of the Quant."""
+        params = [model.get_initializer(i) for i in bn.input[1:]]
+        start, i = 0, list(model.graph.node).index(concat)
+        for k, src in enumerate(list(concat.input)):
+            shape = model.get_tensor_shape(src)
+            width = shape[1]
+            sliced = [const(model, p[start:start + width]) for p in params]
+            dst = new_tensor(model, shape)
+            chain(model, i, src, dst, [
+                ("BatchNormalization", sliced, attrs_of(bn), shape),
+                ("Quant", list(quant.input[1:]), {"domain": quant.domain} | attrs_of(quant), shape)])
+            concat.input[k] = dst
+            i, start = i + 2, start + width
+        concat.output[0] = quant.output[0]
+        model.graph.node.remove(bn)
+        model.graph.node.remove(quant)
+
+
+class ReluToUnsignedQuant(Transformation):
+    """Quant(signed, b bits, scale s) -> Relu  ==>  Quant(unsigned, b - 1 bits, scale s) of the same input."""
+
+    def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+        for node in model.graph.node:
+            prod = model.find_producer(node.input[0]) if node.op_type == "Relu" else None
+            if prod is not None and prod.op_type == "Quant" and signed_grid(model, prod):
+                self.rewrite(model, node, prod)
+                return model, True
+        return model, False
+
+    def rewrite(self, model: ModelWrapper, relu: NodeProto, quant: NodeProto) -> None:
+        """Replace the Relu by an unsigned Quant (b - 1 bits) reading the signed Quant's input."""
+        bits = const(model, grid(model, quant)[2] - 1)
+        unsigned = helper.make_node("Quant", [quant.input[0], quant.input[1], quant.input[2], bits], [relu.output[0]],
+                                    name=f"{relu.name}_unsigned", domain=quant.domain,
+                                    **(attrs_of(quant) | {"signed": 0, "narrow": 0}))
+        model.graph.node.insert(list(model.graph.node).index(relu), unsigned)
+        model.graph.node.remove(relu)
+        if not model.find_consumers(quant.output[0]):
+            model.graph.node.remove(quant)
+
+
+class UnshareWeightQuants(Transformation):
+    """A Quant/BipolarQuant of constant weights feeding several layers becomes one copy per layer."""
+
+    def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+        for i, node in enumerate(model.graph.node):
+            consumers = model.find_consumers(node.output[0])
+            if node.op_type in QUANTS and model.get_initializer(node.input[0]) is not None and len(consumers) > 1:
+                for consumer in consumers[1:]:
+                    out = new_tensor(model, model.get_tensor_shape(node.output[0]))
+                    clone = helper.make_node(node.op_type, list(node.input), [out], name=f"{node.name}_{consumer.name}",
+                                             domain=node.domain, **attrs_of(node))
+                    consumer.input[list(consumer.input).index(node.output[0])] = out
+                    model.graph.node.insert(i, clone)
+                return model, True
+        return model, False
+
+
 def prepare(model: ModelWrapper) -> ModelWrapper:
-    """Check the QONNX graph, then rewrite pooling and RPReLU into integer-friendly forms."""
+    """Rewrite ReLU and Concat joins onto grids, check the QONNX graph, then rewrite pooling and RPReLU."""
+    for t in (UnshareWeightQuants(), ReluToUnsignedQuant(), BatchNormQuantIntoConcat()):
+        model = model.transform(t)
     check_supported(model)
     for t in (ReduceMeanToGlobalAveragePool(), AveragePoolToSumPool(), RPReLUToLUT()):
         model = model.transform(t)

@@ -24,7 +24,8 @@ from finn.util.fpgadataflow import is_fpgadataflow_node
 from finn.util.settings import initialize_dummy_settings
 from xnorflow.errors import XnorflowError
 from xnorflow.hw.folding import (Board, analytical_bound, apply_config, board, check_folding,
-                                 cycles_per_layer, fold_for_cycles, folding_config, insert_dwcs)
+                                 cycles_per_layer, fold_for_cycles, folding_config, insert_dwcs,
+                                 split_forks)
 from xnorflow.hw.resources import fit_board, fit_verdict, synth_layers, synth_top
 from xnorflow.hw.stitch import TOP, Stitched, stitch
 from xnorflow.hw.streams import pack_words, unpack_words
@@ -57,6 +58,7 @@ def hw_part(model: ModelWrapper) -> ModelWrapper:
 
 def fold(model: ModelWrapper, b: Board, folding: str | None) -> ModelWrapper:
     """Fold the HW part: fit to the board (None), a cycles/frame target ("1200"), or a FINN JSON path."""
+    model = split_forks(model)
     if folding is None:
         model = fit_board(model, b)
     elif str(folding).isdigit():

@@ -112,12 +112,26 @@ def fork_needs(model: ModelWrapper, layers: dict, fork) -> dict[str, np.ndarray]
 
 
 def join_depths(model: ModelWrapper, layers: dict, join, needs: dict[str, np.ndarray]) -> dict[str, int]:
-    """Words each join input's FIFO must hold so that the fork behind `needs` never blocks a branch."""
+    """Words each join input's FIFO must hold while the other branch makes the fork run ahead of it."""
     data = [t for t in join.input if model.get_initializer(t) is None]
     per_input = [need(model, join, layers[join.name], i) for i in range(len(data))]
-    fork_words = np.max([_through(needs[t], n) for t, n in zip(data, per_input)], axis=0)
-    return {t: int(np.max(np.searchsorted(needs[t], fork_words, side="right") - n + 1)) + THROUGHPUT_SLACK
-            for t, n in zip(data, per_input)}
+    behind = [_through(needs[t], n) for t, n in zip(data, per_input)]
+    fork_words = np.max(behind, axis=0)
+    depths = {}
+    for t, n, own in zip(data, per_input, behind):
+        lead = np.searchsorted(needs[t], fork_words, side="right") - n + 1
+        depths[t] = int(np.max(np.where(own < fork_words, lead, 0))) + THROUGHPUT_SLACK
+    return depths
+
+
+def vector_depths(model: ModelWrapper, layers: dict, edges: list[Edge]) -> dict[str, int]:
+    """An MVAU takes a vector (SF words) only in its first output tile: its FIFO holds one, plus two."""
+    depths = {}
+    for e in edges:
+        p = layers[e.dst].design.params
+        if base_op(model.get_node_from_name(e.dst).op_type) == "MVAU" and p["MH"] > p["PE"]:
+            depths[e.tensor] = p["MW"] // p["SIMD"] + 2
+    return depths
 
 
 def branch_depths(model: ModelWrapper, layers: dict, edges: list[Edge]) -> dict[str, int]:

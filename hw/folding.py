@@ -217,7 +217,7 @@ def insert_dwcs(model: ModelWrapper) -> ModelWrapper:
 def _insert_dwc(model: ModelWrapper, producer, consumer, tensor: str, dtype, a: int, b: int) -> None:
     """Insert one StreamingDataWidthConverter between producer and consumer on `tensor`."""
     shape = model.get_tensor_shape(tensor)
-    new = model.make_new_valueinfo_name()
+    new = f"{tensor}_dwc"  # deterministic names keep the stitched top, and its compiled model, reusable
     model.graph.value_info.append(helper.make_tensor_value_info(new, TensorProto.FLOAT, shape))
     model.set_tensor_datatype(new, dtype)
     name = f"StreamingDataWidthConverter_{producer.name}_{consumer.name}"
@@ -227,3 +227,29 @@ def _insert_dwc(model: ModelWrapper, producer, consumer, tensor: str, dtype, a: 
                            dataType=dtype.name)
     model.graph.node.insert(list(model.graph.node).index(producer) + 1, dwc)
     consumer.input[list(consumer.input).index(tensor)] = new
+
+
+def split_forks(model: ModelWrapper) -> ModelWrapper:
+    """Chain two-way DuplicateStreams for every fork of more than two outputs (our RTL forks in two)."""
+    for node in [n for n in hw_nodes(model) if base_op(n.op_type) == "DuplicateStreams" and len(n.output) > 2]:
+        inst = getCustomOp(node)
+        outs, src = list(node.output), node.input[0]
+        at = list(model.graph.node).index(node)
+        model.graph.node.remove(node)
+        for i, out in enumerate(outs[:-2]):
+            rest = f"{node.name}_rest{i}"
+            model.graph.value_info.append(
+                helper.make_tensor_value_info(rest, TensorProto.FLOAT, model.get_tensor_shape(src)))
+            model.set_tensor_datatype(rest, inst.get_input_datatype())
+            model.graph.node.insert(at + i, _fork_like(node, f"{node.name}_{i}", src, [out, rest]))
+            src = rest
+        model.graph.node.insert(at + len(outs) - 2, _fork_like(node, f"{node.name}_{len(outs) - 2}", src, outs[-2:]))
+    return model
+
+
+def _fork_like(node, name: str, src: str, outs: list[str]):
+    """A copy of DuplicateStreams `node` with one input and the given outputs."""
+    new = helper.make_node(node.op_type, [src], outs, name=name, domain=node.domain)
+    new.attribute.extend(a for a in node.attribute if a.name != "NumOutputStreams")
+    new.attribute.append(helper.make_attribute("NumOutputStreams", len(outs)))
+    return new

@@ -15,8 +15,8 @@ from xnorflow.hw.dataflow import base_op
 from xnorflow.hw.folding import CONSTRAINTS, LUT_HEADROOM, Board, analytical_bound, fold_for_cycles, hw_nodes
 from xnorflow.hw.synth import synthesize
 
-XNOR_LUT_PER_LANE = 3.0     # measured: xnor_mvu, popcount included
-MUL_LUT_PER_BIT2 = 1.1      # multi-bit mvu: LUTs per lane per (input bits x weight bits)
+XNOR_LUT_PER_LANE = 3.8     # measured (hw_lut_per_lane): xnor_mvu, popcount and control included
+MUL_LUT_PER_BIT2 = 4.0      # measured: mvu LUTs per lane per (input bits x weight bits), no DSPs
 LUT_PER_STREAM_BIT = 2.0    # data-movement layers: registers and muxes per word bit
 LUTRAM_BITS = 64            # ROM/FIFO bits per LUT when not in block RAM
 LAYER_BASE = 40             # counters and handshakes of any layer

@@ -1,7 +1,6 @@
 """The `xnorflow` console command: one subcommand per stage; errors are one line and a non-zero exit."""
 import argparse
 import sys
-from collections.abc import Callable
 
 from xnorflow.errors import XnorflowError
 
@@ -80,26 +79,35 @@ def cmd_build(args: argparse.Namespace) -> None:
     from pathlib import Path
 
     from xnorflow.build_flows.pipeline import build
+    from xnorflow.hw.accelerator import build_target
 
-    build_target = None if args.target == "hw-graph" else _hw_target(args.target)
     rep = build(args.model, args.out, _options(args.option), args.seed)
     print(f"hw-graph: {rep['hw_layers']} HW layers, weights {rep['weight_memory_bits']} bits, thresholds/tables "
           f"{rep['threshold_memory_bits']} bits -> {args.out}")
-    if build_target is not None:
-        result = build_target(Path(args.out), args.target, args.board, args.folding, args.frames)
-        print(f"{args.target}: {result}")
+    if args.target != "hw-graph":
+        _print_sections(build_target(Path(args.out), args.target, args.board, args.folding, args.frames))
 
 
-def _hw_target(target: str) -> Callable:
-    """`xnorflow.hw.accelerator.build_target`, or one clear error while it does not exist yet."""
-    try:
-        from xnorflow.hw.accelerator import build_target
-    except ModuleNotFoundError as err:
-        if err.name not in ("xnorflow.hw.accelerator", "xnorflow.hw"):
-            raise
-        raise XnorflowError(f"target {target} is not available yet",
-                            "build --target hw-graph now; rtl/sim/synth/bitfile come with xnorflow.hw.accelerator") from None
-    return build_target
+def _print_sections(result: dict) -> None:
+    """One line per report section of a hardware target."""
+    rtl, sim, synth = result.get("rtl"), result.get("sim"), result.get("synth")
+    if rtl:
+        print(f"rtl: {rtl['layers']} layers, folding {rtl['folding']}, bound {rtl['analytical_bound']} cycles/frame "
+              f"-> {rtl['top']}")
+    if sim:
+        print(f"sim: bit-exact on {sim['frames']} frames (also with gaps/stalls); {sim['cycles_per_frame']:.0f} "
+              f"cycles/frame, ratio to bound {sim['ratio_to_bound']}, latency {sim['latency_cycles']} cycles, "
+              f"{sim['sim_cycles_per_second']:,} simulated cycles/s")
+    if synth:
+        use = ", ".join(f"{k.upper()} {u['used']:g}/{u['available']}" for k, u in synth["use"].items())
+        print(f"synth: {use} on {synth['board']}; fits: {synth['fits']}")
+
+
+def cmd_sim(args: argparse.Namespace) -> None:
+    """Re-simulate a build's RTL (with its saved folding) against FINN's python execution."""
+    from xnorflow.hw.accelerator import simulate_build
+
+    _print_sections({"sim": simulate_build(args.build_dir, args.frames)})
 
 
 def cmd_verify(args: argparse.Namespace) -> None:
@@ -177,6 +185,10 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--out", required=True, help="build directory (stages, dataflow_partition/, report.json)")
     _add_source_args(build)
     build.set_defaults(func=cmd_build)
+    sim = sub.add_parser("sim", help="re-simulate a build directory's RTL in Verilator, bit-exact against FINN")
+    sim.add_argument("build_dir")
+    sim.add_argument("--frames", type=int, default=8)
+    sim.set_defaults(func=cmd_sim)
     verify = sub.add_parser("verify", help="check the numeric contract arrow by arrow")
     verify.add_argument("artifact", metavar="ARTIFACT", help="build directory, or NAME|CKPT|file.onnx to build first")
     verify.add_argument("--frames", type=int, default=32, help="frames to compare")

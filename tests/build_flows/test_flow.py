@@ -1,16 +1,22 @@
 """Probe models through export -> streamline -> HW graph: every arrow bit-exact; bad inputs refused."""
 import json
 
+import numpy as np
 import pytest
+from onnx import TensorProto, helper
 from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.util.basic import qonnx_make_model
 
 import probes
 from xnorflow.build_flows.export import export
 from xnorflow.build_flows.hw_graph import build_hw_graph
+from xnorflow.build_flows.streamline import RemoveExactIdentityOps
 from xnorflow.build_flows.verify import random_frames, verify
 from xnorflow.errors import XnorflowError
 
 SHAPE = (1, 1, 12, 12)
+RESIDUAL_OPS = {"DuplicateStreams", "ElementwiseAdd", "ChannelwiseLUT", "Pool", "StreamingConcat", "FMPadding",
+                "GlobalAccPool"}
 
 
 def build(tmp_path, model):
@@ -19,26 +25,35 @@ def build(tmp_path, model):
     return tmp_path / "build", build_hw_graph(tmp_path / "m.onnx", tmp_path / "build")
 
 
-@pytest.mark.parametrize("builder,seed", [(probes.vgg_probe, 0), (probes.vgg_probe, 1), (probes.bireal_probe, 0),
-                                          (probes.bireal_probe, 2), (probes.reactnet_probe, 0),
-                                          (probes.reactnet_probe, 3)])
-def test_bit_exact(tmp_path, builder, seed):
-    model = probes.seeded(builder, seed)
+@pytest.mark.parametrize("builder,seed,kw", [
+    (probes.vgg_probe, 0, {}), (probes.bireal_probe, 0, {}), (probes.reactnet_probe, 0, {}),
+    *[pytest.param(b, s, kw, marks=pytest.mark.slow) for b, s, kw in [
+        (probes.vgg_probe, 1, {}), (probes.bireal_probe, 2, {}), (probes.reactnet_probe, 3, {}),
+        (probes.bireal_probe, 0, {"conv_shortcut": True})]]])
+def test_bit_exact(tmp_path, builder, seed, kw):
+    model = probes.seeded(builder, seed, **kw)
     out, rep = build(tmp_path, model)
     arrows = verify(model, out, random_frames(SHAPE, 6, seed=seed))
     assert all(a.ok and a.max_abs_diff < 1e-5 for a in arrows), [str(a) for a in arrows]
     assert json.loads((out / "report.json").read_text())["layers"]
     assert (out / "dataflow_parent.onnx").exists()
+    if builder is probes.reactnet_probe:  # residual joins are integer HW layers
+        assert RESIDUAL_OPS <= set(rep["hw_op_types"])
+        hw = ModelWrapper(str(out / "hw.onnx"))
+        adds = [n for n in hw.graph.node if n.op_type == "ElementwiseAdd"]
+        assert all(hw.get_tensor_datatype(i).is_integer() for n in adds for i in n.input)
 
 
-def test_residual_hw_ops(tmp_path):
-    _, rep = build(tmp_path, probes.seeded(probes.reactnet_probe, 0))
-    ops = set(rep["hw_op_types"])
-    assert {"DuplicateStreams", "ElementwiseAdd", "ChannelwiseLUT", "Pool", "StreamingConcat", "FMPadding",
-            "GlobalAccPool"} <= ops
-    hw = ModelWrapper(str(tmp_path / "build" / "hw.onnx"))
-    adds = [n for n in hw.graph.node if n.op_type == "ElementwiseAdd"]
-    assert all(hw.get_tensor_datatype(i).is_integer() for n in adds for i in n.input)
+def test_near_identity_scale_kept():
+    """A BatchNorm with var 1 scales by 1/sqrt(1 + eps) = 0.999995: not an identity (the lost-eps bug)."""
+    consts = {"bn": np.float32(1 / np.sqrt(1 + 1e-5)), "one": np.float32(1.0), "tiny": np.float32(1e-6)}
+    nodes = [helper.make_node("Mul", ["x", "bn"], ["a"]), helper.make_node("Mul", ["a", "one"], ["b"]),
+             helper.make_node("Add", ["b", "tiny"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])],
+                              [helper.make_tensor(k, TensorProto.FLOAT, [], [float(v)]) for k, v in consts.items()])
+    model = ModelWrapper(qonnx_make_model(graph)).transform(RemoveExactIdentityOps())
+    assert [(n.op_type, n.input[1]) for n in model.graph.node] == [("Mul", "bn"), ("Add", "tiny")]
 
 
 def test_zero_padded_binary_conv_refused(tmp_path):

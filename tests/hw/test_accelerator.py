@@ -19,24 +19,32 @@ from xnorflow.hw.accelerator import build_target, simulate_build
 from xnorflow.hw.folding import board
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "build_flows"))
+import probes  # noqa: E402
 from probes import randomize_bn  # noqa: E402
 
 
-def hw_graph(tmp_dir: Path, name: str, seed: int = 0) -> Path:
-    """Export a registry model with random weights and BN statistics, build its HW graph."""
-    from xnorflow.training.models.registry import build_model
-    torch.manual_seed(seed)
-    model = build_model(name)
+FOLDING = "6000"  # cycles/frame: small RTL, so the one Verilator compile per model stays short
+
+
+def hw_graph(tmp_dir: Path, name: str, model: torch.nn.Module, shape=(1, 1, 8, 8), seed: int = 0) -> Path:
+    """Export a model with BN statistics randomised, build its HW graph."""
     randomize_bn(model, torch.Generator().manual_seed(seed))
-    export(model, (1, 1, 8, 8), tmp_dir / f"{name}.onnx")
+    export(model, shape, tmp_dir / f"{name}.onnx")
     build_hw_graph(tmp_dir / f"{name}.onnx", tmp_dir / name)
     return tmp_dir / name
+
+
+def registry_graph(tmp_dir: Path, name: str, seed: int = 0) -> Path:
+    """A registry model with random weights through hw_graph."""
+    from xnorflow.training.models.registry import build_model
+    torch.manual_seed(seed)
+    return hw_graph(tmp_dir, name, build_model(name), seed=seed)
 
 
 @pytest.fixture(scope="module")
 def bireal_dir(tmp_path_factory) -> Path:
     """tiny-bireal's hw-graph build directory (built once for this module)."""
-    return hw_graph(tmp_path_factory.mktemp("bireal"), "tiny-bireal")
+    return registry_graph(tmp_path_factory.mktemp("bireal"), "tiny-bireal")
 
 
 def copy_of(src: Path, dst: Path) -> Path:
@@ -45,10 +53,9 @@ def copy_of(src: Path, dst: Path) -> Path:
     return dst
 
 
-@pytest.mark.parametrize("folding", [None, "4000"])
-def test_tiny_bireal_bit_exact(bireal_dir, tmp_path, folding):
-    """Board-fitted and slow foldings: bit-exact, gaps/stalls included, near the analytical bound."""
-    out = build_target(copy_of(bireal_dir, tmp_path / "b"), "sim", "Pynq-Z2", folding, frames=4)
+def test_tiny_bireal_bit_exact(bireal_dir, tmp_path):
+    """Bit-exact at full rate and with gaps/stalls (sim_report raises otherwise), near the bound."""
+    out = build_target(copy_of(bireal_dir, tmp_path / "b"), "sim", "Pynq-Z2", FOLDING, frames=4)
     sim = out["sim"]
     assert sim["bit_exact"] and sim["frames"] == 4
     assert sim["ratio_to_bound"] < 1.3
@@ -57,17 +64,25 @@ def test_tiny_bireal_bit_exact(bireal_dir, tmp_path, folding):
     assert (tmp_path / "b" / "rtl" / "xnorflow_top.sv").exists()
 
 
+@pytest.mark.slow  # one more stitched Verilator compile (minutes on 2 cores)
+def test_reactnet_blocks_bit_exact(tmp_path):
+    """RSign, RPReLU as ChannelwiseLUT, concat and the avg-pool shortcut (build_flows' probe), in RTL."""
+    build = hw_graph(tmp_path, "reactnet-probe", probes.seeded(probes.reactnet_probe, 0), (1, 1, 12, 12))
+    sim = build_target(build, "sim", "Ultra96", FOLDING, frames=3)["sim"]
+    assert sim["bit_exact"]
+
+
+@pytest.mark.slow  # one more stitched Verilator compile (minutes on 2 cores)
 def test_tiny_reactnet_bit_exact(tmp_path):
-    """RSign, RPReLU as ChannelwiseLUT, concat and the avg-pool shortcut, bit-exact in RTL."""
-    build = hw_graph(tmp_path, "tiny-reactnet")
-    sim = build_target(build, "sim", "Ultra96", None, frames=3)["sim"]
+    """The registry's tiny-reactnet through hw-graph, rtl and sim."""
+    sim = build_target(registry_graph(tmp_path, "tiny-reactnet"), "sim", "Ultra96", FOLDING, frames=3)["sim"]
     assert sim["bit_exact"]
 
 
 def test_sim_entry_reuses_folding(bireal_dir, tmp_path):
     """`xnorflow sim BUILD_DIR` re-simulates with the folding saved by the rtl target."""
     build = copy_of(bireal_dir, tmp_path / "b")
-    rtl = build_target(build, "rtl", "Pynq-Z1", "2000")["rtl"]
+    rtl = build_target(build, "rtl", "Pynq-Z1", FOLDING)["rtl"]
     sim = simulate_build(build, frames=2)
     assert sim["bit_exact"] and sim["analytical_bound"] == rtl["analytical_bound"]
 
@@ -102,6 +117,6 @@ def test_bitfile_stops_at_vivado(bireal_dir, tmp_path, monkeypatch):
     from xnorflow.hw import accelerator
     monkeypatch.setattr(accelerator, "synth_report", lambda st, b: {"fits": True})
     with pytest.raises(XnorflowError, match="Vivado is not installed.*install Vivado"):
-        build_target(build, "bitfile", "Pynq-Z2", "4000")
+        build_target(build, "bitfile", "Pynq-Z2", FOLDING)
     assert (build / "vivado" / "build_bitfile.tcl").exists()
     assert not list((build / "vivado").glob("*.bit"))
