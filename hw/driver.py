@@ -28,6 +28,8 @@ def _keep(model: ModelWrapper, nodes: list, inp: str, out: str) -> ModelWrapper:
         part.graph.node.remove(node)
     for io, name in ((part.graph.input, inp), (part.graph.output, out)):
         vi = part.get_tensor_valueinfo(name)
+        if vi in part.graph.value_info:
+            part.graph.value_info.remove(vi)
         del io[:]
         io.append(vi)
     return part
@@ -75,4 +77,5 @@ class VerilatorAccelerator:
         ins = np.stack([_run(self.pre, image[None].astype(np.float32))[0] for image in images])
         outs, stats = run_design(self.design, ins)
         self.last_cycles = stats.cycles
-        return np.concatenate([_run(self.post, out[None]) for out in outs]).reshape(len(images), -1)
+        shape = self.post.get_tensor_shape(self.post.graph.input[0].name)
+        return np.concatenate([_run(self.post, out.reshape(shape)) for out in outs]).reshape(len(images), -1)

@@ -9,6 +9,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -120,3 +121,21 @@ def test_bitfile_stops_at_vivado(bireal_dir, tmp_path, monkeypatch):
         build_target(build, "bitfile", "Pynq-Z2", FOLDING)
     assert (build / "vivado" / "build_bitfile.tcl").exists()
     assert not list((build / "vivado").glob("*.bit"))
+
+
+def test_driver_runs_the_rtl_like_the_model(bireal_dir, tmp_path):
+    """VerilatorAccelerator.execute(images) gives the exported model's logits (host ends in python, HW part in RTL)."""
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.core.onnx_exec import execute_onnx
+
+    from xnorflow.hw.driver import VerilatorAccelerator
+
+    build = copy_of(bireal_dir, tmp_path / "d")
+    build_target(build, "rtl", "Pynq-Z2", FOLDING)
+    images = torch.rand(5, 1, 8, 8).mul(2).sub(1).numpy()
+    logits = VerilatorAccelerator(build).execute(images)
+    qonnx = ModelWrapper(str(build / "qonnx.onnx"))
+    name_in, name_out = qonnx.graph.input[0].name, qonnx.graph.output[0].name
+    expected = np.concatenate([execute_onnx(qonnx, {name_in: im[None]})[name_out] for im in images])
+    assert np.array_equal(logits.argmax(1), expected.argmax(1))
+    assert np.allclose(logits, expected, rtol=0, atol=1e-5 * np.abs(expected).max())
