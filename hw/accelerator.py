@@ -28,7 +28,7 @@ from xnorflow.hw.folding import (Board, analytical_bound, apply_config, board, c
                                  split_forks)
 from xnorflow.hw.resources import fit_board, fit_verdict, synth_layers, synth_top
 from xnorflow.hw.stitch import TOP, Stitched, stitch
-from xnorflow.hw.streams import pack_words, unpack_words
+from xnorflow.hw.streams import pack_words, random_tensor, unpack_words
 from xnorflow.hw.verilator import SimResult, SimulationDeadlock, simulate
 from xnorflow.hw.vivado import vivado_project
 
@@ -73,8 +73,7 @@ def random_frames(model: ModelWrapper, frames: int, seed: int) -> np.ndarray:
     """Random integer frames over the full range of the HW input's data type."""
     name = model.graph.input[0].name
     dt, shape = model.get_tensor_datatype(name), model.get_tensor_shape(name)
-    rng = np.random.default_rng(seed)
-    return rng.integers(int(dt.min()), int(dt.max()) + 1, (frames, *shape)).astype(np.float32)
+    return random_tensor(np.random.default_rng(seed), dt, (frames, *shape))
 
 
 def reference(model: ModelWrapper, xs: np.ndarray) -> np.ndarray:

@@ -65,3 +65,10 @@ def _check_integer(dtype: BaseDataType) -> None:
     if not dtype.is_integer() or dtype == DataType["TERNARY"]:
         raise XnorflowError(f"stream data type {dtype.name} is not supported in hardware",
                             "quantize the tensor to an INTn, UINTn, BINARY or BIPOLAR type")
+
+
+def random_tensor(rng: np.random.Generator, dtype: BaseDataType, shape) -> np.ndarray:
+    """Random tensor over the full range of FINN data type `dtype` (float32, as FINN executes)."""
+    if dtype == DataType["BIPOLAR"]:
+        return rng.choice([-1.0, 1.0], shape).astype(np.float32)
+    return rng.integers(int(dtype.min()), int(dtype.max()) + 1, shape).astype(np.float32)

@@ -104,10 +104,16 @@ def _print_sections(result: dict) -> None:
 
 
 def cmd_sim(args: argparse.Namespace) -> None:
-    """Re-simulate a build's RTL (with its saved folding) against FINN's python execution."""
+    """Re-simulate a build's RTL (with its saved folding), or one --layer of it, against FINN's python execution."""
     from xnorflow.hw.accelerator import simulate_build
+    from xnorflow.hw.layer_sim import simulate_layer
 
-    _print_sections({"sim": simulate_build(args.build_dir, args.frames)})
+    if args.layer is None:
+        _print_sections({"sim": simulate_build(args.build_dir, args.frames)})
+        return
+    r = simulate_layer(args.build_dir, args.layer, args.frames)
+    print(f"sim: layer {r['layer']} ({r['op_type']} -> {r['module']}) bit-exact on {r['frames']} frames, "
+          f"{r['cycles']} cycles at full rate, {r['cycles_with_gaps']} with input gaps and output stalls")
 
 
 def cmd_verify(args: argparse.Namespace) -> None:
@@ -188,6 +194,7 @@ def parser() -> argparse.ArgumentParser:
     sim = sub.add_parser("sim", help="re-simulate a build directory's RTL in Verilator, bit-exact against FINN")
     sim.add_argument("build_dir")
     sim.add_argument("--frames", type=int, default=8)
+    sim.add_argument("--layer", help="simulate only this HW layer (a node name of rtl/folded.onnx)")
     sim.set_defaults(func=cmd_sim)
     verify = sub.add_parser("verify", help="check the numeric contract arrow by arrow")
     verify.add_argument("artifact", metavar="ARTIFACT", help="build directory, or NAME|CKPT|file.onnx to build first")

@@ -1,4 +1,4 @@
-"""Single-node FINN HW graphs of the data-movement and shortcut layers, and random tensors."""
+"""Single-node FINN HW graphs of the data-movement and shortcut layers, and random inputs for them."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,13 +10,7 @@ from qonnx.custom_op.registry import getCustomOp
 from qonnx.util.basic import qonnx_make_model
 
 from finn_nodes import FINN_DOMAIN
-
-
-def random_tensor(rng: np.random.Generator, dt: BaseDataType, shape) -> np.ndarray:
-    """Random tensor of FINN data type `dt` (float32, as FINN executes)."""
-    if dt == DataType["BIPOLAR"]:
-        return rng.choice([-1.0, 1.0], shape).astype(np.float32)
-    return rng.integers(int(dt.min()), int(dt.max()) + 1, shape).astype(np.float32)
+from xnorflow.hw.streams import random_tensor
 
 
 def _wrap(op: str, n_in: int, n_out: int, **attrs) -> ModelWrapper:

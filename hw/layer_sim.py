@@ -1,0 +1,78 @@
+"""One HW layer of a build, alone in Verilator against FINN's python execution of that node.
+
+`xnorflow sim BUILD_DIR --layer NAME` takes the node from the folded graph the stitcher used
+(rtl/folded.onnx), so the layer runs with the build's own PE/SIMD, weights and thresholds, on
+random frames over its input types, at full rate and with input gaps and output stalls.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
+
+from xnorflow.errors import XnorflowError
+from xnorflow.hw.dataflow import ports, run_frames
+from xnorflow.hw.folding import hw_nodes
+from xnorflow.hw.layers import layer_rtl
+from xnorflow.hw.streams import random_tensor
+
+GAPS = {"seed": 11, "in_gap": 0.3, "out_stall": 0.3}
+
+
+def folded_graph(build_dir: Path) -> ModelWrapper:
+    """The folded HW graph of a build's rtl target."""
+    path = Path(build_dir) / "rtl" / "folded.onnx"
+    if not path.exists():
+        raise XnorflowError(f"{build_dir} has no rtl/folded.onnx",
+                            f"run `xnorflow build --target rtl --out {build_dir}` first")
+    return ModelWrapper(str(path))
+
+
+def find_layer(model: ModelWrapper, name: str):
+    """The HW node called `name`; the error lists the layers there are."""
+    nodes = {n.name: n for n in hw_nodes(model)}
+    if name not in nodes:
+        raise XnorflowError(f"no HW layer '{name}' in this build",
+                            f"use one of: {', '.join(nodes)}")
+    return nodes[name]
+
+
+def node_reference(model: ModelWrapper, node, xs: list[np.ndarray]) -> list[np.ndarray]:
+    """FINN's python execution of one node on its dynamic inputs (initializers from the graph)."""
+    ctx = {i: model.get_initializer(i) for i in node.input if model.get_initializer(i) is not None}
+    ctx |= dict(zip([i for i in node.input if i not in ctx], xs))
+    ctx |= {o: np.zeros(model.get_tensor_shape(o), np.float32) for o in node.output}
+    getCustomOp(node).execute_node(ctx, model.graph)
+    return [np.asarray(ctx[o]) for o in node.output]
+
+
+def simulate_layer(build_dir: Path, name: str, frames: int = 4, seed: int = 0) -> dict:
+    """Simulate one layer on random frames; raise on the first word that differs from FINN."""
+    model = folded_graph(build_dir)
+    node = find_layer(model, name)
+    rtl = layer_rtl(model, node)
+    ins, _ = ports(rtl)
+    rng = np.random.default_rng(seed)
+    xs = [[random_tensor(rng, p.dtype, p.normal) for p in ins] for _ in range(max(frames, 2))]
+    refs = [node_reference(model, node, x) for x in xs]
+    cycles = {}
+    for label, kwargs in (("full rate", {}), ("gaps and stalls", GAPS)):
+        ys, res = run_frames(rtl, xs, **kwargs)
+        _check(name, label, ys, refs)
+        cycles[label] = res.cycles
+    return {"layer": name, "op_type": node.op_type, "module": rtl.design.top, "frames": len(xs),
+            "bit_exact": True, "cycles": cycles["full rate"], "cycles_with_gaps": cycles["gaps and stalls"]}
+
+
+def _check(name: str, label: str, ys: list[np.ndarray], refs: list[list[np.ndarray]]) -> None:
+    """Raise naming the output, frame and element where the RTL and FINN differ."""
+    for o, y in enumerate(ys):
+        ref = np.stack([r[o].reshape(y.shape[1:]) for r in refs])
+        bad = np.argwhere(y.reshape(len(y), -1) != ref.reshape(len(ref), -1))
+        if len(bad):
+            f, w = bad[0]
+            raise XnorflowError(f"layer {name} ({label}): output {o} differs from FINN's python execution at "
+                                f"frame {f}, element {w} ({len(bad)} elements differ)",
+                                "report the build directory and layer (rtl/folded.onnx)")
