@@ -29,7 +29,7 @@ from finn.transformation.move_reshape import RemoveCNVtoFCFlatten
 from finn.util.fpgadataflow import is_fpgadataflow_node
 from finn.util.settings import initialize_dummy_settings
 
-from xnorflow.build_flows.popcount_lut import NarrowPopcountOutputs
+from xnorflow.build_flows.chain_lut import NarrowPopcountOutputs
 from xnorflow.build_flows.streamline import round_thresholds, streamline, tidy, to_finn, to_fixpoint
 from xnorflow.errors import XnorflowError
 

@@ -223,7 +223,7 @@ class ReduceMeanToGlobalAveragePool(Transformation):
 def on_binary_conv(model: ModelWrapper, node: NodeProto) -> bool:
     """True when `node` reads a binary conv's output through constant Mul/Add only (R2B's scaled-conv PReLU).
 
-    That PReLU is left for popcount_lut.py, which tabulates it on the conv's raw popcount after XNOR conversion."""
+    That PReLU is left for chain_lut.py, which tabulates it on the conv's raw popcount after XNOR conversion."""
     prod = model.find_producer(node.input[0])
     while prod is not None and prod.op_type in ("Mul", "Add") and model.get_initializer(prod.input[1]) is not None:
         prod = model.find_producer(prod.input[0])

@@ -15,6 +15,7 @@ from xnorflow.build_flows.custom_op import DOMAIN
 from xnorflow.errors import XnorflowError
 from xnorflow.hw.dataflow import run_frames
 from xnorflow.hw.layers import layer_rtl, sources
+from xnorflow.hw.synth import synthesize
 from xnorflow.hw.verilator import Design, lint
 
 
@@ -67,3 +68,11 @@ def test_narrow_output_refused():
 def test_lint_clean(params):
     """verilator -Wall has nothing to say at the corners."""
     lint(Design("channel_gate_mul", sources("channel_gate_mul"), (), (), params))
+
+
+def test_synthesizes():
+    """Yosys maps it for xc7 (gate vector in LUTs/FFs, products in LUTs or DSPs)."""
+    model = gate_model([1, 2, 2], 16, 4, DT["INT8"], DT["UINT8"], DT["INT16"])
+    rtl = layer_rtl(model, model.graph.node[0])
+    res = synthesize(rtl.design.top, rtl.design.sources, rtl.design.params, rtl.mem_files)
+    assert res["lut"] + res["dsp"] > 0

@@ -86,7 +86,7 @@ def evaluate(model: ModelWrapper, chain: list[NodeProto], x: np.ndarray, axis: i
 
 
 def table(model: ModelWrapper, tensor: str, chain: list[NodeProto], idt: DataType) -> tuple[np.ndarray, list[int]]:
-    """(channels, entries) table of the chain on every popcount value, and the chain's composed permutation."""
+    """(channels, entries) table of the chain on every source value, and the chain's composed permutation."""
     shape = model.get_tensor_shape(tensor)
     values = np.arange(int(idt.min()), int(idt.max()) + 1, dtype=np.float32)
     x = np.broadcast_to(values.reshape(-1, *([1] * (len(shape) - 1))), (len(values), *([1] * (len(shape) - 2)),
