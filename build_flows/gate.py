@@ -53,6 +53,15 @@ def sigmoid_thresholds(scale: float, bits: int) -> np.ndarray:
     return unordered(hi)[None, :]
 
 
+def before_half_to_even(thresholds: np.ndarray) -> np.ndarray:
+    """Thresholds that HalfToEvenFloatThresholds (rounding.py) turns back into `thresholds`.
+
+    It makes every threshold above an even level strict (next float up), for Quants whose thresholds sit on
+    rounding midpoints; these are exact boundaries already, so those start one float below."""
+    even = np.arange(thresholds.shape[-1]) % 2 == 0
+    return np.where(even, np.nextafter(thresholds, np.float32(-np.inf)), thresholds).astype(np.float32)
+
+
 class SigmoidQuantToThresholds(Transformation):
     """Sigmoid -> Quant(unsigned, zero point 0)  ==>  MultiThreshold (UINTb levels) -> Mul(scale)."""
 
@@ -78,7 +87,7 @@ class SigmoidQuantToThresholds(Transformation):
         model.graph.node.remove(sigmoid)
         model.graph.node.remove(quant)
         chain(model, at, sigmoid.input[0], quant.output[0], [
-            ("MultiThreshold", [const(model, sigmoid_thresholds(scale, bits))],
+            ("MultiThreshold", [const(model, before_half_to_even(sigmoid_thresholds(scale, bits)))],
              {"domain": "qonnx.custom_op.general", "out_dtype": quant_dtype(model, quant).name,
               "data_layout": layout}, shape),
             ("Mul", [const(model, scale)], {}, shape)])
