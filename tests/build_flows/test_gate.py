@@ -39,7 +39,8 @@ def test_sigmoid_quant_becomes_exact_thresholds():
     model = model.transform(SigmoidQuantToThresholds()).transform(HalfToEvenFloatThresholds())
     assert [n.op_type for n in model.graph.node] == ["MultiThreshold", "Mul"]
     assert np.array_equal(execute_onnx(model, {"x": x[None]})["y"][0], sigmoid_levels(x, SCALE, BITS) * SCALE)
-    assert np.abs(execute_onnx(model, {"x": x[None]})["y"] - ref).max() <= SCALE  # onnxruntime's sigmoid differs from torch's in the last ulp: a level at boundaries
+    # onnxruntime's sigmoid (the QONNX graph) differs from torch's in the last ulp: one level, at boundaries only
+    assert np.abs(execute_onnx(model, {"x": x[None]})["y"] - ref).max() <= SCALE
 
 
 def test_prelu_then_gate_is_r2b_eq3():
