@@ -33,7 +33,9 @@ def uint_for(top: int) -> DataType:
 
 def is_const_op(model: ModelWrapper, node: NodeProto) -> bool:
     """A Transpose, or a Mul/Add/Sub/Div with a constant second operand."""
-    return node.op_type == "Transpose" or (node.op_type in CONST_OPS and model.get_initializer(node.input[1]) is not None)
+    if node.op_type == "Transpose":
+        return True
+    return node.op_type in CONST_OPS and model.get_initializer(node.input[1]) is not None
 
 
 def source_type(model: ModelWrapper, tensor: str) -> DataType | None:
@@ -46,7 +48,7 @@ def source_type(model: ModelWrapper, tensor: str) -> DataType | None:
 
 
 def chain_into(model: ModelWrapper, mt: NodeProto) -> tuple[str, list[NodeProto]] | None:
-    """(channels-last integer source, the PRelu/constant ops from it to `mt`, and `mt`), or None where FINN's own forms do."""
+    """(channels-last integer source, the PRelu/constant ops from it and `mt`), or None where FINN's own forms do."""
     chain, tensor = [mt], mt.input[0]
     prod = model.find_producer(tensor)
     while source_type(model, tensor) is None and prod is not None and len(model.find_consumers(tensor)) == 1 \

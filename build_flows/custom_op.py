@@ -96,7 +96,7 @@ class ChannelwiseLUT(HWCustomOp):
 
 
 class ChannelGateMul(ChannelwiseLUT):
-    """Integer product y[n, ..., c] = x[n, ..., c] * g[n, c] of a channels-last stream and a per-frame gate (input 1)."""
+    """y[n, ..., c] = x[n, ..., c] * g[n, c] of a channels-last stream and a per-frame gate (input 1)."""
 
     def get_nodeattr_types(self) -> dict:
         """ChannelwiseLUT's attributes plus the gate stream's datatype."""

@@ -1,4 +1,4 @@
-"""Real-to-Binary's data-driven channel re-scaling (R2B Sec. 4.3, Eq. 3) in FINN's integer form, before ConvertQONNXtoFINN.
+"""R2B's data-driven channel re-scaling (Sec. 4.3, Eq. 3) in FINN's integer form (before ConvertQONNXtoFINN).
 
 FINN converts neither a Sigmoid nor a product of two activations. Both are exact on fixed-point grids:
 - sigmoid is monotonic, so Sigmoid -> Quant(unsigned, scale s) is a MultiThreshold whose thresholds are the
@@ -24,7 +24,7 @@ BOUND = np.float32(64.0)  # sigmoid(64) is 1.0 in float32: every level boundary 
 
 
 def sigmoid_levels(x: np.ndarray, scale: float, bits: int) -> np.ndarray:
-    """Quant(sigmoid(x)) level: round half to even of sigmoid(x) / scale, clipped to 0 .. 2^bits - 1 (float32, torch)."""
+    """Quant(sigmoid(x)) level: sigmoid(x) / scale rounded half to even, clipped to 0 .. 2^bits - 1 (torch, float32)."""
     y = torch.sigmoid(torch.from_numpy(np.asarray(x, np.float32))) / np.float32(scale)
     return torch.clamp(torch.round(y), 0, 2 ** bits - 1).numpy()
 
@@ -76,7 +76,8 @@ class SigmoidQuantToThresholds(Transformation):
         """Replace Sigmoid and its Quant by thresholds on the Sigmoid's input."""
         quant = model.find_consumer(sigmoid.output[0])
         if quant is None or quant.op_type != "Quant" or len(model.find_consumers(sigmoid.output[0])) != 1:
-            raise XnorflowError(f"unquantized {where(model, sigmoid)}", "follow the sigmoid with an unsigned QuantIdentity")
+            raise XnorflowError(f"unquantized {where(model, sigmoid)}",
+                                "follow the sigmoid with an unsigned QuantIdentity")
         scale, zero_point, bits, signed, _ = grid(model, quant)
         if signed or zero_point:
             raise XnorflowError(f"{where(model, quant)} quantizes a sigmoid with a signed or shifted grid",
@@ -102,7 +103,7 @@ def gate_source(model: ModelWrapper, tensor: str) -> NodeProto | None:
 
 
 class GateMulToHW(Transformation):
-    """Quant_a(x) [N,C,H,W] * Quant_g(g) [N,C,1,1]  ==>  Mul(1/s_a) -> NHWC -> ChannelGateMul(q_g) -> NCHW -> Mul(s_a s_g)."""
+    """Quant_a(x) [N,C,H,W] * Quant_g(g) [N,C,1,1] ==> Mul(1/s_a) -> NHWC -> ChannelGateMul -> NCHW -> Mul(s_a s_g)."""
 
     def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
         for node in model.graph.node:
@@ -147,7 +148,7 @@ class GateMulToHW(Transformation):
 
 
 class ReluSignedQuantToUnsigned(Transformation):
-    """Relu -> Quant(signed b bits, zero point 0)  ==>  Relu -> Quant(unsigned, b - 1 bits): the same values, FINN's form."""
+    """Relu -> Quant(signed b bits, zero point 0) ==> Relu -> Quant(unsigned, b - 1 bits): same values, FINN's form."""
 
     def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
         for node in model.graph.node:
