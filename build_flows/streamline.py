@@ -39,8 +39,8 @@ from finn.transformation.streamline.reorder import (MakeMaxPoolNHWC, MoveAddPast
 from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
 from finn.transformation.streamline.sign_to_thres import ConvertSignToThres
 
-from xnorflow.build_flows.gate import gates_to_integer
 from xnorflow.build_flows.chain_lut import ChainToLUT
+from xnorflow.build_flows.gate import gates_to_integer
 from xnorflow.build_flows.padding import EncodeBipolarPadValue, FoldBipolarPadIntoIm2Col, UnshareBipolarThresholds
 from xnorflow.build_flows.prepare import prepare
 from xnorflow.build_flows.rounding import HalfToEvenFloatThresholds, HalfToEvenIntegerThresholds
