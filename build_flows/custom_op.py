@@ -1,10 +1,13 @@
-"""Our HW layer FINN lacks: a per-channel lookup table int -> int (ReActNet RPReLU with any slope).
+"""Our HW layers FINN lacks: a per-channel lookup table int -> int, and a per-frame channel gate multiply.
 
-RPReLU(x) = PReLU(x - gamma) + zeta, requantized, is not monotonic when its slope is negative, so it is
-not a Thresholding layer. On an integer stream of b bits it is exactly a table of 2^b entries per channel:
-y[..., c] = table[c, x[..., c] - in_min]. This module is the ONNX domain `xnorflow.build_flows.custom_op`
-(qonnx finds ops through the module-level `custom_op` dict); `execute_node` is the reference semantics
-the RTL must match.
+- ChannelwiseLUT: RPReLU(x) = PReLU(x - gamma) + zeta, requantized, is not monotonic when its slope is
+  negative, so it is not a Thresholding layer. On an integer stream of b bits it is exactly a table of 2^b
+  entries per channel: y[..., c] = table[c, x[..., c] - in_min] (also R2B's PReLU on the raw popcount).
+- ChannelGateMul: Real-to-Binary's data-driven re-scaling (R2B Eq. 3) multiplies every pixel of a stream by
+  a per-frame channel vector computed from the same frame: an activation x activation product, which no
+  FINN streaming layer computes.
+This module is the ONNX domain `xnorflow.build_flows.custom_op` (qonnx finds ops through the module-level
+`custom_op` dict); each `execute_node` is the reference semantics the RTL must match.
 """
 import numpy as np
 from onnx import helper
@@ -92,4 +95,45 @@ class ChannelwiseLUT(HWCustomOp):
         return self.get_number_output_values()
 
 
-custom_op = {"ChannelwiseLUT": ChannelwiseLUT}
+class ChannelGateMul(ChannelwiseLUT):
+    """y[n, ..., c] = x[n, ..., c] * g[n, c] of a channels-last stream and a per-frame gate (input 1)."""
+
+    def get_nodeattr_types(self) -> dict:
+        """ChannelwiseLUT's attributes plus the gate stream's datatype."""
+        return super().get_nodeattr_types() | {"gateDataType": ("s", True, "")}
+
+    def execute_node(self, context: dict, graph) -> None:
+        """Multiply each pixel's channels by the frame's gate vector."""
+        x, g = context[self.onnx_node.input[0]], context[self.onnx_node.input[1]]
+        gate = g.reshape(g.shape[0], *([1] * (x.ndim - 2)), g.shape[-1])
+        context[self.onnx_node.output[0]] = (x * gate).astype(np.float32)
+
+    def get_input_datatype(self, ind: int = 0) -> DataType:
+        """Stream (0) or gate (1) datatype."""
+        return DataType[self.get_nodeattr("gateDataType" if ind == 1 else "inputDataType")]
+
+    def get_normal_input_shape(self, ind: int = 0) -> tuple[int, ...]:
+        """(1, ..., C) for the stream, (1, C) for the gate."""
+        shape = super().get_normal_input_shape()
+        return (shape[0], shape[-1]) if ind == 1 else shape
+
+    def get_folded_input_shape(self, ind: int = 0) -> tuple[int, ...]:
+        """Channels folded by PE, on both inputs."""
+        *outer, c = self.get_normal_input_shape(ind)
+        pe = self.get_nodeattr("PE")
+        return (*outer, c // pe, pe)
+
+    def get_normal_output_shape(self, ind: int = 0) -> tuple[int, ...]:
+        """The stream's shape."""
+        return self.get_normal_input_shape(0)
+
+    def get_folded_output_shape(self, ind: int = 0) -> tuple[int, ...]:
+        """The stream's folded shape."""
+        return self.get_folded_input_shape(0)
+
+    def get_instream_width(self, ind: int = 0) -> int:
+        """PE words of the stream or the gate per cycle."""
+        return self.get_nodeattr("PE") * self.get_input_datatype(ind).bitwidth()
+
+
+custom_op = {"ChannelwiseLUT": ChannelwiseLUT, "ChannelGateMul": ChannelGateMul}

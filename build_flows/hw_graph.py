@@ -29,6 +29,7 @@ from finn.transformation.move_reshape import RemoveCNVtoFCFlatten
 from finn.util.fpgadataflow import is_fpgadataflow_node
 from finn.util.settings import initialize_dummy_settings
 
+from xnorflow.build_flows.chain_lut import NarrowPopcountOutputs
 from xnorflow.build_flows.streamline import round_thresholds, streamline, tidy, to_finn, to_fixpoint
 from xnorflow.errors import XnorflowError
 
@@ -64,7 +65,7 @@ def to_hw(model: ModelWrapper) -> ModelWrapper:
     for t in (DenseSingleChannelConv(), InferBinaryMatrixVectorActivation(), InferQuantizedMatrixVectorActivation(),
               InferThresholdingLayer(), InferConvInpGen(),
               InferElementwiseBinaryOperation(InferElementwiseBinaryOperation.reject_output_dequant),
-              InferConcatLayer(), RemoveCNVtoFCFlatten(), InferDuplicateStreamsLayer()):
+              InferConcatLayer(), RemoveCNVtoFCFlatten(), InferDuplicateStreamsLayer(), NarrowPopcountOutputs()):
         model = model.transform(t)
     reattach_host_input(model, head)
     model = tidy(model)

@@ -21,16 +21,6 @@ from xnorflow.build_flows.hw_graph import build_hw_graph
 from xnorflow.build_flows.verify import Arrow, random_frames, verify
 from xnorflow.errors import XnorflowError
 
-# Training-side blocks FINN's dataflow layers cannot express, by class name: (refused when, what, fix).
-UNSUPPORTED_BLOCKS = {
-    "ChannelGate": (lambda m: True, "Real2BinBlock gate (data-dependent channel gate: an activation x activation "
-                    "multiply, which no FINN streaming layer computes)", "build the model with option gating=false"),
-    "Real2BinBlock": (lambda m: m.gate is None, "Real2BinBlock PReLU (on the binary conv output times a float "
-                      "per-channel scale, not on the shortcut grid; no lookup on the raw popcount exists yet)",
-                      "for hardware use a bireal, reactnet or hyperbnn model (activations on the shortcut grid)"),
-}
-
-
 @dataclass
 class Source:
     """What a build starts from: a Brevitas model (registry name or checkpoint) or an external QONNX file."""
@@ -113,14 +103,6 @@ def checkpoint_data(path: Path, ckpt: dict) -> str | None:
     return None
 
 
-def check_blocks(model: nn.Module) -> None:
-    """Refuse, by module path, a training block the hardware cannot express (before spending time on export)."""
-    for name, module in model.named_modules():
-        refused, what, fix = UNSUPPORTED_BLOCKS.get(type(module).__name__, (lambda m: False, "", ""))
-        if refused(module):
-            raise XnorflowError(f"unsupported block {what} at '{name}'", fix)
-
-
 def export_file(ref: str, out: str | Path, options: dict[str, bool] | None = None) -> Path:
     """`xnorflow export`: QONNX of a checkpoint or registry model at `out`, written atomically."""
     src = resolve(ref, options)
@@ -141,7 +123,6 @@ def build(ref: str, out_dir: str | Path, options: dict[str, bool] | None = None,
     with tempfile.TemporaryDirectory() as tmp:
         onnx = Path(src.ref)
         if src.model is not None:
-            check_blocks(src.model)
             onnx = Path(tmp) / "model.onnx"
             export(src.model, src.input_shape, onnx)
         meta = {"source": src.record, "input_shape": list(src.input_shape), "data": src.data,

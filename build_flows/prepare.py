@@ -24,7 +24,7 @@ from xnorflow.errors import XnorflowError
 
 SUPPORTED = {"Quant", "BipolarQuant", "Conv", "BatchNormalization", "Add", "Sub", "Mul", "Pad", "AveragePool",
              "ReduceMean", "GlobalAveragePool", "Reshape", "Flatten", "Gemm", "MatMul", "Concat", "PRelu",
-             "MaxPool", "Relu", "Identity", "Div"}
+             "MaxPool", "Relu", "Identity", "Div", "Sigmoid", "Unsqueeze"}  # the last two: R2B's gate (gate.py)
 QUANTS = ("Quant", "BipolarQuant")
 
 
@@ -220,12 +220,28 @@ class ReduceMeanToGlobalAveragePool(Transformation):
         return model, False
 
 
+def on_binary_conv(model: ModelWrapper, node: NodeProto) -> bool:
+    """True when `node` reads a binary conv's output through constant Mul/Add only (R2B's scaled-conv PReLU).
+
+    That PReLU is left for chain_lut.py, which tabulates it on the conv's raw popcount after XNOR conversion."""
+    prod = model.find_producer(node.input[0])
+    while prod is not None and prod.op_type in ("Mul", "Add") and model.get_initializer(prod.input[1]) is not None:
+        prod = model.find_producer(prod.input[0])
+    return prod is not None and prod.op_type == "Conv" and is_binary(model, skip_pad(model, prod.input[0]))
+
+
+def skip_pad(model: ModelWrapper, tensor: str) -> str:
+    """The tensor a Pad reads, or `tensor` itself when no Pad produces it."""
+    prod = model.find_producer(tensor)
+    return prod.input[0] if prod is not None and prod.op_type == "Pad" else tensor
+
+
 class RPReLUToLUT(Transformation):
     """Quant_a -> Sub(gamma) -> PRelu -> Add(zeta) -> Quant_b becomes Mul(1/s_a) -> ChannelwiseLUT -> Mul(s_b)."""
 
     def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
         for node in model.graph.node:
-            if node.op_type == "PRelu":
+            if node.op_type == "PRelu" and not on_binary_conv(model, node):
                 self.rewrite(model, node)
                 return model.transform(InferShapes()), True
         return model, False

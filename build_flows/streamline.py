@@ -39,6 +39,8 @@ from finn.transformation.streamline.reorder import (MakeMaxPoolNHWC, MoveAddPast
 from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
 from finn.transformation.streamline.sign_to_thres import ConvertSignToThres
 
+from xnorflow.build_flows.chain_lut import ChainToLUT
+from xnorflow.build_flows.gate import gates_to_integer
 from xnorflow.build_flows.padding import EncodeBipolarPadValue, FoldBipolarPadIntoIm2Col, UnshareBipolarThresholds
 from xnorflow.build_flows.prepare import prepare
 from xnorflow.build_flows.rounding import HalfToEvenFloatThresholds, HalfToEvenIntegerThresholds
@@ -101,7 +103,7 @@ def signature(model: ModelWrapper) -> tuple:
 
 def to_finn(model: ModelWrapper) -> ModelWrapper:
     """Checked, rewritten QONNX -> FINN MultiThreshold form with half-to-even thresholds."""
-    model = prepare(tidy(model))
+    model = gates_to_integer(prepare(tidy(model)))
     model = tidy(model.transform(ConvertQONNXtoFINN()))
     return model.transform(HalfToEvenFloatThresholds())
 
@@ -132,7 +134,17 @@ def streamline(model: ModelWrapper) -> ModelWrapper:
                                      AbsorbConsecutiveTransposes(), FoldBipolarPadIntoIm2Col(),
                                      UnshareBipolarThresholds()])
     model = run(tidy(model), [ConvertBipolarMatMulToXnorPopcount(), EncodeBipolarPadValue()])
-    return round_thresholds(to_fixpoint(tidy(model)))
+    return round_thresholds(to_lut_fixpoint(tidy(model)))
+
+
+def to_lut_fixpoint(model: ModelWrapper) -> ModelWrapper:
+    """to_fixpoint, then tabulate the per-channel chains it cannot absorb (R2B's PReLU, BN-sign); until none is left."""
+    while True:
+        model = to_fixpoint(model)
+        before = signature(model)
+        model = model.transform(ChainToLUT())
+        if signature(model) == before:
+            return model
 
 
 def round_thresholds(model: ModelWrapper) -> ModelWrapper:

@@ -86,6 +86,8 @@ def need(model: ModelWrapper, node, rtl, i: int) -> np.ndarray:
     if op == "Pool":
         pixels = int(np.prod(getCustomOp(node).get_normal_output_shape()[:-1]))
         return (k // (n_out // pixels) + 1) * (n_in // pixels)
+    if op == "ChannelGateMul" and i == 1:  # the whole gate vector before the frame's first product
+        return np.full(n_out, n_in)
     if n_in == n_out and op not in ("GlobalAccPool", "LabelSelect"):
         return k + 1
     return np.full(n_out, n_in)

@@ -52,6 +52,7 @@ CONSTRAINTS = {
     "MVAU": (("SIMD", "MW"), ("PE", "MH")),
     "Thresholding": (("PE", "NumChannels"),),
     "ChannelwiseLUT": (("PE", "NumChannels"),),
+    "ChannelGateMul": (("PE", "NumChannels"),),
     "ConvolutionInputGenerator": (("SIMD", "IFMChannels"),),
     "FMPadding": (("SIMD", "NumChannels"),),
     "Pool": (("PE", "Channels"),),

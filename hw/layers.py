@@ -42,6 +42,7 @@ MODULE_SOURCES = {
     "label_select": ("skid_buffer.sv", "operand_decode.sv", "label_select.sv"),
     "width_converter": ("width_converter.sv",),
     "channelwise_lut": ("skid_buffer.sv", "rom.sv", "channelwise_lut.sv"),  # lut.py
+    "channel_gate_mul": ("skid_buffer.sv", "operand_decode.sv", "channel_gate_mul.sv"),  # gate.py
 }
 
 
@@ -84,6 +85,9 @@ def layer_rtl(model: ModelWrapper, node) -> LayerRTL | MultiStreamRTL:
     if node.op_type == "ChannelwiseLUT":
         from xnorflow.hw.lut import channelwise_lut_rtl  # lut imports this module
         return channelwise_lut_rtl(model, node)
+    if node.op_type == "ChannelGateMul":
+        from xnorflow.hw.gate import channel_gate_mul_rtl  # gate imports this module
+        return channel_gate_mul_rtl(model, node)
     raise XnorflowError(f"no xnorflow RTL for {node.op_type} node {node.name}",
                         "convert the layer to an MVAU, Thresholding or data-movement HW node")
 

@@ -13,7 +13,7 @@ from xnorflow.cli import main
 from xnorflow.errors import XnorflowError
 
 SHAPE = (1, 1, 12, 12)
-BUILDABLE = ("tiny-bireal", "tiny-reactnet", "tiny-hyperbnn")
+BUILDABLE = ("tiny-bireal", "tiny-reactnet", "tiny-hyperbnn", "tiny-real2bin")
 UNGATED = {"gating": False}
 
 
@@ -36,16 +36,6 @@ def exact(arrows) -> bool:
     return all(a.ok and a.max_abs_diff < 1e-5 for a in arrows)
 
 
-@pytest.mark.parametrize("options", [None, UNGATED])
-def test_refused_real2bin_exports_exactly(tmp_path, options):
-    model = tiny("tiny-real2bin", 0, trained=False, options=options)
-    export(model, (1, 1, 8, 8), tmp_path / "m.onnx")
-    frames = random_frames((1, 1, 8, 8), 8, 2.0 ** -6)
-    with torch.no_grad():
-        ref = model(torch.from_numpy(frames)).numpy()
-    assert np.abs(run_graph(tmp_path / "m.onnx", frames) - ref).max() < 1e-5
-
-
 @pytest.mark.parametrize("name,seed,trained", [(n, s, s % 2 == 1) for n in BUILDABLE for s in (0, 1)]
                          + [pytest.param(n, s, t, marks=pytest.mark.slow)
                             for n in BUILDABLE for s in (2, 3) for t in (False, True)])
@@ -58,13 +48,34 @@ def test_tiny_bit_exact(tmp_path, name, seed, trained):
     assert rep["hw_layers"] > 0 and rep["weight_memory_bits"] > 0
 
 
-@pytest.mark.parametrize("name,options,match", [
-    ("tiny-real2bin", None, "Real2BinBlock gate.*blocks.0.gate.*gating=false"),
-    ("tiny-real2bin", UNGATED, "Real2BinBlock PReLU.*shortcut grid.*'blocks.0'")])
-def test_unsupported_block_refused(tmp_path, name, options, match):
-    with pytest.raises(XnorflowError, match=match):
-        pipeline.build(name, tmp_path / "build", options)
-    assert not (tmp_path / "build").exists()
+@pytest.mark.parametrize("seed,trained", [(0, True), (1, False), pytest.param(2, True, marks=pytest.mark.slow)])
+def test_ungated_real2bin_bit_exact(tmp_path, seed, trained):
+    """R2B without the gate: BN-sign (negative BN scales) and the scaled-conv PReLU become lookups, bit-exact."""
+    model = tiny("tiny-real2bin", seed, trained, UNGATED)
+    export(model, (1, 1, 8, 8), tmp_path / "m.onnx")
+    rep = build_hw_graph(tmp_path / "m.onnx", tmp_path / "build")
+    arrows = verify(model, tmp_path / "build", random_frames((1, 1, 8, 8), 8, 2.0 ** -6, seed=seed))
+    assert exact(arrows), [str(a) for a in arrows]
+    assert "ChannelwiseLUT" in rep["hw_op_types"] and "ChannelGateMul" not in rep["hw_op_types"]
+
+
+def test_gated_real2bin_hw_form(tmp_path):
+    """The gate becomes GlobalAccPool -> thresholds -> MVAU -> MVAU (sigmoid thresholds) -> ChannelGateMul."""
+    model = tiny("tiny-real2bin", 0, trained=False)
+    export(model, (1, 1, 8, 8), tmp_path / "m.onnx")
+    rep = build_hw_graph(tmp_path / "m.onnx", tmp_path / "build")
+    ops = rep["hw_op_types"]
+    assert ops.count("ChannelGateMul") == 4 and ops.count("GlobalAccPool") == 5
+    assert {"ChannelwiseLUT", "MVAU", "Thresholding", "ElementwiseAdd"} <= set(ops)
+
+
+def test_sigmoid_on_signed_grid_refused(tmp_path):
+    """A sigmoid quantized on a signed grid is refused by name."""
+    from brevitas.nn import QuantIdentity
+
+    model = tiny("tiny-real2bin", 0, trained=False)
+    model.blocks[0].gate.quant_gate = QuantIdentity(act_quant=probes.FixedPoint, return_quant_tensor=False)
+    refused(tmp_path, model, "quantizes a sigmoid with a signed or shifted grid", (1, 1, 8, 8))
 
 
 class OtherGrid(probes.FixedPoint):
@@ -75,9 +86,9 @@ class OtherGrid(probes.FixedPoint):
     min_val = -(2.0 ** (8 - 1 - 3))
 
 
-def refused(tmp_path, model: nn.Module, match: str) -> None:
+def refused(tmp_path, model: nn.Module, match: str, shape: tuple = SHAPE) -> None:
     """Export `model`, expect the build to fail with `match` and leave no build directory."""
-    export(model, SHAPE, tmp_path / "m.onnx")
+    export(model, shape, tmp_path / "m.onnx")
     with pytest.raises(XnorflowError, match=match):
         build_hw_graph(tmp_path / "m.onnx", tmp_path / "build")
     assert not (tmp_path / "build").exists()
@@ -109,9 +120,9 @@ def test_cli_initial_weights_bit_exact(tmp_path, capsys, name):
 
 
 def test_cli_bad_input_one_line(tmp_path, capsys):
-    assert main(["build", "--model", "tiny-real2bin", "--out", str(tmp_path / "b")]) == 2
+    assert main(["build", "--model", str(tmp_path / "missing.onnx"), "--out", str(tmp_path / "b")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "Real2BinBlock gate" in err[0]
+    assert len(err) == 1 and "missing.onnx does not exist" in err[0]
     assert not (tmp_path / "b").exists()
 
 

@@ -1,8 +1,11 @@
 """Real-to-Binary Net: the strong baseline block with data-driven channel re-scaling (Martinez et al., ICLR 2020, Sec. 4.1 and 4.3).
 
-The gating G(A) multiplies the binary conv's output by a data-dependent per-channel factor, a
-product of two activations that FINN's dataflow layers have no node for: the export is exact, the
-hardware build refuses the block by name (see build_flows).
+The gate G(A) >= 0 (a sigmoid, quantized unsigned) and PReLU is positively homogeneous, so
+prelu(s * P * g) = g * prelu(s * P) exactly in real arithmetic: R2B Eq. 3's re-scaled conv followed by
+PReLU equals PReLU first, gate second. The block is written in that order, with the PReLU output on the
+shortcut grid before the gate multiplies it: in hardware the PReLU becomes a per-channel lookup on the
+raw popcount, and the gate one integer (activation x activation) multiply per channel and pixel whose
+product is requantized by thresholds (build_flows/gate.py).
 """
 import torch
 from brevitas.nn import QuantIdentity, QuantLinear
@@ -35,7 +38,7 @@ class ChannelGate(nn.Module):
 
 
 class Real2BinBlock(nn.Module):
-    """BN -> sign -> binary conv -> scale (x G(A)) -> PReLU, + shortcut as the last op (R2B Sec. 4.1, double skip)."""
+    """BN -> sign -> binary conv -> scale -> PReLU (-> grid -> x G(A)), + shortcut as the last op (R2B Sec. 4.1, Eq. 3)."""
 
     def __init__(self, cin: int, cout: int, stride: int, spec: QuantSpec, gating: bool = True) -> None:
         super().__init__()
@@ -43,14 +46,15 @@ class Real2BinBlock(nn.Module):
         self.sign = spec.sign()
         self.conv = BipolarConv2d(cin, cout, 3, stride, spec.binary_weight_quant())
         self.scale = nn.Parameter(torch.ones(1, cout, 1, 1))
-        self.gate = ChannelGate(cin, cout, spec) if gating else None
         self.prelu = nn.PReLU(cout, init=0.25)
+        self.gate = ChannelGate(cin, cout, spec) if gating else None
+        self.quant_prelu = spec.shortcut() if gating else nn.Identity()
         self.quant_branch = spec.shortcut()
         self.shortcut = RealDownsample(cin, cout, spec) if stride != 1 or cin != cout else nn.Identity()
         self.quant_out = spec.shortcut()
 
     def forward(self, x: Tensor) -> Tensor:
-        y = self.conv(self.sign(self.bn(x))) * self.scale
+        y = self.prelu(self.conv(self.sign(self.bn(x))) * self.scale)
         if self.gate is not None:
-            y = y * self.gate(x)
-        return self.quant_out(self.quant_branch(self.prelu(y)) + self.shortcut(x))
+            y = self.quant_prelu(y) * self.gate(x)  # = prelu(y * G(A)) up to the grid: PReLU is homogeneous, G >= 0
+        return self.quant_out(self.quant_branch(y) + self.shortcut(x))

@@ -84,7 +84,7 @@ REGISTRY: dict[str, ModelEntry] = {
         TINY(name="tiny-reactnet", build=_reactnet([8, 16, 32, 32], 1),
              summary="RSign, RPReLU, concat, avg-pool shortcut (digits, fashion-mnist)"),
         TINY(name="tiny-real2bin", build=_real2bin([(16, 2), (32, 2)], (16, 3, 1, False)),
-             summary="R2B blocks: BN-sign-conv-scale-gate-PReLU, real downsample"),
+             summary="R2B blocks: BN-sign-conv-scale-PReLU-gate, real downsample"),
         TINY(name="tiny-hyperbnn", build=_hyperbnn([(16, 2), (32, 2)], (16, 3, 1, False)),
              summary="HyperConv, DPConv, enhanced shortcut and head"),
     ]
