@@ -5,8 +5,8 @@
 // holds, per channel fold, the 2^s thresholds its search can reach (FILE_s<s>_p<p>.mem,
 // addressed by {fold, count bits so far}); each stage's compare forms the next stage's ROM
 // address, so a value takes K cycles and one enters every cycle. Replaces N parallel compares
-// per lane (huge RTL for 8-bit outputs). Timing: the caller presents (rd, fold) one cycle
-// before the value (in_valid, value), i.e. the value registered where stage 0's ROM is read.
+// per lane (huge RTL for 8-bit outputs). Timing: (rd, fold) come one enabled cycle before
+// (in_valid, value), so stage 0's ROM read overlaps the caller's last register stage.
 module threshold_search #(
     parameter int    PE     = 4,
     parameter int    CF     = 4,    // channel folds (channels / PE)
