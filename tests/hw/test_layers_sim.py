@@ -6,7 +6,7 @@ import pytest
 from qonnx.core.datatype import DataType as DT
 
 from finn_nodes import finn_execute, mvau_model, thresholding_model
-from xnorflow.hw.layers import fold_cycles, layer_rtl
+from xnorflow.hw.layers import fold_cycles, layer_rtl, search_stages
 from xnorflow.hw.streams import pack_words
 from xnorflow.hw.verilator import SimulationDeadlock, simulate
 
@@ -124,3 +124,8 @@ def test_missing_output_is_reported(rng):
     words = pack_words(x.reshape(layer.in_folded), layer.in_dtype)
     with pytest.raises(SimulationDeadlock, match=r"output out0_V not produced \(3 of 4 words\)"):
         simulate(layer.design, {"in0_V": words[:3]}, {"out0_V": 4}, layer.mem_files, timeout=100)
+
+
+def test_search_stages_cover_the_count():
+    """K stages find a count of 0..N: 2^K - 1 >= N thresholds, one stage for a bipolar sign."""
+    assert [search_stages(n) for n in (1, 2, 3, 4, 5, 7, 8, 255)] == [1, 2, 2, 3, 3, 3, 4, 8]
