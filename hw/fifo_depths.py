@@ -8,7 +8,9 @@ exactly how many input words it needs to emit its first k output words (`need`);
 along each branch from the nearest common fork gives, word by word, how far the fork must run
 ahead, and so the words the other branch's FIFO (at the join) must hold. Layers we do not model
 are assumed to need their whole input frame: safe, and sized for it. THROUGHPUT_SLACK words on
-top absorb the layers' bursts so that the buffering never throttles the steady state.
+top absorb the layers' bursts so that the buffering never throttles the steady state, and a branch's
+threshold searches (threshold_search.sv: K stages where one compare stage was) add their extra
+cycles of latency to the other branches' FIFOs.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from qonnx.custom_op.registry import getCustomOp
 
 from xnorflow.hw.dataflow import Port, base_op, ports
 from xnorflow.hw.folding import hw_nodes
+from xnorflow.hw.layers import search_stages
 
 THROUGHPUT_SLACK = 8
 
@@ -98,9 +101,17 @@ def _through(fork_need: np.ndarray, needed: np.ndarray) -> np.ndarray:
     return np.where(needed > 0, fork_need[np.maximum(needed, 1) - 1], 0)
 
 
-def fork_needs(model: ModelWrapper, layers: dict, fork) -> dict[str, np.ndarray]:
-    """For every stream downstream of `fork`: fork words needed before each of its words."""
+def search_latency(rtl) -> int:
+    """Cycles a layer's threshold search adds to its pipeline (beyond one compare stage)."""
+    nthres = rtl.design.params.get("NTHRES", 0)
+    return search_stages(nthres) - 1 if nthres else 0
+
+
+def fork_needs(model: ModelWrapper, layers: dict, fork) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """For every stream downstream of `fork`: fork words needed before each of its words, and the
+    threshold-search latency on the way."""
     out = {t: np.arange(1, ports(layers[fork.name])[1][0].words + 1) for t in fork.output}
+    lat = dict.fromkeys(fork.output, 0)
     nodes = hw_nodes(model)
     for node in nodes[nodes.index(fork) + 1:]:
         data = [t for t in node.input if model.get_initializer(t) is None]
@@ -110,10 +121,12 @@ def fork_needs(model: ModelWrapper, layers: dict, fork) -> dict[str, np.ndarray]
         rtl = layers[node.name]
         arr = np.max([_through(out[t], need(model, node, rtl, i)) for i, t in reach], axis=0)
         out |= {t: arr for t in node.output}
-    return out
+        lat |= dict.fromkeys(node.output, max(lat[t] for _, t in reach) + search_latency(rtl))
+    return out, lat
 
 
-def join_depths(model: ModelWrapper, layers: dict, join, needs: dict[str, np.ndarray]) -> dict[str, int]:
+def join_depths(model: ModelWrapper, layers: dict, join, needs: dict[str, np.ndarray],
+                lat: dict[str, int]) -> dict[str, int]:
     """Words each join input's FIFO must hold while the other branch makes the fork run ahead of it."""
     data = [t for t in join.input if model.get_initializer(t) is None]
     per_input = [need(model, join, layers[join.name], i) for i in range(len(data))]
@@ -122,7 +135,8 @@ def join_depths(model: ModelWrapper, layers: dict, join, needs: dict[str, np.nda
     depths = {}
     for t, n, own in zip(data, per_input, behind):
         lead = np.searchsorted(needs[t], fork_words, side="right") - n + 1
-        depths[t] = int(np.max(np.where(own < fork_words, lead, 0))) + THROUGHPUT_SLACK
+        lag = max(lat[d] for d in data) - lat[t]
+        depths[t] = int(np.max(np.where(own < fork_words, lead, 0))) + THROUGHPUT_SLACK + lag
     return depths
 
 
@@ -147,8 +161,8 @@ def branch_depths(model: ModelWrapper, layers: dict, edges: list[Edge]) -> dict[
         data = [t for t in node.input if model.get_initializer(t) is None]
         if len(data) < 2:
             continue
-        common = [f for f in forks if all(t in reach[f.name] for t in data)]
+        common = [f for f in forks if all(t in reach[f.name][0] for t in data)]
         if common:
-            found = join_depths(model, layers, node, reach[common[-1].name])
+            found = join_depths(model, layers, node, *reach[common[-1].name])
             depths |= {t: d for t, d in found.items() if t in edge_names}
     return depths

@@ -23,25 +23,25 @@ if TYPE_CHECKING:
     from xnorflow.hw.dataflow import MultiStreamRTL
 
 WEIGHT_FILE = "weights.mem"
-THRESH_FILE = "thresholds.mem"
+THRESH_FILE = "thresholds"   # threshold_search.sv reads thresholds_s<stage>_p<lane>.mem
 MVU_SOURCES = ("adder_tree.sv", "skid_buffer.sv", "rom.sv", "operand_decode.sv",
-               "threshold_unit.sv", "dot_xnor.sv", "dot_mul.sv", "mvu_core.sv")
+               "threshold_search.sv", "dot_xnor.sv", "dot_mul.sv", "mvu_core.sv")
 MODULE_SOURCES = {
     "xnor_mvu": MVU_SOURCES + ("xnor_mvu.sv",),
     "mvu": MVU_SOURCES + ("mvu.sv",),
-    "thresholding": ("adder_tree.sv", "skid_buffer.sv", "rom.sv", "operand_decode.sv",
-                     "threshold_unit.sv", "thresholding.sv"),
+    "thresholding": ("skid_buffer.sv", "rom.sv", "operand_decode.sv", "channel_fold.sv",
+                     "threshold_search.sv", "thresholding.sv"),
     "stream_fifo": ("stream_fifo.sv",),
     # data-movement and shortcut layers (dataflow.py)
     "sliding_window": ("skid_buffer.sv", "ram_sdp.sv", "sliding_window.sv"),
     "fm_padding": ("skid_buffer.sv", "fm_padding.sv"),
-    "pool": ("skid_buffer.sv", "operand_decode.sv", "pool.sv"),
+    "pool": ("skid_buffer.sv", "operand_decode.sv", "channel_fold.sv", "pool.sv"),
     "duplicate_streams": ("skid_buffer.sv", "duplicate_streams.sv"),
     "add_streams": ("skid_buffer.sv", "operand_decode.sv", "add_streams.sv"),
     "stream_concat": ("skid_buffer.sv", "operand_decode.sv", "stream_concat.sv"),
     "label_select": ("skid_buffer.sv", "operand_decode.sv", "label_select.sv"),
     "width_converter": ("width_converter.sv",),
-    "channelwise_lut": ("skid_buffer.sv", "rom.sv", "channelwise_lut.sv"),  # lut.py
+    "channelwise_lut": ("skid_buffer.sv", "rom.sv", "channel_fold.sv", "channelwise_lut.sv"),  # lut.py
     "channel_gate_mul": ("skid_buffer.sv", "operand_decode.sv", "channel_gate_mul.sv"),  # gate.py
 }
 
@@ -107,6 +107,29 @@ def _clip_thresholds(thr: np.ndarray, channels: int, lo: int, hi: int) -> np.nda
     return np.clip(thr, lo, hi + 1).astype(np.int64)
 
 
+def search_stages(nthres: int) -> int:
+    """Pipeline stages of threshold_search.sv for `nthres` thresholds per channel."""
+    return max(nthres, 1).bit_length()
+
+
+def threshold_mem_files(thr: np.ndarray, pe: int, dtype: BaseDataType, never: int) -> dict[str, str]:
+    """threshold_search.sv's memories: stage s of lane p holds, per channel fold, its 2^s thresholds.
+
+    Each channel's thresholds are sorted (the count of reached thresholds does not depend on their
+    order) and padded to 2^K - 1 with `never`, a threshold no input value reaches; the count's bit
+    K-1-s is then decided by threshold ((2r + 1) << (K-1-s)) - 1, r being the bits found before.
+    """
+    k = search_stages(thr.shape[1])
+    pad = np.full((thr.shape[0], 2 ** k - 1 - thr.shape[1]), never, dtype=np.int64)
+    full = np.concatenate([np.sort(thr, axis=1), pad], axis=1)
+    files = {}
+    for s in range(k):
+        cols = ((2 * np.arange(2 ** s) + 1) << (k - 1 - s)) - 1
+        for p in range(pe):
+            files[f"{THRESH_FILE}_s{s}_p{p}.mem"] = mem_file(full[p::pe][:, cols].reshape(-1, 1), dtype)
+    return files
+
+
 def _is_xnor(inst) -> bool:
     """True if the MVAU computes an XNOR-popcount (FINN's binaryXnorMode or bipolar x bipolar)."""
     bipolar = DataType["BIPOLAR"]
@@ -148,7 +171,7 @@ def _mvau(model: ModelWrapper, node) -> LayerRTL:
     if not inst.get_nodeattr("noActivation"):
         thr = _clip_thresholds(model.get_initializer(node.input[2]), mh, lo, hi)
         nthres = thr.shape[1]
-        mems[THRESH_FILE] = mem_file(thr.reshape(nf, pe * nthres), acc_t)
+        mems |= threshold_mem_files(thr, pe, acc_t, hi + 1)
         actval = 0 if odt == DataType["BIPOLAR"] else inst.get_nodeattr("ActVal")
     params = {"MW": mw, "MH": mh, "PE": pe, "SIMD": simd, "ACCBITS": acc_t.bitwidth(),
               "NTHRES": nthres, "OBITS": odt.bitwidth(), "ACTVAL": actval,
@@ -179,7 +202,7 @@ def _thresholding(model: ModelWrapper, node) -> LayerRTL:
     params = {"C": ch, "PE": pe, "IBITS": idt.bitwidth(), "IKIND": operand_kind(idt),
               "TBITS": tbits, "NTHRES": nthres, "OBITS": odt.bitwidth(),
               "ACTVAL": inst.get_nodeattr("ActVal"), "THRESH_FILE": THRESH_FILE}
-    mems = {THRESH_FILE: mem_file(thr.reshape(ch // pe, pe * nthres), thr_t)}
+    mems = threshold_mem_files(thr, pe, thr_t, hi + 1)
     ins, outs = _streams(inst, idt, odt)
     design = Design("thresholding", sources("thresholding"), ins, outs, params)
     return LayerRTL(design, mems, idt, inst.get_folded_input_shape(0), odt,

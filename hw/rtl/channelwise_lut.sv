@@ -24,29 +24,21 @@ module channelwise_lut #(
     localparam int CFW = CF > 1 ? $clog2(CF) : 1;
     localparam int AW  = $clog2(CF) + IBITS;   // rom's address width for CF << IBITS words
 
-    logic                en, accept, valid_s1;
+    logic                en, valid_s1;
     logic [CFW-1:0]      cf;
     logic [PE*OBITS-1:0] result;
 
     assign in0_V_TREADY = en;
-    assign accept       = en && in0_V_TVALID;
 
-    always_ff @(posedge ap_clk) begin
-        if (!ap_rst_n) begin
-            cf       <= '0;
-            valid_s1 <= 1'b0;
-        end else begin
-            if (accept) cf <= cf == CFW'(CF - 1) ? '0 : cf + 1'b1;
-            if (en) valid_s1 <= in0_V_TVALID;
-        end
-    end
+    channel_fold #(.CF(CF)) u_fold (.clk(ap_clk), .rst_n(ap_rst_n), .en(en), .in_valid(in0_V_TVALID),
+                                    .cf(cf), .valid_s1(valid_s1));
 
     for (genvar p = 0; p < PE; p++) begin : g_lane
         localparam string FILE = $sformatf("%s_%0d.mem", LUT_FILE, p);
         logic [AW-1:0] addr;
         assign addr = AW'({cf, in0_V_TDATA[p*IBITS +: IBITS]});
         rom #(.DEPTH(CF << IBITS), .W(OBITS), .INIT_FILE(FILE), .STYLE(LUT_STYLE))
-            u_table (.clk(ap_clk), .en(accept), .addr(addr), .data(result[p*OBITS +: OBITS]));
+            u_table (.clk(ap_clk), .en(en && in0_V_TVALID), .addr(addr), .data(result[p*OBITS +: OBITS]));
     end
 
     skid_buffer #(.W(PE*OBITS)) u_out (

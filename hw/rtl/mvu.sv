@@ -16,7 +16,7 @@ module mvu #(
     parameter int    OBITS        = 16,
     parameter int    ACTVAL       = 0,
     parameter string WEIGHT_FILE  = "weights.mem",
-    parameter string THRESH_FILE  = "thresholds.mem",
+    parameter string THRESH_FILE  = "thresholds",
     parameter string WEIGHT_STYLE = "auto",
     parameter string THRESH_STYLE = "auto"
 ) (

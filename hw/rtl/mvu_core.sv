@@ -2,9 +2,10 @@
 // Per input vector it runs NF = MH/PE output tiles of SF = MW/SIMD folds each, one fold per
 // cycle: the first tile takes the vector from the stream and keeps it in a buffer, the
 // others re-read it. Weights and thresholds sit in ROMs ($readmemh). Pipeline: issue (ROM
-// and buffer read) -> dot products -> accumulate -> thresholds -> skid buffer; a single
-// enable (the skid buffer's registered ready) stalls it, so there are no bubbles while the
-// input is valid and the output ready. We write our own: finn-rtllib's mvu_vvu_axi has no
+// and buffer read) -> dot products -> accumulate -> threshold search (K stages, its first
+// ROM read overlapping the accumulate) -> skid buffer; a single enable (the skid buffer's
+// registered ready) stalls it, so there are no bubbles while the input is valid and the
+// output ready. We write our own: finn-rtllib's mvu_vvu_axi has no
 // 1-bit XNOR path and fails under Verilator.
 module mvu_core #(
     parameter int    MW           = 16,   // input vector length
@@ -21,7 +22,7 @@ module mvu_core #(
     parameter int    OBITS        = 16,   // output element width
     parameter int    ACTVAL       = 0,
     parameter string WEIGHT_FILE  = "weights.mem",
-    parameter string THRESH_FILE  = "thresholds.mem",
+    parameter string THRESH_FILE  = "thresholds",   // threshold_search's FILE
     parameter string WEIGHT_STYLE = "auto",
     parameter string THRESH_STYLE = "auto"
 ) (
@@ -138,27 +139,24 @@ module mvu_core #(
         else if (en) valid_s3 <= valid_s2 && last_s2;
     end
 
-    // ---- stage 4: activation (thresholds) into the output skid buffer ----
+    // ---- stage 4: activation (K = $clog2(NTHRES + 1) search stages) into the skid buffer ----
     logic [PE*OBITS-1:0] result;
+    logic                valid_out;
 
     if (NTHRES == 0) begin : g_noact
+        assign valid_out = valid_s3;
         for (genvar p = 0; p < PE; p++) begin : g_pe
             assign result[p*OBITS +: OBITS] = OBITS'($signed(acc[p*ACCBITS +: ACCBITS]));
         end
     end else begin : g_act
-        logic [PE*NTHRES*ACCBITS-1:0] thr_s3;
-        rom #(.DEPTH(NF), .W(PE*NTHRES*ACCBITS), .INIT_FILE(THRESH_FILE), .STYLE(THRESH_STYLE))
-            u_thresholds (.clk(ap_clk), .en(en && valid_s2 && last_s2), .addr(nf_s2), .data(thr_s3));
-        for (genvar p = 0; p < PE; p++) begin : g_pe
-            threshold_unit #(.N(NTHRES), .VW(ACCBITS), .OBITS(OBITS), .ACTVAL(ACTVAL)) u_thr (
-                .value(acc[p*ACCBITS +: ACCBITS]),
-                .thresholds(thr_s3[p*NTHRES*ACCBITS +: NTHRES*ACCBITS]),
-                .result(result[p*OBITS +: OBITS]));
-        end
+        threshold_search #(.PE(PE), .CF(NF), .VW(ACCBITS), .NTHRES(NTHRES), .OBITS(OBITS),
+                           .ACTVAL(ACTVAL), .FILE(THRESH_FILE), .STYLE(THRESH_STYLE)) u_search (
+            .clk(ap_clk), .rst_n(ap_rst_n), .en(en), .rd(valid_s2 && last_s2), .fold(nf_s2),
+            .in_valid(valid_s3), .value(acc), .out_valid(valid_out), .result(result));
     end
 
     skid_buffer #(.W(PE*OBITS)) u_out (
         .clk(ap_clk), .rst_n(ap_rst_n),
-        .in_data(result), .in_valid(valid_s3), .in_ready(en),
+        .in_data(result), .in_valid(valid_out), .in_ready(en),
         .out_data(out0_V_TDATA), .out_valid(out0_V_TVALID), .out_ready(out0_V_TREADY));
 endmodule

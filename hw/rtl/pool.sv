@@ -33,6 +33,9 @@ module pool #(
     logic [FW-1:0]       cf;
     logic [KW-1:0]       k;
     logic                en, last_k, fire;
+    /* verilator lint_off UNUSEDSIGNAL */
+    logic                valid_s1;   // the output leaves straight from the input stage
+    /* verilator lint_on UNUSEDSIGNAL */
 
     assign last_k       = k == KW'(K - 1);
     assign in0_V_TREADY = en || !last_k;
@@ -58,14 +61,12 @@ module pool #(
 
     always_ff @(posedge ap_clk) if (fire && !last_k) acc[cf] <= acc_wr;
 
+    channel_fold #(.CF(CF)) u_fold (.clk(ap_clk), .rst_n(ap_rst_n), .en(in0_V_TREADY),
+                                    .in_valid(in0_V_TVALID), .cf(cf), .valid_s1(valid_s1));
+
     always_ff @(posedge ap_clk) begin
-        if (!ap_rst_n) begin
-            cf <= '0;
-            k  <= '0;
-        end else if (fire) begin
-            cf <= cf == FW'(CF - 1) ? '0 : cf + 1'b1;
-            if (cf == FW'(CF - 1)) k <= last_k ? '0 : k + 1'b1;
-        end
+        if (!ap_rst_n) k <= '0;
+        else if (fire && cf == FW'(CF - 1)) k <= last_k ? '0 : k + 1'b1;
     end
 
     skid_buffer #(.W(PE*OBITS)) u_out (

@@ -12,7 +12,7 @@ module xnor_mvu #(
     parameter int    OBITS        = 1,
     parameter int    ACTVAL       = 0,
     parameter string WEIGHT_FILE  = "weights.mem",
-    parameter string THRESH_FILE  = "thresholds.mem",
+    parameter string THRESH_FILE  = "thresholds",
     parameter string WEIGHT_STYLE = "auto",
     parameter string THRESH_STYLE = "auto"
 ) (

@@ -6,7 +6,7 @@ import pytest
 from qonnx.core.datatype import DataType as DT
 
 from finn_nodes import finn_execute, mvau_model, thresholding_model
-from xnorflow.hw.layers import fold_cycles, layer_rtl
+from xnorflow.hw.layers import fold_cycles, layer_rtl, search_stages
 from xnorflow.hw.streams import pack_words
 from xnorflow.hw.verilator import SimulationDeadlock, simulate
 
@@ -15,23 +15,28 @@ XNOR_CASES = [
     (64, 16, 4, 16, 1, "BIPOLAR", 0, [1, 3, 3]),
     (96, 12, 3, 32, 3, "INT2", -2, [5]),
     (20, 8, 8, 5, 0, "UINT8", 0, [2, 2]),
+    (256, 8, 2, 32, 255, "UINT8", 0, [3]),       # 8-bit output: 8 search stages
 ]
 # (MW, MH, PE, SIMD, input type, weight type, thresholds, output type, ActVal, vectors)
 MVU_CASES = [
     (27, 8, 2, 3, "UINT8", "INT2", 0, "INT16", 0, [1, 4]),
     (32, 6, 3, 8, "INT4", "INT4", 3, "UINT2", 0, [3]),
     (16, 4, 1, 16, "INT8", "BIPOLAR", 1, "BIPOLAR", 0, [2]),
+    (32, 8, 2, 8, "INT4", "INT4", 12, "INT4", -6, [3]),
 ]
 # (channels, PE, input type, thresholds, output type, ActVal, vectors)
 THRESHOLD_CASES = [
     (16, 4, "INT8", 3, "INT2", -2, [2, 3]),
     (6, 6, "UINT4", 1, "BIPOLAR", 0, [4]),
+    (32, 4, "INT16", 255, "UINT8", 0, [2, 2]),   # 8-bit output, 8 channel folds
+    (12, 3, "INT8", 5, "UINT3", 0, [3]),         # N not of the form 2^k - 1
+    (10, 2, "UINT6", 10, "INT4", -5, [2, 2]),
 ]
 
 
 def _thresholds(rng: np.random.Generator, ch: int, n: int, lo: int, hi: int) -> np.ndarray:
-    """Sorted random thresholds per channel, some beyond the value range to test clipping."""
-    return np.sort(rng.integers(lo - 2, hi + 3, (ch, n)), axis=1).astype(np.float32)
+    """Random thresholds per channel in no order (FINN does not sort them), some out of range."""
+    return rng.integers(lo - 2, hi + 3, (ch, n)).astype(np.float32)
 
 
 def _values(rng: np.random.Generator, dt, shape) -> np.ndarray:
@@ -68,7 +73,7 @@ def _thresholding_model(rng, case):
     ch, pe, idt, n, odt, actval, vecs = case
     idt = DT[idt]
     thr = _thresholds(rng, ch, n, int(idt.min()), int(idt.max()))
-    model = thresholding_model(ch, pe, idt, DT[odt], thr, DT["INT16"], vecs, actval)
+    model = thresholding_model(ch, pe, idt, DT[odt], thr, DT["INT32"], vecs, actval)
     return model, _values(rng, idt, (*vecs, ch))
 
 
@@ -95,12 +100,12 @@ def test_matches_finn_at_full_throughput(rng, kind, index):
     assert res.last_out - res.first_out == fold_cycles(layer) - per_out
 
 
-@pytest.mark.parametrize("kind", BUILDERS)
-def test_matches_finn_with_gaps_and_stalls(rng, kind):
+@pytest.mark.parametrize("kind,index", ALL_CASES)
+def test_matches_finn_with_gaps_and_stalls(rng, kind, index):
     """Bit-exact with random input gaps and output ready drops (reuses the compiled model)."""
     build, cases = BUILDERS[kind]
     for seed in (1, 2):
-        _check(*build(rng, cases[0]), seed=seed, in_gap=0.4, out_stall=0.4)
+        _check(*build(rng, cases[index]), seed=seed, in_gap=0.4, out_stall=0.4)
 
 
 def test_deadlock_reports_stalled_streams(rng):
@@ -119,3 +124,8 @@ def test_missing_output_is_reported(rng):
     words = pack_words(x.reshape(layer.in_folded), layer.in_dtype)
     with pytest.raises(SimulationDeadlock, match=r"output out0_V not produced \(3 of 4 words\)"):
         simulate(layer.design, {"in0_V": words[:3]}, {"out0_V": 4}, layer.mem_files, timeout=100)
+
+
+def test_search_stages_cover_the_count():
+    """K stages find a count of 0..N: 2^K - 1 >= N thresholds, one stage for a bipolar sign."""
+    assert [search_stages(n) for n in (1, 2, 3, 4, 5, 7, 8, 255)] == [1, 2, 2, 3, 3, 3, 4, 8]
