@@ -22,6 +22,7 @@ from xnorflow.hw.dataflow import Port, base_op, ports
 from xnorflow.hw.folding import hw_nodes
 
 THROUGHPUT_SLACK = 8
+RATE_SLACK = 2
 
 
 @dataclass
@@ -124,13 +125,34 @@ def join_depths(model: ModelWrapper, layers: dict, join, needs: dict[str, np.nda
     return depths
 
 
-def vector_depths(model: ModelWrapper, layers: dict, edges: list[Edge]) -> dict[str, int]:
-    """An MVAU takes a vector (SF words) only in its first output tile: its FIFO holds one, plus two."""
+def _rate_depth(need_frame: np.ndarray, n_in: int) -> int:
+    """Words a FIFO must hold so that input arriving evenly over the frame meets `need_frame` in time.
+
+    At full rate every stream of the pipeline moves evenly over the bound's period; the consumer
+    emits its output word k at time k/n_out of a frame and must by then have the need(k) input
+    words, which arrive at a steady n_in per frame. The FIFO absorbs the difference: the spread
+    (max - min) of need(k) - k * n_in / n_out over two frames back to back.
+    """
+    n_out = len(need_frame)
+    needs = np.concatenate([need_frame, need_frame + n_in])
+    lag = needs - np.arange(1, 2 * n_out + 1) * (n_in / n_out)
+    return int(np.ceil(np.ptp(lag)))
+
+
+def rate_depths(model: ModelWrapper, layers: dict, edges: list[Edge]) -> dict[str, int]:
+    """FIFO depth of every edge into a layer whose input use is bursty (padding, windows, MVAU vectors).
+
+    Layers that need their whole input frame (global pool, label select) take it as it comes: none.
+    """
     depths = {}
     for e in edges:
-        p = layers[e.dst].design.params
-        if base_op(model.get_node_from_name(e.dst).op_type) == "MVAU" and p["MH"] > p["PE"]:
-            depths[e.tensor] = p["MW"] // p["SIMD"] + 2
+        node, rtl = model.get_node_from_name(e.dst), layers[e.dst]
+        ins = [t for t in node.input if model.get_initializer(t) is None]
+        i = ins.index(e.tensor)
+        n_in = ports(rtl)[0][i].words
+        need_frame = need(model, node, rtl, i)
+        if not np.all(need_frame == n_in):
+            depths[e.tensor] = _rate_depth(need_frame, n_in) + RATE_SLACK
     return depths
 
 

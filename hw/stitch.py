@@ -16,7 +16,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 from xnorflow.errors import XnorflowError
 from xnorflow.hw.dataflow import MultiStreamRTL, Port, ports
-from xnorflow.hw.fifo_depths import Edge, branch_depths, vector_depths
+from xnorflow.hw.fifo_depths import Edge, branch_depths, rate_depths
 from xnorflow.hw.folding import hw_nodes
 from xnorflow.hw.layers import LayerRTL, layer_rtl, sources
 from xnorflow.hw.verilator import Design, Stream
@@ -168,10 +168,10 @@ def stitch(model: ModelWrapper, out_dir: Path) -> Stitched:
     """Build every layer, size the FIFOs and write out_dir/xnorflow_top.sv; returns the design."""
     layers = {n.name: layer_rtl(model, n) for n in hw_nodes(model)}
     edges = _edges(model, layers)
-    vectors, branches = vector_depths(model, layers, edges), branch_depths(model, layers, edges)
+    rates, branches = rate_depths(model, layers, edges), branch_depths(model, layers, edges)
     depths = {}
     for e in edges:
-        e.depth = depths[e.tensor] = max(MIN_DEPTH, vectors.get(e.tensor, 0), branches.get(e.tensor, 0))
+        e.depth = depths[e.tensor] = max(MIN_DEPTH, rates.get(e.tensor, 0), branches.get(e.tensor, 0))
     params, mems = {}, {}
     for name, rtl in layers.items():
         params[name], files = renamed(rtl, ident(name))
