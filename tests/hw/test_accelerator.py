@@ -12,12 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from xnorflow.build_flows.export import export
 from xnorflow.build_flows.hw_graph import build_hw_graph
 from xnorflow.errors import XnorflowError
 from xnorflow.hw.accelerator import build_target, simulate_build
 from xnorflow.hw.folding import board
+from xnorflow.hw.verilator import SimulationDeadlock
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "build_flows"))
 import probes  # noqa: E402
@@ -78,6 +80,23 @@ def test_tiny_reactnet_bit_exact(tmp_path):
     """The registry's tiny-reactnet through hw-graph, rtl and sim."""
     sim = build_target(registry_graph(tmp_path, "tiny-reactnet"), "sim", "Ultra96", FOLDING, frames=3)["sim"]
     assert sim["bit_exact"]
+
+
+def one_block() -> nn.Module:
+    """Stem, one Bi-Real block (identity shortcut) and the head, 4 channels: a small stitched design."""
+    return nn.Sequential(probes.Stem(1, 4), probes.ResidualBlock(4, 4), probes.Head(4, 10))
+
+
+def test_deadlock_names_the_stalled_stream(tmp_path, monkeypatch):
+    """A shortcut FIFO forced to two words deadlocks; one line names it and what the join waits for."""
+    from xnorflow.hw import stitch
+    monkeypatch.setattr(stitch, "branch_depths", lambda *args: {})
+    build = hw_graph(tmp_path, "one-block", probes.seeded(one_block, 0))
+    with pytest.raises(SimulationDeadlock, match=r"deadlocked: no handshake for \d+ cycles: the FIFO of stream "
+                       r"DuplicateStreams_0_out1 \(depth 2\) is full while ElementwiseAdd_0 waits for stream "
+                       r"MVAU_1_out0; deepen that FIFO") as err:
+        build_target(build, "sim", "Pynq-Z2", FOLDING, frames=2)
+    assert "\n" not in str(err.value)
 
 
 def test_sim_entry_reuses_folding(bireal_dir, tmp_path):
