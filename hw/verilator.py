@@ -27,7 +27,8 @@ RTL_DIR = Path(__file__).resolve().parent / "rtl"
 TESTBENCH = RTL_DIR / "axis_tb.cpp"
 BUILD_FLAGS = ("-O3", "--x-assign", "fast", "--x-initial", "fast", "--no-timing", "-Wno-fatal",
                "-Wno-lint", "-Wno-style", "--noassert")
-MAKE_FLAGS = ("OPT_FAST=-O1", "OPT_SLOW=-O0", "OPT_GLOBAL=-O0",
+# -O2 on the per-cycle code: ~1.3x simulated cycles/s for ~15% more compile than -O1; run-once code at -O0
+MAKE_FLAGS = ("OPT_FAST=-O2", "OPT_SLOW=-O0", "OPT_GLOBAL=-O0",
               "CFG_CXXFLAGS_PCH_I=-include")  # the wheel's verilated.mk leaves it empty: large designs fail
 DEADLOCK_RC = 3
 

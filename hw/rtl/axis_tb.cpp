@@ -160,12 +160,12 @@ int main(int argc, char** argv) {
     };
     while (!done() && !ctx.gotFinish()) {
         for (InStream& s : ins) {
-            if (!s.presenting && s.next < s.words.size()) s.presenting = uni(rng) >= in_gap;
+            if (!s.presenting && s.next < s.words.size()) s.presenting = in_gap == 0 || uni(rng) >= in_gap;
             if (s.presenting) s.set_data(s.words[s.next].data());
             s.set_valid(s.presenting);
         }
         for (OutStream& s : outs) {
-            s.ready = uni(rng) >= out_stall;
+            s.ready = out_stall == 0 || uni(rng) >= out_stall;
             s.set_ready(s.ready);
         }
         top.ap_clk = 0;
