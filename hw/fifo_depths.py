@@ -7,8 +7,14 @@ must buffer the difference, or the fork blocks and the design deadlocks. For eve
 exactly how many input words it needs to emit its first k output words (`need`); composing these
 along each branch from the nearest common fork gives, word by word, how far the fork must run
 ahead, and so the words the other branch's FIFO (at the join) must hold. Layers we do not model
-are assumed to need their whole input frame: safe, and sized for it. THROUGHPUT_SLACK words on
-top absorb the layers' bursts so that the buffering never throttles the steady state.
+are assumed to need their whole input frame: safe, and sized for it.
+
+Full rate needs more than freedom from deadlock. At full rate every stream moves evenly over the
+bound's period, so a consumer that uses its input in bursts (padding rows, window rows, an MVAU's
+vector per output tile) needs a FIFO holding the spread of its lag behind an even stream
+(rate_depths), and the fork of a shortcut runs ahead of the join by the sum of the layers' lags on
+the slower branch, which the other branch's FIFO must hold (rate_join_depths). THROUGHPUT_SLACK
+words on top absorb the pipelines' own latency.
 """
 from __future__ import annotations
 
@@ -125,18 +131,19 @@ def join_depths(model: ModelWrapper, layers: dict, join, needs: dict[str, np.nda
     return depths
 
 
-def _rate_depth(need_frame: np.ndarray, n_in: int) -> int:
-    """Words a FIFO must hold so that input arriving evenly over the frame meets `need_frame` in time.
-
-    At full rate every stream of the pipeline moves evenly over the bound's period; the consumer
-    emits its output word k at time k/n_out of a frame and must by then have the need(k) input
-    words, which arrive at a steady n_in per frame. The FIFO absorbs the difference: the spread
-    (max - min) of need(k) - k * n_in / n_out over two frames back to back.
-    """
+def _lag(need_frame: np.ndarray, n_in: int) -> np.ndarray:
+    """need(k) - k * n_in / n_out over two frames back to back: input words a consumer needs ahead of an
+    even stream. At full rate every stream of the pipeline moves evenly over the bound's period; the
+    consumer emits output word k at time k/n_out of a frame and must by then have need(k) input words,
+    which arrive at a steady n_in per frame."""
     n_out = len(need_frame)
     needs = np.concatenate([need_frame, need_frame + n_in])
-    lag = needs - np.arange(1, 2 * n_out + 1) * (n_in / n_out)
-    return int(np.ceil(np.ptp(lag)))
+    return needs - np.arange(1, 2 * n_out + 1) * (n_in / n_out)
+
+
+def _rate_depth(need_frame: np.ndarray, n_in: int) -> int:
+    """Words a FIFO must hold so that an even input stream meets `need_frame` in time: the lag's spread."""
+    return int(np.ceil(np.ptp(_lag(need_frame, n_in))))
 
 
 def rate_depths(model: ModelWrapper, layers: dict, edges: list[Edge]) -> dict[str, int]:
@@ -156,8 +163,32 @@ def rate_depths(model: ModelWrapper, layers: dict, edges: list[Edge]) -> dict[st
     return depths
 
 
+def _lead(model: ModelWrapper, layers: dict, reach: dict, fork, tensor: str) -> float:
+    """Fork words the fork runs ahead of `tensor` at full rate: each layer's largest lag on the way, summed."""
+    node = model.find_producer(tensor)
+    if node.name == fork.name:
+        return 0.0
+    rtl, n_fork = layers[node.name], ports(layers[fork.name])[1][0].words
+    leads = [0.0]
+    for i, t in enumerate(t for t in node.input if model.get_initializer(t) is None):
+        if t in reach:
+            n_in = ports(rtl)[0][i].words
+            own = max(float(np.max(_lag(need(model, node, rtl, i), n_in))), 0.0) * n_fork / n_in
+            leads.append(own + _lead(model, layers, reach, fork, t))
+    return max(leads)
+
+
+def rate_join_depths(model: ModelWrapper, layers: dict, join, fork, reach: dict) -> dict[str, int]:
+    """Words each join input's FIFO holds at full rate while the slower branch's FIFOs fill (even streams)."""
+    data = [t for t in join.input if model.get_initializer(t) is None]
+    leads = {t: _lead(model, layers, reach, fork, t) for t in data}
+    n_fork = ports(layers[fork.name])[1][0].words
+    return {t: int(np.ceil((max(leads.values()) - lead) * reach[t].size / n_fork)) + THROUGHPUT_SLACK
+            for t, lead in leads.items()}
+
+
 def branch_depths(model: ModelWrapper, layers: dict, edges: list[Edge]) -> dict[str, int]:
-    """FIFO depth of every join input edge, from its nearest common fork."""
+    """FIFO depth of every join input edge, from its nearest common fork: deadlock-free and at full rate."""
     nodes = hw_nodes(model)
     forks = [n for n in nodes if base_op(n.op_type) == "DuplicateStreams"]
     reach = {f.name: fork_needs(model, layers, f) for f in forks}
@@ -169,6 +200,8 @@ def branch_depths(model: ModelWrapper, layers: dict, edges: list[Edge]) -> dict[
             continue
         common = [f for f in forks if all(t in reach[f.name] for t in data)]
         if common:
-            found = join_depths(model, layers, node, reach[common[-1].name])
-            depths |= {t: d for t, d in found.items() if t in edge_names}
+            fork, needs = common[-1], reach[common[-1].name]
+            found = join_depths(model, layers, node, needs)
+            rated = rate_join_depths(model, layers, node, fork, needs)
+            depths |= {t: max(d, rated[t]) for t, d in found.items() if t in edge_names}
     return depths
