@@ -146,6 +146,16 @@ def _rate_depth(need_frame: np.ndarray, n_in: int) -> int:
     return int(np.ceil(np.ptp(_lag(need_frame, n_in))))
 
 
+def _spare(node, rtl) -> int:
+    """Input words a layer takes beyond what its outputs need: a sliding window's spare line-buffer rows
+    (sliding_window.sv's DEPTH of (K_H + S_H) rows, less the K_H - 1 rows and K_W pixels of one window)."""
+    if base_op(node.op_type) != "ConvolutionInputGenerator":
+        return 0
+    p = rtl.design.params
+    cf = p["C"] // p["SIMD"]
+    return (p["S_H"] + 1) * p["IFM_W"] * cf - p["K_W"] * cf
+
+
 def rate_depths(model: ModelWrapper, layers: dict, edges: list[Edge]) -> dict[str, int]:
     """FIFO depth of every edge into a layer whose input use is bursty (padding, windows, MVAU vectors).
 
@@ -159,7 +169,7 @@ def rate_depths(model: ModelWrapper, layers: dict, edges: list[Edge]) -> dict[st
         n_in = ports(rtl)[0][i].words
         need_frame = need(model, node, rtl, i)
         if not np.all(need_frame == n_in):
-            depths[e.tensor] = _rate_depth(need_frame, n_in) + RATE_SLACK
+            depths[e.tensor] = max(_rate_depth(need_frame, n_in) - _spare(node, rtl), 0) + RATE_SLACK
     return depths
 
 
