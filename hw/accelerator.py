@@ -24,7 +24,7 @@ from finn.util.fpgadataflow import is_fpgadataflow_node
 from finn.util.settings import initialize_dummy_settings
 from xnorflow.errors import XnorflowError
 from xnorflow.hw.folding import (Board, analytical_bound, apply_config, board, check_folding,
-                                 cycles_per_layer, fold_for_cycles, folding_config, insert_dwcs,
+                                 fold_for_cycles, folding_config, insert_dwcs,
                                  split_forks)
 from xnorflow.hw.resources import fit_board, fit_verdict, synth_layers, synth_top
 from xnorflow.hw.stitch import TOP, Stitched, stitch
@@ -96,12 +96,9 @@ def run_design(st: Stitched, xs: np.ndarray, **kwargs) -> tuple[np.ndarray, SimR
     try:
         res = simulate(st.design, {"in0_V": words}, {"out0_V": p_out.words * len(xs)}, st.mem_files,
                        timeout=timeout, **kwargs)
-    except XnorflowError as exc:
-        if not isinstance(exc, SimulationDeadlock) and "deadlock:" in str(exc):
-            detail = str(exc)[str(exc).index("deadlock:"):].splitlines()[0]
-            raise SimulationDeadlock(f"simulation of {TOP} {detail}",
-                                     "deepen the FIFO of the stalled branch (stitch.py/fifo_depths.py)") from None
-        raise
+    except SimulationDeadlock as exc:
+        raise SimulationDeadlock(exc.problem, "deepen that FIFO (hw/fifo_depths.py sizes it) and report the model "
+                                 "and folding (rtl/folding.json)") from None
     ys = unpack_words(res.outputs["out0_V"], p_out.dtype, (len(xs), *p_out.folded))
     return ys.reshape(len(xs), *p_out.normal), res
 
@@ -161,7 +158,6 @@ def make_rtl(build_dir: Path, b: Board, folding: str | None) -> tuple[Stitched, 
     tmp = Path(tempfile.mkdtemp(prefix=".rtl.", dir=build_dir))
     try:
         st = stitch(model, tmp)
-        st.cycles = cycles_per_layer(model)
         write_rtl(tmp, st, model)
         final = build_dir / RTL_DIR
         _replace_dir(tmp, final)

@@ -7,10 +7,15 @@ must buffer the difference, or the fork blocks and the design deadlocks. For eve
 exactly how many input words it needs to emit its first k output words (`need`); composing these
 along each branch from the nearest common fork gives, word by word, how far the fork must run
 ahead, and so the words the other branch's FIFO (at the join) must hold. Layers we do not model
-are assumed to need their whole input frame: safe, and sized for it. THROUGHPUT_SLACK words on
-top absorb the layers' bursts so that the buffering never throttles the steady state, and a branch's
-threshold searches (threshold_search.sv: K stages where one compare stage was) add their extra
-cycles of latency to the other branches' FIFOs.
+are assumed to need their whole input frame: safe, and sized for it.
+
+Full rate needs more than freedom from deadlock. At full rate every stream moves evenly over the
+bound's period, so a consumer that uses its input in bursts (padding rows, window rows, an MVAU's
+vector per output tile) needs a FIFO holding the spread of its lag behind an even stream
+(rate_depths), and the fork of a shortcut runs ahead of the join by the sum of the layers' lags on
+the slower branch, which the other branch's FIFO must hold (rate_join_depths). THROUGHPUT_SLACK
+words on top absorb the pipelines' own latency, and a branch's threshold searches (threshold_search.sv:
+K stages where one compare stage was) add their extra cycles to the other branches' FIFOs.
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ from xnorflow.hw.folding import hw_nodes
 from xnorflow.hw.layers import search_stages
 
 THROUGHPUT_SLACK = 8
+RATE_SLACK = 2
 
 
 @dataclass
@@ -89,8 +95,6 @@ def need(model: ModelWrapper, node, rtl, i: int) -> np.ndarray:
     if op == "Pool":
         pixels = int(np.prod(getCustomOp(node).get_normal_output_shape()[:-1]))
         return (k // (n_out // pixels) + 1) * (n_in // pixels)
-    if op == "ChannelGateMul" and i == 1:  # the whole gate vector before the frame's first product
-        return np.full(n_out, n_in)
     if n_in == n_out and op not in ("GlobalAccPool", "LabelSelect"):
         return k + 1
     return np.full(n_out, n_in)
@@ -125,8 +129,7 @@ def fork_needs(model: ModelWrapper, layers: dict, fork) -> tuple[dict[str, np.nd
     return out, lat
 
 
-def join_depths(model: ModelWrapper, layers: dict, join, needs: dict[str, np.ndarray],
-                lat: dict[str, int]) -> dict[str, int]:
+def join_depths(model: ModelWrapper, layers: dict, join, needs: dict[str, np.ndarray]) -> dict[str, int]:
     """Words each join input's FIFO must hold while the other branch makes the fork run ahead of it."""
     data = [t for t in join.input if model.get_initializer(t) is None]
     per_input = [need(model, join, layers[join.name], i) for i in range(len(data))]
@@ -135,23 +138,78 @@ def join_depths(model: ModelWrapper, layers: dict, join, needs: dict[str, np.nda
     depths = {}
     for t, n, own in zip(data, per_input, behind):
         lead = np.searchsorted(needs[t], fork_words, side="right") - n + 1
-        lag = max(lat[d] for d in data) - lat[t]
-        depths[t] = int(np.max(np.where(own < fork_words, lead, 0))) + THROUGHPUT_SLACK + lag
+        depths[t] = int(np.max(np.where(own < fork_words, lead, 0))) + THROUGHPUT_SLACK
     return depths
 
 
-def vector_depths(model: ModelWrapper, layers: dict, edges: list[Edge]) -> dict[str, int]:
-    """An MVAU takes a vector (SF words) only in its first output tile: its FIFO holds one, plus two."""
+def _lag(need_frame: np.ndarray, n_in: int) -> np.ndarray:
+    """need(k) - k * n_in / n_out over two frames back to back: input words a consumer needs ahead of an
+    even stream. At full rate every stream of the pipeline moves evenly over the bound's period; the
+    consumer emits output word k at time k/n_out of a frame and must by then have need(k) input words,
+    which arrive at a steady n_in per frame."""
+    n_out = len(need_frame)
+    needs = np.concatenate([need_frame, need_frame + n_in])
+    return needs - np.arange(1, 2 * n_out + 1) * (n_in / n_out)
+
+
+def _rate_depth(need_frame: np.ndarray, n_in: int) -> int:
+    """Words a FIFO must hold so that an even input stream meets `need_frame` in time: the lag's spread."""
+    return int(np.ceil(np.ptp(_lag(need_frame, n_in))))
+
+
+def _spare(node, rtl) -> int:
+    """Input words a layer takes beyond what its outputs need: a sliding window's spare line-buffer rows
+    (sliding_window.sv's DEPTH of (K_H + S_H) rows, less the K_H - 1 rows and K_W pixels of one window)."""
+    if base_op(node.op_type) != "ConvolutionInputGenerator":
+        return 0
+    p = rtl.design.params
+    cf = p["C"] // p["SIMD"]
+    return (p["S_H"] + 1) * p["IFM_W"] * cf - p["K_W"] * cf
+
+
+def rate_depths(model: ModelWrapper, layers: dict, edges: list[Edge]) -> dict[str, int]:
+    """FIFO depth of every edge into a layer whose input use is bursty (padding, windows, MVAU vectors).
+
+    Layers that need their whole input frame (global pool, label select) take it as it comes: none.
+    """
     depths = {}
     for e in edges:
-        p = layers[e.dst].design.params
-        if base_op(model.get_node_from_name(e.dst).op_type) == "MVAU" and p["MH"] > p["PE"]:
-            depths[e.tensor] = p["MW"] // p["SIMD"] + 2
+        node, rtl = model.get_node_from_name(e.dst), layers[e.dst]
+        ins = [t for t in node.input if model.get_initializer(t) is None]
+        i = ins.index(e.tensor)
+        n_in = ports(rtl)[0][i].words
+        need_frame = need(model, node, rtl, i)
+        if not np.all(need_frame == n_in):
+            depths[e.tensor] = max(_rate_depth(need_frame, n_in) - _spare(node, rtl), 0) + RATE_SLACK
     return depths
+
+
+def _lead(model: ModelWrapper, layers: dict, reach: dict, fork, tensor: str) -> float:
+    """Fork words the fork runs ahead of `tensor` at full rate: each layer's largest lag on the way, summed."""
+    node = model.find_producer(tensor)
+    if node.name == fork.name:
+        return 0.0
+    rtl, n_fork = layers[node.name], ports(layers[fork.name])[1][0].words
+    leads = [0.0]
+    for i, t in enumerate(t for t in node.input if model.get_initializer(t) is None):
+        if t in reach:
+            n_in = ports(rtl)[0][i].words
+            own = max(float(np.max(_lag(need(model, node, rtl, i), n_in))), 0.0) * n_fork / n_in
+            leads.append(own + _lead(model, layers, reach, fork, t))
+    return max(leads)
+
+
+def rate_join_depths(model: ModelWrapper, layers: dict, join, fork, reach: dict) -> dict[str, int]:
+    """Words each join input's FIFO holds at full rate while the slower branch's FIFOs fill (even streams)."""
+    data = [t for t in join.input if model.get_initializer(t) is None]
+    leads = {t: _lead(model, layers, reach, fork, t) for t in data}
+    n_fork = ports(layers[fork.name])[1][0].words
+    return {t: int(np.ceil((max(leads.values()) - lead) * reach[t].size / n_fork)) + THROUGHPUT_SLACK
+            for t, lead in leads.items()}
 
 
 def branch_depths(model: ModelWrapper, layers: dict, edges: list[Edge]) -> dict[str, int]:
-    """FIFO depth of every join input edge, from its nearest common fork."""
+    """FIFO depth of every join input edge, from its nearest common fork: deadlock-free and at full rate."""
     nodes = hw_nodes(model)
     forks = [n for n in nodes if base_op(n.op_type) == "DuplicateStreams"]
     reach = {f.name: fork_needs(model, layers, f) for f in forks}
@@ -163,6 +221,9 @@ def branch_depths(model: ModelWrapper, layers: dict, edges: list[Edge]) -> dict[
             continue
         common = [f for f in forks if all(t in reach[f.name][0] for t in data)]
         if common:
-            found = join_depths(model, layers, node, *reach[common[-1].name])
-            depths |= {t: d for t, d in found.items() if t in edge_names}
+            fork, (needs, lat) = common[-1], reach[common[-1].name]
+            found = join_depths(model, layers, node, needs)
+            rated = rate_join_depths(model, layers, node, fork, needs)
+            slowest = max(lat[t] for t in data)
+            depths |= {t: max(d, rated[t]) + slowest - lat[t] for t, d in found.items() if t in edge_names}
     return depths

@@ -4,7 +4,8 @@ Every HW layer becomes an instance of its module (layer_rtl), every edge a strea
 stitching (CreateStitchedIP) drives Vivado IP Integrator, so we write the top ourselves. Shortcut
 FIFOs are sized by analysis, not by simulation: fifo_depths.py works out, word by word, how far the
 fork runs ahead of each reconvergent branch. Memory files are renamed per layer (<layer>_<file>).
-Under Verilator, a watchdog in the top reports the internal streams that hold a deadlock.
+Under Verilator, a watchdog in the top stops a deadlocked simulation with one line naming the stalled
+stream: a join input whose FIFO is full while the join waits for its other input.
 """
 from __future__ import annotations
 
@@ -16,14 +17,14 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 from xnorflow.errors import XnorflowError
 from xnorflow.hw.dataflow import MultiStreamRTL, Port, ports
-from xnorflow.hw.fifo_depths import Edge, branch_depths, vector_depths
-from xnorflow.hw.folding import hw_nodes
+from xnorflow.hw.fifo_depths import Edge, branch_depths, rate_depths
+from xnorflow.hw.folding import cycles_per_layer, hw_nodes
 from xnorflow.hw.layers import LayerRTL, layer_rtl, sources
 from xnorflow.hw.verilator import Design, Stream
 
 TOP = "xnorflow_top"
 MIN_DEPTH = 2       # every edge: a two-word FIFO decouples the layers' handshakes
-WATCHDOG = 4000     # cycles without any internal handshake before the top names the stalled streams
+WATCHDOG = 4000     # idle cycles, beyond the slowest layer's frame, before the top names the stalled stream
 
 
 @dataclass
@@ -108,8 +109,29 @@ def _instance(module: str, params: dict, name: str, conns: list[str]) -> str:
     return f"    {module} #({ps}) {name} (\n        {body});\n"
 
 
-def _watchdog(wires: list[str]) -> str:
-    """Verilator-only watchdog: after WATCHDOG idle cycles, name blocked and starved streams and stop."""
+def _culprits(model: ModelWrapper, edges: list[Edge]) -> str:
+    """Watchdog checks naming a join input whose FIFO is full while the join waits for another input."""
+    by_dst: dict[str, list[Edge]] = {}
+    for e in edges:
+        by_dst.setdefault(e.dst, []).append(e)
+    checks = []
+    for dst, ins in by_dst.items():
+        if len(data_inputs(model, model.get_node_from_name(dst))) < 2:
+            continue
+        for full in ins:
+            f = ident(full.tensor)
+            for other in (e for e in ins if e is not full):
+                o = ident(other.tensor) + "_q"
+                checks.append(
+                    f"            if (culprit == \"\" && {f}_TVALID && !{f}_TREADY && {f}_q_TVALID && "
+                    f"!{f}_q_TREADY && !{o}_TVALID)\n"
+                    f"                culprit = \" the FIFO of stream {full.tensor} (depth {full.depth}) is full "
+                    f"while {dst} waits for stream {other.tensor}\";\n")
+    return "".join(checks)
+
+
+def _watchdog(wires: list[str], culprits: str, limit: int) -> str:
+    """Verilator-only watchdog: after `limit` idle cycles, print one line naming the stalled stream, finish."""
     moved = " || ".join(f"({w}_TVALID && {w}_TREADY)" for w in wires)
     report = "".join(
         f'            if ({w}_TVALID && !{w}_TREADY) blocked = {{blocked, " {w}"}};\n'
@@ -119,27 +141,28 @@ def _watchdog(wires: list[str]) -> str:
         "    int unsigned idle;\n"
         "    always_ff @(posedge ap_clk) idle <= (!ap_rst_n || " + moved + ") ? 0 : idle + 1;\n"
         "    always @(posedge ap_clk) begin\n"
-        f"        if (idle == {WATCHDOG}) begin\n"
-        "            automatic string blocked = \"\", starved = \"\";\n"
-        f"{report}"
-        '            $fdisplay(32\'h8000_0002, "deadlock: streams holding data (TVALID, no TREADY):%s; '
-        'streams waiting for data:%s", blocked, starved);\n'
-        '            $fatal(1, "xnorflow_top deadlocked");\n'
+        f"        if (idle == {limit}) begin\n"
+        "            automatic string culprit = \"\", blocked = \"\", starved = \"\";\n"
+        f"{culprits}{report}"
+        f'            if (culprit != "") $fdisplay(32\'h8000_0002, "deadlock: no handshake for {limit} cycles:%s", culprit);\n'
+        f'            else $fdisplay(32\'h8000_0002, "deadlock: no handshake for {limit} cycles; streams holding data '
+        '(TVALID, no TREADY):%s; streams waiting for data:%s", blocked, starved);\n'
+        "            $finish;\n"
         "        end\n"
         "    end\n"
         "`endif\n")
 
 
-def top_module(model: ModelWrapper, layers: dict, edges: list[Edge], depths: dict[str, int],
-               params: dict[str, dict]) -> tuple[str, Port, Port]:
-    """SystemVerilog text of the top module."""
+def top_module(model: ModelWrapper, layers: dict, edges: list[Edge], params: dict[str, dict],
+               watchdog: int) -> tuple[str, Port, Port]:
+    """SystemVerilog text of the top module (its watchdog fires after `watchdog` idle cycles)."""
     t_in, p_in, t_out, p_out = _ends(model, layers)
     decls, body, wires = [], [], [ident(t_in), ident(t_out)]
     for e in edges:
         src, dst = ident(e.tensor), ident(e.tensor) + "_q"
         decls += [_wires(src, e.src_port.stream.bits), _wires(dst, e.src_port.stream.bits)]
         wires += [src, dst]
-        body.append(_instance("stream_fifo", {"W": e.src_port.stream.bits, "DEPTH": depths[e.tensor]},
+        body.append(_instance("stream_fifo", {"W": e.src_port.stream.bits, "DEPTH": e.depth},
                               f"fifo_{src}", _connect("in0_V", src) + _connect("out0_V", dst)))
     consumed = {e.tensor for e in edges}
     for node in hw_nodes(model):
@@ -160,7 +183,7 @@ def top_module(model: ModelWrapper, layers: dict, edges: list[Edge], depths: dic
             f"    assign in0_V_TREADY = {w_in}_TREADY;\n"
             f"    assign out0_V_TDATA = {w_out}_TDATA;\n    assign out0_V_TVALID = {w_out}_TVALID;\n"
             f"    assign {w_out}_TREADY = out0_V_TREADY;\n\n"
-            f"{''.join(body)}{_watchdog(wires)}endmodule\n")
+            f"{''.join(body)}{_watchdog(wires, _culprits(model, edges), watchdog)}endmodule\n")
     return text, p_in, p_out
 
 
@@ -168,15 +191,15 @@ def stitch(model: ModelWrapper, out_dir: Path) -> Stitched:
     """Build every layer, size the FIFOs and write out_dir/xnorflow_top.sv; returns the design."""
     layers = {n.name: layer_rtl(model, n) for n in hw_nodes(model)}
     edges = _edges(model, layers)
-    vectors, branches = vector_depths(model, layers, edges), branch_depths(model, layers, edges)
-    depths = {}
+    rates, branches = rate_depths(model, layers, edges), branch_depths(model, layers, edges)
     for e in edges:
-        e.depth = depths[e.tensor] = max(MIN_DEPTH, vectors.get(e.tensor, 0), branches.get(e.tensor, 0))
+        e.depth = max(MIN_DEPTH, rates.get(e.tensor, 0), branches.get(e.tensor, 0))
     params, mems = {}, {}
     for name, rtl in layers.items():
         params[name], files = renamed(rtl, ident(name))
         mems |= files
-    text, p_in, p_out = top_module(model, layers, edges, depths, params)
+    cycles = cycles_per_layer(model)
+    text, p_in, p_out = top_module(model, layers, edges, params, WATCHDOG + max(cycles.values()))
     out_dir.mkdir(parents=True, exist_ok=True)
     top_file = out_dir / f"{TOP}.sv"
     top_file.write_text(text)
@@ -184,4 +207,4 @@ def stitch(model: ModelWrapper, out_dir: Path) -> Stitched:
     files = list(dict.fromkeys(f for m in modules for f in sources(m)))
     design = Design(TOP, (*files, top_file), (Stream("in0_V", p_in.stream.bits),),
                     (Stream("out0_V", p_out.stream.bits),))
-    return Stitched(design, mems, layers, edges, p_in, p_out, text)
+    return Stitched(design, mems, layers, edges, p_in, p_out, text, cycles)

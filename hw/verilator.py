@@ -27,7 +27,8 @@ RTL_DIR = Path(__file__).resolve().parent / "rtl"
 TESTBENCH = RTL_DIR / "axis_tb.cpp"
 BUILD_FLAGS = ("-O3", "--x-assign", "fast", "--x-initial", "fast", "--no-timing", "-Wno-fatal",
                "-Wno-lint", "-Wno-style", "--noassert")
-MAKE_FLAGS = ("OPT_FAST=-O1", "OPT_SLOW=-O0", "OPT_GLOBAL=-O0",
+# -O2 on the per-cycle code: ~1.3x simulated cycles/s for ~15% more compile than -O1; run-once code at -O0
+MAKE_FLAGS = ("OPT_FAST=-O2", "OPT_SLOW=-O0", "OPT_GLOBAL=-O0",
               "CFG_CXXFLAGS_PCH_I=-include")  # the wheel's verilated.mk leaves it empty: large designs fail
 DEADLOCK_RC = 3
 
@@ -177,6 +178,12 @@ def compile_design(design: Design) -> Path:
     return exe
 
 
+def _deadlock_detail(stderr: str, stats: dict) -> str:
+    """The design's own watchdog line (it names the stalled stream) if it printed one, else the testbench's."""
+    lines = [ln for ln in stderr.splitlines() if ln.startswith("deadlock: ")]
+    return lines[-1].removeprefix("deadlock: ") if lines else stats["deadlock"]
+
+
 def simulate(design: Design, inputs: dict[str, np.ndarray], expect: dict[str, int],
              mem_files: dict[str, str] | None = None, seed: int = 1, in_gap: float = 0.0,
              out_stall: float = 0.0, timeout: int = 10000) -> SimResult:
@@ -202,7 +209,7 @@ def simulate(design: Design, inputs: dict[str, np.ndarray], expect: dict[str, in
                                 f"{proc.stderr.strip()[-300:]}", "check the design's memory files")
         stats = json.loads(proc.stdout.strip().splitlines()[-1])
         if stats["deadlock"]:
-            raise SimulationDeadlock(f"simulation of {design.top} deadlocked: {stats['deadlock']}",
+            raise SimulationDeadlock(f"simulation of {design.top} deadlocked: {_deadlock_detail(proc.stderr, stats)}",
                                      "check the stream lengths and the design's backpressure")
         outputs = {s.name: np.frombuffer((run / f"out_{s.name}.bin").read_bytes(),
                                          dtype=np.uint8).reshape(-1, s.nbytes)

@@ -6,7 +6,8 @@
 // word ceil(bits/8) little-endian bytes. Arguments (key=value): seed, in_gap (probability an
 // idle input stays invalid in a cycle), out_stall (probability an output drops TREADY),
 // timeout (cycles without any handshake before declaring deadlock), expect_<name> (output
-// words to collect). Prints one JSON object with the cycle counts, or the stalled streams.
+// words to collect). Prints one JSON object with the cycle counts, or the stalled streams. A design
+// that calls $finish (its deadlock watchdog, which prints its own line on stderr) ends the run.
 #include "Vdut.h"
 #include "verilated.h"
 #include "tb_ports.h"
@@ -157,14 +158,14 @@ int main(int argc, char** argv) {
             if (s.words.size() < s.expect) return false;
         return true;
     };
-    while (!done()) {
+    while (!done() && !ctx.gotFinish()) {
         for (InStream& s : ins) {
-            if (!s.presenting && s.next < s.words.size()) s.presenting = uni(rng) >= in_gap;
+            if (!s.presenting && s.next < s.words.size()) s.presenting = in_gap == 0 || uni(rng) >= in_gap;
             if (s.presenting) s.set_data(s.words[s.next].data());
             s.set_valid(s.presenting);
         }
         for (OutStream& s : outs) {
-            s.ready = uni(rng) >= out_stall;
+            s.ready = out_stall == 0 || uni(rng) >= out_stall;
             s.set_ready(s.ready);
         }
         top.ap_clk = 0;
@@ -197,6 +198,7 @@ int main(int argc, char** argv) {
             break;
         }
     }
+    deadlock = !done();  // a timeout, or the design's own watchdog called $finish
     double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     top.final();
     for (const OutStream& s : outs) write_words("out_" + s.name + ".bin", s);
