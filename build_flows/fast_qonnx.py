@@ -1,0 +1,151 @@
+"""Equivalent, faster versions of the qonnx primitives that dominate a full-size build (issue #5's profile).
+
+Profiled on bireal18-cifar, nearly all of the build was qonnx bookkeeping that FINN's transformations run after
+every single rewrite, each pass over the whole model:
+- `InferShapes` serialises the whole model, weights included, for ONNX shape inference and back (~170 ms for
+  11 M float weights, ~40% of the build), then re-checks every tensor's shape with a linear search per tensor;
+- `get_by_name`, behind every datatype/attribute lookup, builds two lists per call.
+FINN's transformations call these internally (`model.transform(InferShapes())`), so only replacing the
+functions reaches them: `accelerated()` swaps in versions with the same results while a build runs, and
+restores qonnx's on exit. Shape inference never reads large float weights (only their dims and dtype; the
+values it may read are small int64 shapes, pads, axes), so their data is detached around the call.
+"""
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from operator import attrgetter
+
+import onnx.shape_inference as si
+import qonnx.util.basic
+from onnx import ModelProto, TensorProto
+from onnx import numpy_helper as np_helper
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.transformation import infer_shapes
+from qonnx.transformation.general import GiveUniqueParameterTensors, SortGraph
+from qonnx.transformation.infer_shapes import InferShapes
+from toposort import toposort_flatten
+
+DETACH_MIN_ELEMENTS = 1024  # float initializers at least this large travel without their data
+
+
+def get_by_name(container, name: str, name_field: str = "name"):
+    """qonnx's get_by_name (the one item named `name`, None, or an error for several), without Python loops."""
+    names = list(map(attrgetter(name_field), container))
+    count = names.count(name)
+    if count > 1:
+        raise Exception("Found multiple get_by_name matches, undefined behavior")
+    return container[names.index(name)] if count else None
+
+
+def copy_fields(src, dst, skip: str) -> None:
+    """Copy every set field of proto `src` into the empty `dst`, except the field named `skip`."""
+    for field, value in src.ListFields():
+        if field.name == skip:
+            continue
+        if field.label == field.LABEL_REPEATED:
+            getattr(dst, field.name).extend(value)
+        elif field.message_type is not None:
+            getattr(dst, field.name).CopyFrom(value)
+        else:
+            setattr(dst, field.name, value)
+
+
+def without_weights(proto: ModelProto) -> ModelProto:
+    """A copy of `proto` whose large float initializers keep name, dtype and dims but no data."""
+    light = ModelProto()
+    copy_fields(proto, light, skip="graph")
+    copy_fields(proto.graph, light.graph, skip="initializer")
+    for init in proto.graph.initializer:
+        large = init.data_type == TensorProto.FLOAT and math.prod(init.dims) >= DETACH_MIN_ELEMENTS
+        stub = TensorProto(name=init.name, data_type=init.data_type, dims=init.dims) if large else init
+        light.graph.initializer.append(stub)
+    return light
+
+
+def add_missing_initializer_shapes(model: ModelWrapper) -> None:
+    """ModelWrapper's check_all_tensor_shapes_specified(fix_missing_init_shape=True) in one pass: same order."""
+    graph = model.graph
+    known = {vi.name for container in (graph.input, graph.output, graph.value_info) for vi in container}
+    inits = {init.name: init for init in graph.initializer}
+    for node in graph.node:
+        for name in list(node.input) + list(node.output):
+            if name not in known and name in inits:
+                model.set_tensor_shape(name, list(inits[name].dims), dtype=inits[name].data_type)
+                known.add(name)
+
+
+def infer_shapes_apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+    """InferShapes.apply with the weights' data detached around ONNX shape inference."""
+    hidden = infer_shapes._hide_finn_ops(model)
+    inferred = si.infer_shapes(without_weights(model.model))
+    inferred.graph.ClearField("initializer")
+    inferred.graph.initializer.extend(model.graph.initializer)
+    model = ModelWrapper(inferred, fix_missing_initializer_valueinfo=False)
+    add_missing_initializer_shapes(model)
+    infer_shapes._restore_finn_ops(model, hidden)
+    return model, False
+
+
+def get_initializer(self, tensor_name: str, return_dtype: bool = False):
+    """ModelWrapper.get_initializer (the first initializer named so, as an array; None), without a Python loop."""
+    inits = self.graph.initializer
+    names = list(map(attrgetter("name"), inits))
+    if tensor_name not in names:
+        return (None, None) if return_dtype else None
+    init = inits[names.index(tensor_name)]
+    return (np_helper.to_array(init), init.data_type) if return_dtype else np_helper.to_array(init)
+
+
+def sort_graph_apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+    """SortGraph.apply with producers and node positions looked up in dicts (same dependencies, same order)."""
+    graph = model.graph
+    if len(graph.node) == 1:
+        return model, False
+    nodes = list(graph.node)
+    producer = {}
+    for i, node in enumerate(nodes):
+        for out in node.output:
+            producer.setdefault(out, i)
+    sources = {t.name for t in graph.initializer} | {t.name for t in graph.input}
+    deps = {}
+    for i, node in enumerate(nodes):
+        preds = {producer[t] for t in node.input if t in producer}
+        if preds or any(t in sources for t in node.input):
+            deps[i] = preds  # a node with neither is dropped, as qonnx does
+    order = toposort_flatten(deps)
+    del graph.node[:]
+    graph.node.extend(nodes[i] for i in order)
+    return model, False
+
+
+def unique_parameters_apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+    """GiveUniqueParameterTensors.apply reading each initializer only where it repeats (same new names)."""
+    inits, seen = {t.name for t in model.graph.initializer}, set()
+    for node in model.graph.node:
+        for k, name in enumerate(list(node.input)):
+            if name not in inits or name not in seen:
+                seen.add(name)
+                continue
+            new_name = model.make_new_valueinfo_name()
+            model.set_initializer(new_name, model.get_initializer(name))
+            model.set_tensor_datatype(new_name, model.get_tensor_datatype(name))
+            node.input[k] = new_name
+    return model, False
+
+
+PATCHES = ((qonnx.util.basic, "get_by_name", get_by_name), (InferShapes, "apply", infer_shapes_apply),
+           (ModelWrapper, "get_initializer", get_initializer), (SortGraph, "apply", sort_graph_apply),
+           (GiveUniqueParameterTensors, "apply", unique_parameters_apply))
+
+
+@contextmanager
+def accelerated() -> Iterator[None]:
+    """Run the block with the faster primitives in place of qonnx's."""
+    saved = [(owner, name, getattr(owner, name)) for owner, name, _ in PATCHES]
+    for owner, name, fast in PATCHES:
+        setattr(owner, name, fast)
+    try:
+        yield
+    finally:
+        for owner, name, original in saved:
+            setattr(owner, name, original)
