@@ -11,6 +11,7 @@ restores qonnx's on exit. Shape inference never reads large float weights (only 
 values it may read are small int64 shapes, pads, axes), so their data is detached around the call.
 """
 import math
+from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from operator import attrgetter
@@ -19,9 +20,11 @@ import onnx.shape_inference as si
 import qonnx.util.basic
 from onnx import ModelProto, TensorProto
 from onnx import numpy_helper as np_helper
+from qonnx.core.datatype import BaseDataType, DataType
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.transformation import infer_shapes
 from qonnx.transformation.general import GiveUniqueParameterTensors, SortGraph
+from qonnx.transformation.infer_datatypes import InferDataTypes
 from qonnx.transformation.infer_shapes import InferShapes
 from toposort import toposort_flatten
 
@@ -133,9 +136,49 @@ def unique_parameters_apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bo
     return model, False
 
 
+class IndexedDatatypes(ModelWrapper):
+    """The same model proto, its datatype annotations found by name through an index (for one InferDataTypes pass)."""
+
+    def __init__(self, model: ModelWrapper) -> None:
+        """Index `model`'s annotations; `model` and this view share one proto."""
+        self._model_proto, self.fix_float64 = model.model, model.fix_float64
+        self.annotations = defaultdict(list)
+        for annotation in self.graph.quantization_annotation:
+            self.annotations[annotation.tensor_name].append(annotation)
+
+    def datatype_entry(self, tensor_name: str):
+        """The tensor's finn_datatype entry, or None (qonnx's error where a tensor has several annotations)."""
+        found = self.annotations.get(tensor_name, [])
+        if len(found) > 1:
+            raise Exception("Found multiple get_by_name matches, undefined behavior")
+        return get_by_name(found[0].quant_parameter_tensor_names, "finn_datatype", "key") if found else None
+
+    def get_tensor_datatype(self, tensor_name: str) -> BaseDataType:
+        """ModelWrapper's, through the index where the tensor is annotated."""
+        entry = self.datatype_entry(tensor_name)
+        return DataType[entry.value] if entry is not None else ModelWrapper.get_tensor_datatype(self, tensor_name)
+
+    def set_tensor_datatype(self, tensor_name: str, datatype: BaseDataType | None) -> None:
+        """ModelWrapper's, in place where the tensor is annotated; the index follows a new annotation."""
+        entry = self.datatype_entry(tensor_name)
+        if entry is not None and datatype is not None:
+            entry.value = datatype.name
+            return
+        ModelWrapper.set_tensor_datatype(self, tensor_name, datatype)
+        self.annotations[tensor_name] = [a for a in self.graph.quantization_annotation if a.tensor_name == tensor_name]
+
+
+def infer_datatypes_apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+    """InferDataTypes.apply on an IndexedDatatypes view of `model`."""
+    _, changed = QONNX_INFER_DATATYPES(self, IndexedDatatypes(model))
+    return model, changed
+
+
+QONNX_INFER_DATATYPES = InferDataTypes.apply
 PATCHES = ((qonnx.util.basic, "get_by_name", get_by_name), (InferShapes, "apply", infer_shapes_apply),
            (ModelWrapper, "get_initializer", get_initializer), (SortGraph, "apply", sort_graph_apply),
-           (GiveUniqueParameterTensors, "apply", unique_parameters_apply))
+           (GiveUniqueParameterTensors, "apply", unique_parameters_apply),
+           (InferDataTypes, "apply", infer_datatypes_apply))
 
 
 @contextmanager
