@@ -78,12 +78,13 @@ def add_missing_initializer_shapes(model: ModelWrapper) -> None:
 
 
 def infer_shapes_apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
-    """InferShapes.apply with the weights' data detached around ONNX shape inference."""
+    """InferShapes.apply on a copy without weight data; what inference adds (value infos, output types) comes back."""
     hidden = infer_shapes._hide_finn_ops(model)
-    inferred = si.infer_shapes(without_weights(model.model))
-    inferred.graph.ClearField("initializer")
-    inferred.graph.initializer.extend(model.graph.initializer)
-    model = ModelWrapper(inferred, fix_missing_initializer_valueinfo=False)
+    inferred = si.infer_shapes(without_weights(model.model)).graph
+    for field in ("output", "value_info"):
+        model.graph.ClearField(field)
+        getattr(model.graph, field).extend(getattr(inferred, field))
+    model = ModelWrapper(model.model, fix_missing_initializer_valueinfo=False)
     add_missing_initializer_shapes(model)
     infer_shapes._restore_finn_ops(model, hidden)
     return model, False
