@@ -3,6 +3,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from onnx import TensorProto, helper
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.util.basic import qonnx_make_model
@@ -56,6 +57,17 @@ def test_near_identity_scale_kept():
     assert [(n.op_type, n.input[1]) for n in model.graph.node] == [("Mul", "bn"), ("Add", "tiny")]
 
 
+def test_tiny_rsign_shift_kept(tmp_path):
+    """An RSign shift of 1e-6 (within qonnx's 1e-5 identity tolerance) still decides the sign of exact zeros."""
+    model = probes.seeded(probes.reactnet_probe, 0)
+    for m in model.modules():
+        if isinstance(m, probes.BinaryConv) and m.rsign is not None:
+            m.rsign.data = torch.full_like(m.rsign, 1e-6)
+    out, _ = build(tmp_path, model)
+    arrows = verify(model, out, random_frames(SHAPE, 6, seed=0))
+    assert all(a.ok and a.max_abs_diff < 1e-5 for a in arrows), [str(a) for a in arrows]
+
+
 def test_zero_padded_binary_conv_refused(tmp_path):
     export(probes.seeded(probes.zero_pad_probe, 0), SHAPE, tmp_path / "m.onnx")
     with pytest.raises(XnorflowError, match="bipolar|-1"):
@@ -65,7 +77,7 @@ def test_zero_padded_binary_conv_refused(tmp_path):
 
 def test_float_layer_refused(tmp_path):
     model = probes.seeded(probes.vgg_probe, 0)
-    model[1].conv = __import__("torch").nn.Conv2d(16, 16, 3, bias=False)
+    model[1].conv = torch.nn.Conv2d(16, 16, 3, bias=False)
     export(model, SHAPE, tmp_path / "m.onnx")
     with pytest.raises(XnorflowError, match="float"):
         build_hw_graph(tmp_path / "m.onnx", tmp_path / "build")
