@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from operator import attrgetter
 
 import onnx.shape_inference as si
+import qonnx.transformation.general
 import qonnx.util.basic
 from onnx import ModelProto, TensorProto
 from onnx import numpy_helper as np_helper
@@ -24,6 +25,7 @@ from qonnx.core.datatype import BaseDataType, DataType
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.transformation import infer_shapes
 from qonnx.transformation.general import GiveUniqueParameterTensors, SortGraph
+from qonnx.transformation.infer_data_layouts import InferDataLayouts
 from qonnx.transformation.infer_datatypes import InferDataTypes
 from qonnx.transformation.infer_shapes import InferShapes
 from toposort import toposort_flatten
@@ -137,8 +139,15 @@ def unique_parameters_apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bo
     return model, False
 
 
-class IndexedDatatypes(ModelWrapper):
-    """The same model proto, its datatype annotations found by name through an index (for one InferDataTypes pass)."""
+def group_inputs_by_category(node, model: ModelWrapper) -> tuple[list[str], list[str]]:
+    """qonnx's (dynamic inputs, then initializer inputs, each in input order) without converting initializers."""
+    inits = set(map(attrgetter("name"), model.graph.initializer))
+    dynamics = [name for name in node.input if name not in inits]
+    return dynamics, [name for name in node.input if name not in dynamics]
+
+
+class IndexedAnnotations(ModelWrapper):
+    """The same model proto, its tensor annotations found by name through an index (for one inference pass)."""
 
     def __init__(self, model: ModelWrapper) -> None:
         """Index `model`'s annotations; `model` and this view share one proto."""
@@ -147,39 +156,64 @@ class IndexedDatatypes(ModelWrapper):
         for annotation in self.graph.quantization_annotation:
             self.annotations[annotation.tensor_name].append(annotation)
 
-    def datatype_entry(self, tensor_name: str):
-        """The tensor's finn_datatype entry, or None (qonnx's error where a tensor has several annotations)."""
+    def entry(self, tensor_name: str, key: str):
+        """The tensor's annotation entry `key`, or None (qonnx's error where a tensor has several annotations)."""
         found = self.annotations.get(tensor_name, [])
         if len(found) > 1:
             raise Exception("Found multiple get_by_name matches, undefined behavior")
-        return get_by_name(found[0].quant_parameter_tensor_names, "finn_datatype", "key") if found else None
+        return get_by_name(found[0].quant_parameter_tensor_names, key, "key") if found else None
+
+    def reindex(self, tensor_name: str) -> None:
+        """Look the tensor's annotations up again (after qonnx's setter may have added one)."""
+        self.annotations[tensor_name] = [a for a in self.graph.quantization_annotation if a.tensor_name == tensor_name]
 
     def get_tensor_datatype(self, tensor_name: str) -> BaseDataType:
         """ModelWrapper's, through the index where the tensor is annotated."""
-        entry = self.datatype_entry(tensor_name)
+        entry = self.entry(tensor_name, "finn_datatype")
         return DataType[entry.value] if entry is not None else ModelWrapper.get_tensor_datatype(self, tensor_name)
 
     def set_tensor_datatype(self, tensor_name: str, datatype: BaseDataType | None) -> None:
-        """ModelWrapper's, in place where the tensor is annotated; the index follows a new annotation."""
-        entry = self.datatype_entry(tensor_name)
+        """ModelWrapper's, in place where the tensor has a datatype entry."""
+        entry = self.entry(tensor_name, "finn_datatype")
         if entry is not None and datatype is not None:
             entry.value = datatype.name
             return
         ModelWrapper.set_tensor_datatype(self, tensor_name, datatype)
-        self.annotations[tensor_name] = [a for a in self.graph.quantization_annotation if a.tensor_name == tensor_name]
+        self.reindex(tensor_name)
+
+    def get_tensor_layout(self, tensor_name: str) -> list[str] | None:
+        """ModelWrapper's (it evaluates the stored string), through the index."""
+        entry = self.entry(tensor_name, "tensor_layout")
+        return eval(entry.value) if entry is not None else None
+
+    def set_tensor_layout(self, tensor_name: str, data_layout: list[str]) -> None:
+        """ModelWrapper's, in place where the tensor has a layout entry."""
+        entry = self.entry(tensor_name, "tensor_layout")
+        if entry is not None and type(data_layout) is list:
+            entry.value = str(data_layout)
+            return
+        ModelWrapper.set_tensor_layout(self, tensor_name, data_layout)
+        self.reindex(tensor_name)
 
 
 def infer_datatypes_apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
-    """InferDataTypes.apply on an IndexedDatatypes view of `model`."""
-    _, changed = QONNX_INFER_DATATYPES(self, IndexedDatatypes(model))
+    """InferDataTypes.apply on an IndexedAnnotations view of `model`."""
+    _, changed = QONNX_INFER_DATATYPES(self, IndexedAnnotations(model))
     return model, changed
 
 
-QONNX_INFER_DATATYPES = InferDataTypes.apply
+def infer_data_layouts_apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+    """InferDataLayouts.apply on an IndexedAnnotations view of `model`."""
+    _, changed = QONNX_INFER_DATA_LAYOUTS(self, IndexedAnnotations(model))
+    return model, changed
+
+
+QONNX_INFER_DATATYPES, QONNX_INFER_DATA_LAYOUTS = InferDataTypes.apply, InferDataLayouts.apply
 PATCHES = ((qonnx.util.basic, "get_by_name", get_by_name), (InferShapes, "apply", infer_shapes_apply),
            (ModelWrapper, "get_initializer", get_initializer), (SortGraph, "apply", sort_graph_apply),
            (GiveUniqueParameterTensors, "apply", unique_parameters_apply),
-           (InferDataTypes, "apply", infer_datatypes_apply))
+           (InferDataTypes, "apply", infer_datatypes_apply), (InferDataLayouts, "apply", infer_data_layouts_apply),
+           (qonnx.transformation.general, "group_inputs_by_category", group_inputs_by_category))
 
 
 @contextmanager
