@@ -102,6 +102,30 @@ def get_initializer(self, tensor_name: str, return_dtype: bool = False):
     return (np_helper.to_array(init), init.data_type) if return_dtype else np_helper.to_array(init)
 
 
+def value_infos(graph) -> tuple[list, list[str]]:
+    """Graph inputs, outputs and value infos (qonnx's search order) and their names."""
+    infos = [*graph.input, *graph.output, *graph.value_info]
+    return infos, list(map(attrgetter("name"), infos))
+
+
+def get_tensor_valueinfo(self, tensor_name: str):
+    """ModelWrapper.get_tensor_valueinfo (the one ValueInfoProto of the tensor, or None) without tuple lists."""
+    infos, names = value_infos(self.graph)
+    assert names.count(tensor_name) <= 1, "Multiple ValueInfoProto found for " + tensor_name
+    return infos[names.index(tensor_name)] if tensor_name in names else None
+
+
+def get_tensor_shape(self, tensor_name: str, fix_missing_init_shape: bool = False) -> list[int] | None:
+    """ModelWrapper.get_tensor_shape: the value info's dims, else the initializer's shape (recorded if asked)."""
+    info = get_tensor_valueinfo(self, tensor_name)
+    if info is not None:
+        return [d.dim_value for d in info.type.tensor_type.shape.dim]
+    init, dtype = self.get_initializer(tensor_name, return_dtype=True)
+    if init is not None and fix_missing_init_shape:
+        self.set_tensor_shape(tensor_name, init.shape, dtype=dtype)
+    return None if init is None else list(init.shape)
+
+
 def sort_graph_apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
     """SortGraph.apply with producers and node positions looked up in dicts (same dependencies, same order)."""
     graph = model.graph
@@ -152,7 +176,7 @@ class IndexedAnnotations(ModelWrapper):
     def __init__(self, model: ModelWrapper) -> None:
         """Index `model`'s annotations; `model` and this view share one proto."""
         self._model_proto, self.fix_float64 = model.model, model.fix_float64
-        self.annotations = defaultdict(list)
+        self.annotations, self.infos = defaultdict(list), None
         for annotation in self.graph.quantization_annotation:
             self.annotations[annotation.tensor_name].append(annotation)
 
@@ -168,9 +192,24 @@ class IndexedAnnotations(ModelWrapper):
         self.annotations[tensor_name] = [a for a in self.graph.quantization_annotation if a.tensor_name == tensor_name]
 
     def get_tensor_datatype(self, tensor_name: str) -> BaseDataType:
-        """ModelWrapper's, through the index where the tensor is annotated."""
+        """ModelWrapper's: the annotation, else FLOAT16 for a float16 container and FLOAT32 for any other."""
         entry = self.entry(tensor_name, "finn_datatype")
-        return DataType[entry.value] if entry is not None else ModelWrapper.get_tensor_datatype(self, tensor_name)
+        if entry is not None:
+            return DataType[entry.value]
+        info = self.get_tensor_valueinfo(tensor_name)
+        container = (info.type.tensor_type.elem_type if info is not None
+                     else self.get_initializer(tensor_name, return_dtype=True)[1])
+        return DataType["FLOAT16" if container == TensorProto.FLOAT16 else "FLOAT32"]
+
+    def get_tensor_valueinfo(self, tensor_name: str):
+        """ModelWrapper's, through an index of the value infos (a pass over annotations leaves them as they are)."""
+        if self.infos is None:
+            self.infos = defaultdict(list)
+            for info in value_infos(self.graph)[0]:
+                self.infos[info.name].append(info)
+        found = self.infos.get(tensor_name, [])
+        assert len(found) <= 1, "Multiple ValueInfoProto found for " + tensor_name
+        return found[0] if found and found[0].name == tensor_name else get_tensor_valueinfo(self, tensor_name)
 
     def set_tensor_datatype(self, tensor_name: str, datatype: BaseDataType | None) -> None:
         """ModelWrapper's, in place where the tensor has a datatype entry."""
@@ -210,7 +249,8 @@ def infer_data_layouts_apply(self, model: ModelWrapper) -> tuple[ModelWrapper, b
 
 QONNX_INFER_DATATYPES, QONNX_INFER_DATA_LAYOUTS = InferDataTypes.apply, InferDataLayouts.apply
 PATCHES = ((qonnx.util.basic, "get_by_name", get_by_name), (InferShapes, "apply", infer_shapes_apply),
-           (ModelWrapper, "get_initializer", get_initializer), (SortGraph, "apply", sort_graph_apply),
+           (ModelWrapper, "get_initializer", get_initializer), (ModelWrapper, "get_tensor_valueinfo", get_tensor_valueinfo),
+           (ModelWrapper, "get_tensor_shape", get_tensor_shape), (SortGraph, "apply", sort_graph_apply),
            (GiveUniqueParameterTensors, "apply", unique_parameters_apply),
            (InferDataTypes, "apply", infer_datatypes_apply), (InferDataLayouts, "apply", infer_data_layouts_apply),
            (qonnx.transformation.general, "group_inputs_by_category", group_inputs_by_category))
