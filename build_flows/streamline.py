@@ -28,7 +28,7 @@ from qonnx.transformation.remove import RemoveIdentityOps, remove_node_and_rewir
 from finn.transformation.qonnx.convert_qonnx_to_finn import ConvertQONNXtoFINN
 from finn.transformation.streamline.absorb import (Absorb1BitMulIntoConv, Absorb1BitMulIntoMatMul,
                                                    AbsorbAddIntoMultiThreshold, AbsorbConsecutiveTransposes,
-                                                   AbsorbMulIntoMultiThreshold, AbsorbScalarBiasIntoMultiThreshold,
+                                                   AbsorbMulIntoMultiThreshold,
                                                    AbsorbTransposeIntoMultiThreshold, FactorOutMulSignMagnitude)
 from finn.transformation.streamline.collapse_repeated import CollapseRepeatedAdd, CollapseRepeatedMul
 from finn.transformation.streamline.reorder import (MakeMaxPoolNHWC, MoveAddPastConv, MoveAddPastMul,
@@ -42,6 +42,7 @@ from finn.transformation.streamline.reorder import (MakeMaxPoolNHWC, MoveAddPast
 from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
 from finn.transformation.streamline.sign_to_thres import ConvertSignToThres
 
+from xnorflow.build_flows.batched import AbsorbScalarBiasesIntoMultiThresholds
 from xnorflow.build_flows.padding import EncodeBipolarPadValue, FoldBipolarPadIntoIm2Col, UnshareBipolarThresholds
 from xnorflow.build_flows.prepare import prepare
 from xnorflow.build_flows.rounding import HalfToEvenFloatThresholds, HalfToEvenIntegerThresholds
@@ -75,9 +76,9 @@ def exact_identities() -> Iterator[None]:
         RemoveIdentityOps.apply = tolerant
 
 
-# FINN's Streamline list (finn.transformation.streamline.Streamline), same order.
+# FINN's Streamline list (finn.transformation.streamline.Streamline), same order; one step batched (batched.py).
 STREAMLINE = [ConvertSubToAdd(), ConvertDivToMul(), BatchNormToAffine(), ConvertSignToThres(), MoveMulPastMaxPool(),
-              AbsorbScalarBiasIntoMultiThreshold(), MoveScalesPastIm2Col(), MoveScalarLinearPastInvariants(),
+              AbsorbScalarBiasesIntoMultiThresholds(), MoveScalesPastIm2Col(), MoveScalarLinearPastInvariants(),
               MoveAddPastMul(), MoveScalarAddPastMatMul(), MoveAddPastConv(), MoveScalarMulPastMatMul(),
               MoveScalarMulPastConv(), MoveAddPastMul(), CollapseRepeatedAdd(), CollapseRepeatedMul(),
               MoveMulPastMaxPool(), AbsorbAddIntoMultiThreshold(), FactorOutMulSignMagnitude(),
@@ -147,7 +148,7 @@ def to_fixpoint(model: ModelWrapper) -> ModelWrapper:
 
 def streamline(model: ModelWrapper) -> ModelWrapper:
     """FINN graph -> lowered, XNOR-popcount, integer-threshold graph."""
-    model = run(model, [AbsorbScalarBiasIntoMultiThreshold(), MoveScalarLinearPastInvariants()])
+    model = run(model, [AbsorbScalarBiasesIntoMultiThresholds(), MoveScalarLinearPastInvariants()])
     model = run(model, STREAMLINE + [LowerConvsToMatMul(), MakeMaxPoolNHWC(), AbsorbTransposeIntoMultiThreshold(),
                                      AbsorbConsecutiveTransposes(), FoldBipolarPadIntoIm2Col(),
                                      UnshareBipolarThresholds()])
