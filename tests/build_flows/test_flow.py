@@ -2,13 +2,17 @@
 import json
 
 import numpy as np
+import onnx
 import pytest
 import torch
+from finn.transformation.streamline.absorb import AbsorbScalarBiasIntoMultiThreshold
 from onnx import TensorProto, helper
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.util.basic import qonnx_make_model
 
 import probes
+from xnorflow.build_flows import fast_qonnx
+from xnorflow.build_flows.batched import AbsorbScalarBiasesIntoMultiThresholds
 from xnorflow.build_flows.export import export
 from xnorflow.build_flows.hw_graph import build_hw_graph
 from xnorflow.build_flows.streamline import RemoveExactIdentityOps
@@ -43,6 +47,20 @@ def test_bit_exact(tmp_path, builder, seed, kw):
         hw = ModelWrapper(str(out / "hw.onnx"))
         adds = [n for n in hw.graph.node if n.op_type == "ElementwiseAdd"]
         assert all(hw.get_tensor_datatype(i).is_integer() for n in adds for i in n.input)
+
+
+def test_fast_paths_give_identical_graphs(tmp_path, monkeypatch):
+    """qonnx's primitives and FINN's one-at-a-time bias absorption give the very graphs the fast versions give."""
+    export(probes.seeded(probes.reactnet_probe, 1), SHAPE, tmp_path / "m.onnx")
+    build_hw_graph(tmp_path / "m.onnx", tmp_path / "fast")
+    monkeypatch.setattr(fast_qonnx, "PATCHES", ())
+    build_hw_graph(tmp_path / "m.onnx", tmp_path / "plain")
+    for stage in ("qonnx", "finn", "streamlined", "hw"):
+        assert onnx.load(tmp_path / "fast" / f"{stage}.onnx") == onnx.load(tmp_path / "plain" / f"{stage}.onnx"), stage
+    finn = ModelWrapper(str(tmp_path / "plain" / "finn.onnx"))
+    ours = finn.transform(AbsorbScalarBiasesIntoMultiThresholds())
+    assert ours.model == finn.transform(AbsorbScalarBiasIntoMultiThreshold()).model
+    assert sum(n.op_type == "Add" for n in ours.graph.node) < sum(n.op_type == "Add" for n in finn.graph.node)
 
 
 def test_near_identity_scale_kept():
