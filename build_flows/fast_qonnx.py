@@ -1,14 +1,19 @@
 """Equivalent, faster versions of the qonnx primitives that dominate a full-size build (issue #5's profile).
 
-Profiled on bireal18-cifar, nearly all of the build was qonnx bookkeeping that FINN's transformations run after
-every single rewrite, each pass over the whole model:
-- `InferShapes` serialises the whole model, weights included, for ONNX shape inference and back (~170 ms for
-  11 M float weights, ~40% of the build), then re-checks every tensor's shape with a linear search per tensor;
-- `get_by_name`, behind every datatype/attribute lookup, builds two lists per call.
-FINN's transformations call these internally (`model.transform(InferShapes())`), so only replacing the
-functions reaches them: `accelerated()` swaps in versions with the same results while a build runs, and
-restores qonnx's on exit. Shape inference never reads large float weights (only their dims and dtype; the
-values it may read are small int64 shapes, pads, axes), so their data is detached around the call.
+Profiled on bireal18-cifar (cProfile, 283 s), nearly all of the build was qonnx bookkeeping that FINN's
+transformations redo over the whole model after every single rewrite (`model.transform(InferShapes())` inside
+their `apply`), each step linear in the model, so quadratic overall:
+- InferShapes (120 s): ONNX shape inference serialises the model with its weights (~170 ms for 11 M floats),
+  then ModelWrapper re-checks every tensor's shape with a linear search per tensor;
+- clean-up after each nested transform (57 s): SortGraph finds each node's producers by linear search,
+  GiveUniqueParameterTensors converts every initializer to an array;
+- InferDataTypes/InferDataLayouts (68 s): every datatype/layout lookup searches all annotations, and
+  get_by_name / get_initializer / get_tensor_valueinfo build Python lists per call.
+Only replacing these functions reaches the calls inside FINN's transformations: `accelerated()` swaps in the
+versions below, which give the same results (same graphs, byte for byte, at every stage of bireal18-cifar and
+reactnet-a-cifar), while a build runs, and restores qonnx's on exit. Shape inference never reads large float
+weights (only their dims and dtype; the values it may read are small int64 shapes, pads, axes), so it gets a
+copy of the model without their data.
 """
 import math
 from collections import defaultdict
