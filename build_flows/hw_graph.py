@@ -30,6 +30,7 @@ from finn.util.fpgadataflow import is_fpgadataflow_node
 from finn.util.settings import initialize_dummy_settings
 
 from xnorflow.build_flows.chain_lut import NarrowPopcountOutputs
+from xnorflow.build_flows.fast_qonnx import accelerated
 from xnorflow.build_flows.streamline import round_thresholds, streamline, tidy, to_finn, to_fixpoint
 from xnorflow.errors import XnorflowError
 
@@ -200,7 +201,8 @@ def build_hw_graph(onnx_path: str | Path, out_dir: str | Path, meta: dict | None
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        rep = (meta or {}) | run_stages(ModelWrapper(str(onnx_path)), tmp)
+        with accelerated():
+            rep = (meta or {}) | run_stages(ModelWrapper(str(onnx_path)), tmp)
         (tmp / "report.json").write_text(json.dumps(rep, indent=1, default=str))
         if out_dir.exists():
             shutil.rmtree(out_dir)

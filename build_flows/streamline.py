@@ -3,10 +3,13 @@
 FINN's `Streamline` is rerun here as its own transformation list with two changes:
 - identity removal is exact: FINN/qonnx's RemoveIdentityOps drops any Mul within rtol 1e-5 of 1 and any Add
   within 1e-5 of 0, so a BatchNorm with var 1 (scale 1/sqrt(1 + eps) = 0.999995) lost its eps and flipped
-  near-tie rounding (the initial-weights stem bug);
+  near-tie rounding (the initial-weights stem bug). ConvertQONNXtoFINN runs it on the whole graph too (inside
+  GemmToMatMul and as its last step), where it dropped an RSign shift within 1e-5 of 0: it runs with
+  RemoveIdentityOps made exact;
 - transformations edit the graph in place, and the clean-up (names, sort) runs once per pass, not after each step.
 """
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
@@ -20,12 +23,12 @@ from qonnx.transformation.infer_data_layouts import InferDataLayouts
 from qonnx.transformation.infer_datatypes import InferDataTypes
 from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
-from qonnx.transformation.remove import remove_node_and_rewire
+from qonnx.transformation.remove import RemoveIdentityOps, remove_node_and_rewire
 
 from finn.transformation.qonnx.convert_qonnx_to_finn import ConvertQONNXtoFINN
 from finn.transformation.streamline.absorb import (Absorb1BitMulIntoConv, Absorb1BitMulIntoMatMul,
                                                    AbsorbAddIntoMultiThreshold, AbsorbConsecutiveTransposes,
-                                                   AbsorbMulIntoMultiThreshold, AbsorbScalarBiasIntoMultiThreshold,
+                                                   AbsorbMulIntoMultiThreshold,
                                                    AbsorbTransposeIntoMultiThreshold, FactorOutMulSignMagnitude)
 from finn.transformation.streamline.collapse_repeated import CollapseRepeatedAdd, CollapseRepeatedMul
 from finn.transformation.streamline.reorder import (MakeMaxPoolNHWC, MoveAddPastConv, MoveAddPastMul,
@@ -39,6 +42,7 @@ from finn.transformation.streamline.reorder import (MakeMaxPoolNHWC, MoveAddPast
 from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
 from finn.transformation.streamline.sign_to_thres import ConvertSignToThres
 
+from xnorflow.build_flows.batched import AbsorbScalarBiasesIntoMultiThresholds
 from xnorflow.build_flows.chain_lut import ChainToLUT
 from xnorflow.build_flows.gate import gates_to_integer
 from xnorflow.build_flows.padding import EncodeBipolarPadValue, FoldBipolarPadIntoIm2Col, UnshareBipolarThresholds
@@ -47,10 +51,10 @@ from xnorflow.build_flows.rounding import HalfToEvenFloatThresholds, HalfToEvenI
 
 
 class RemoveExactIdentityOps(Transformation):
-    """Remove Add/Sub of exactly 0, Mul/Div by exactly 1 and Identity nodes (never a near-identity)."""
+    """Remove Add/Sub of exactly 0, Mul/Div by exactly 1, Pad by 0 and Identity nodes (never a near-identity)."""
 
     def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
-        neutral = {"Add": 0.0, "Sub": 0.0, "Mul": 1.0, "Div": 1.0}
+        neutral = {"Add": 0.0, "Sub": 0.0, "Mul": 1.0, "Div": 1.0, "Pad": 0}
         for node in list(model.graph.node):
             const = model.get_initializer(node.input[1]) if node.op_type in neutral else None
             if node.op_type == "Identity" or (const is not None and np.all(const == neutral[node.op_type])):
@@ -58,9 +62,25 @@ class RemoveExactIdentityOps(Transformation):
         return model, False
 
 
-# FINN's Streamline list (finn.transformation.streamline.Streamline), same order.
+def exact_remove_identity_ops(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+    """RemoveIdentityOps.apply made exact: RemoveExactIdentityOps, then shapes as qonnx's does."""
+    model, _ = RemoveExactIdentityOps().apply(model)
+    return model.transform(InferShapes()), False
+
+
+@contextmanager
+def exact_identities() -> Iterator[None]:
+    """Run the block with qonnx's RemoveIdentityOps (called inside FINN/qonnx transformations) made exact."""
+    tolerant, RemoveIdentityOps.apply = RemoveIdentityOps.apply, exact_remove_identity_ops
+    try:
+        yield
+    finally:
+        RemoveIdentityOps.apply = tolerant
+
+
+# FINN's Streamline list (finn.transformation.streamline.Streamline), same order; one step batched (batched.py).
 STREAMLINE = [ConvertSubToAdd(), ConvertDivToMul(), BatchNormToAffine(), ConvertSignToThres(), MoveMulPastMaxPool(),
-              AbsorbScalarBiasIntoMultiThreshold(), MoveScalesPastIm2Col(), MoveScalarLinearPastInvariants(),
+              AbsorbScalarBiasesIntoMultiThresholds(), MoveScalesPastIm2Col(), MoveScalarLinearPastInvariants(),
               MoveAddPastMul(), MoveScalarAddPastMatMul(), MoveAddPastConv(), MoveScalarMulPastMatMul(),
               MoveScalarMulPastConv(), MoveAddPastMul(), CollapseRepeatedAdd(), CollapseRepeatedMul(),
               MoveMulPastMaxPool(), AbsorbAddIntoMultiThreshold(), FactorOutMulSignMagnitude(),
@@ -104,7 +124,8 @@ def signature(model: ModelWrapper) -> tuple:
 def to_finn(model: ModelWrapper) -> ModelWrapper:
     """Checked, rewritten QONNX -> FINN MultiThreshold form with half-to-even thresholds."""
     model = gates_to_integer(prepare(tidy(model)))
-    model = tidy(model.transform(ConvertQONNXtoFINN()))
+    with exact_identities():
+        model = tidy(model.transform(ConvertQONNXtoFINN()))
     return model.transform(HalfToEvenFloatThresholds())
 
 
@@ -129,7 +150,7 @@ def to_fixpoint(model: ModelWrapper) -> ModelWrapper:
 
 def streamline(model: ModelWrapper) -> ModelWrapper:
     """FINN graph -> lowered, XNOR-popcount, integer-threshold graph."""
-    model = run(model, [AbsorbScalarBiasIntoMultiThreshold(), MoveScalarLinearPastInvariants()])
+    model = run(model, [AbsorbScalarBiasesIntoMultiThresholds(), MoveScalarLinearPastInvariants()])
     model = run(model, STREAMLINE + [LowerConvsToMatMul(), MakeMaxPoolNHWC(), AbsorbTransposeIntoMultiThreshold(),
                                      AbsorbConsecutiveTransposes(), FoldBipolarPadIntoIm2Col(),
                                      UnshareBipolarThresholds()])

@@ -2,12 +2,17 @@
 import json
 
 import numpy as np
+import onnx
 import pytest
+import torch
+from finn.transformation.streamline.absorb import AbsorbScalarBiasIntoMultiThreshold
 from onnx import TensorProto, helper
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.util.basic import qonnx_make_model
 
 import probes
+from xnorflow.build_flows import fast_qonnx
+from xnorflow.build_flows.batched import AbsorbScalarBiasesIntoMultiThresholds
 from xnorflow.build_flows.export import export
 from xnorflow.build_flows.hw_graph import build_hw_graph
 from xnorflow.build_flows.streamline import RemoveExactIdentityOps
@@ -44,6 +49,20 @@ def test_bit_exact(tmp_path, builder, seed, kw):
         assert all(hw.get_tensor_datatype(i).is_integer() for n in adds for i in n.input)
 
 
+def test_fast_paths_give_identical_graphs(tmp_path, monkeypatch):
+    """qonnx's primitives and FINN's one-at-a-time bias absorption give the very graphs the fast versions give."""
+    export(probes.seeded(probes.reactnet_probe, 1), SHAPE, tmp_path / "m.onnx")
+    build_hw_graph(tmp_path / "m.onnx", tmp_path / "fast")
+    monkeypatch.setattr(fast_qonnx, "PATCHES", ())
+    build_hw_graph(tmp_path / "m.onnx", tmp_path / "plain")
+    for stage in ("qonnx", "finn", "streamlined", "hw"):
+        assert onnx.load(tmp_path / "fast" / f"{stage}.onnx") == onnx.load(tmp_path / "plain" / f"{stage}.onnx"), stage
+    finn = ModelWrapper(str(tmp_path / "plain" / "finn.onnx"))
+    ours = finn.transform(AbsorbScalarBiasesIntoMultiThresholds())
+    assert ours.model == finn.transform(AbsorbScalarBiasIntoMultiThreshold()).model
+    assert sum(n.op_type == "Add" for n in ours.graph.node) < sum(n.op_type == "Add" for n in finn.graph.node)
+
+
 def test_near_identity_scale_kept():
     """A BatchNorm with var 1 scales by 1/sqrt(1 + eps) = 0.999995: not an identity (the lost-eps bug)."""
     consts = {"bn": np.float32(1 / np.sqrt(1 + 1e-5)), "one": np.float32(1.0), "tiny": np.float32(1e-6)}
@@ -56,6 +75,17 @@ def test_near_identity_scale_kept():
     assert [(n.op_type, n.input[1]) for n in model.graph.node] == [("Mul", "bn"), ("Add", "tiny")]
 
 
+def test_tiny_rsign_shift_kept(tmp_path):
+    """An RSign shift of 1e-6 (within qonnx's 1e-5 identity tolerance) still decides the sign of exact zeros."""
+    model = probes.seeded(probes.reactnet_probe, 0)
+    for m in model.modules():
+        if isinstance(m, probes.BinaryConv) and m.rsign is not None:
+            m.rsign.data = torch.full_like(m.rsign, 1e-6)
+    out, _ = build(tmp_path, model)
+    arrows = verify(model, out, random_frames(SHAPE, 6, seed=0))
+    assert all(a.ok and a.max_abs_diff < 1e-5 for a in arrows), [str(a) for a in arrows]
+
+
 def test_zero_padded_binary_conv_refused(tmp_path):
     export(probes.seeded(probes.zero_pad_probe, 0), SHAPE, tmp_path / "m.onnx")
     with pytest.raises(XnorflowError, match="bipolar|-1"):
@@ -65,7 +95,7 @@ def test_zero_padded_binary_conv_refused(tmp_path):
 
 def test_float_layer_refused(tmp_path):
     model = probes.seeded(probes.vgg_probe, 0)
-    model[1].conv = __import__("torch").nn.Conv2d(16, 16, 3, bias=False)
+    model[1].conv = torch.nn.Conv2d(16, 16, 3, bias=False)
     export(model, SHAPE, tmp_path / "m.onnx")
     with pytest.raises(XnorflowError, match="float"):
         build_hw_graph(tmp_path / "m.onnx", tmp_path / "build")

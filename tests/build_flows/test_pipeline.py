@@ -126,8 +126,7 @@ def test_cli_bad_input_one_line(tmp_path, capsys):
     assert not (tmp_path / "b").exists()
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", ["bireal18-cifar", "reactnet-a-cifar"])
+@pytest.mark.parametrize("name", ["bireal18-cifar", pytest.param("reactnet-a-cifar", marks=pytest.mark.slow)])
 def test_cifar_models_build(tmp_path, name):
     rep = pipeline.build(name, tmp_path / "build")
     assert rep["hw_layers"] > 0
