@@ -194,7 +194,7 @@ def build_target(hw_build_dir: Path, target: str, board_name: str, folding: str 
     """Run `target` (rtl, sim, synth, bitfile) on a hw-graph build directory; returns its report sections."""
     if target not in TARGETS:
         raise XnorflowError(f"unknown target '{target}'", f"use one of: hw-graph, {', '.join(TARGETS)}")
-    build_dir, b = Path(hw_build_dir), board(board_name)
+    build_dir, b = Path(hw_build_dir).resolve(), board(board_name)
     initialize_dummy_settings()
     st, ref, rtl_rep = make_rtl(build_dir, b, folding)
     update_report(build_dir, "rtl", rtl_rep)
@@ -214,7 +214,7 @@ def build_target(hw_build_dir: Path, target: str, board_name: str, folding: str 
 
 def simulate_build(build_dir: Path, frames: int = 8) -> dict:
     """`xnorflow sim BUILD_DIR`: re-simulate the RTL of a build with its saved folding."""
-    build_dir = Path(build_dir)
+    build_dir = Path(build_dir).resolve()
     rep = json.loads((build_dir / "report.json").read_text()) if (build_dir / "report.json").exists() else {}
     if "rtl" not in rep or not (build_dir / RTL_DIR / "folding.json").exists():
         raise XnorflowError(f"{build_dir} has no RTL", f"run `xnorflow build --target rtl` into {build_dir} first")

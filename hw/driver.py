@@ -57,7 +57,7 @@ class VerilatorAccelerator:
     """A build directory's RTL behind the driver API, simulated cycle-accurately in Verilator."""
 
     def __init__(self, build_dir: str | Path) -> None:
-        self.build_dir = Path(build_dir)
+        self.build_dir = Path(build_dir).resolve()
         report = self.build_dir / "report.json"
         if not (self.build_dir / RTL_DIR / "folding.json").exists() or not report.exists():
             raise XnorflowError(f"{self.build_dir} has no RTL", f"run `xnorflow build --target rtl --out {build_dir}`")

@@ -116,11 +116,12 @@ def test_tiny_real2bin_ungated_bit_exact(tmp_path):
     assert sim["bit_exact"]
 
 
-def test_sim_entry_reuses_folding(bireal_dir, tmp_path):
-    """`xnorflow sim BUILD_DIR` re-simulates with the folding saved by the rtl target."""
-    build = copy_of(bireal_dir, tmp_path / "b")
-    rtl = build_target(build, "rtl", "Pynq-Z1", FOLDING)["rtl"]
-    sim = simulate_build(build, frames=2)
+def test_sim_entry_reuses_folding(bireal_dir, tmp_path, monkeypatch):
+    """`xnorflow sim BUILD_DIR` re-simulates with the folding saved by the rtl target (relative paths too)."""
+    copy_of(bireal_dir, tmp_path / "b")
+    monkeypatch.chdir(tmp_path)
+    rtl = build_target(Path("b"), "rtl", "Pynq-Z1", FOLDING)["rtl"]
+    sim = simulate_build(Path("b"), frames=2)
     assert sim["bit_exact"] and sim["analytical_bound"] == rtl["analytical_bound"]
 
 
