@@ -25,7 +25,8 @@ import torch  # noqa: E402
 from probes import randomize_bn  # noqa: E402
 
 DEMO = ("tiny-bireal", "4000")  # what `xnorflow demo` builds
-FOLDINGS = {DEMO[0]: DEMO[1], "tiny-reactnet": "4000", "tiny-hyperbnn": "4000", "bireal18-cifar": None}
+FOLDINGS = {DEMO[0]: DEMO[1], "tiny-reactnet": "4000", "tiny-hyperbnn": "4000", "tiny-real2bin": "4000",
+            "bireal18-cifar": None}
 
 
 def hw_dir(name: str, tmp: Path) -> Path:
