@@ -9,8 +9,7 @@ import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
-from xnorflow.errors import XnorflowError
-from xnorflow.hw.dataflow import MultiStreamRTL, _multi
+from xnorflow.hw.dataflow import MultiStreamRTL, _divides, _fail, _multi
 from xnorflow.hw.streams import operand_kind
 
 
@@ -18,14 +17,11 @@ def channel_gate_mul_rtl(model: ModelWrapper, node) -> MultiStreamRTL:
     """channel_gate_mul for a ChannelGateMul node."""
     inst = getCustomOp(node)
     ch, pe = inst.get_nodeattr("NumChannels"), inst.get_nodeattr("PE")
-    if pe <= 0 or ch % pe:
-        raise XnorflowError(f"{node.name} (ChannelGateMul): PE={pe} does not divide NumChannels={ch}",
-                            "choose a PE dividing NumChannels")
+    _divides(node, "PE", ch, pe)
     xdt, gdt, odt = inst.get_input_datatype(0), inst.get_input_datatype(1), inst.get_output_datatype()
     products = [int(a * b) for a in (xdt.min(), xdt.max()) for b in (gdt.min(), gdt.max())]
     if min(products) < odt.min() or max(products) > odt.max():
-        raise XnorflowError(f"{node.name} (ChannelGateMul): {odt.name} cannot hold {xdt.name} x {gdt.name}",
-                            "widen outputDataType")
+        _fail(node, f"{odt.name} cannot hold {xdt.name} x {gdt.name}", "widen outputDataType")
     params = {"C": ch, "PE": pe, "PIXELS": int(np.prod(inst.get_nodeattr("numInputVectors")[1:])),
               "IBITS": xdt.bitwidth(), "IKIND": operand_kind(xdt), "GBITS": gdt.bitwidth(),
               "GKIND": operand_kind(gdt), "OBITS": odt.bitwidth()}

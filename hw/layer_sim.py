@@ -13,6 +13,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
 from xnorflow.errors import XnorflowError
+from xnorflow.hw.accelerator import check_equal
 from xnorflow.hw.dataflow import ports, run_frames
 from xnorflow.hw.folding import hw_nodes
 from xnorflow.hw.layers import layer_rtl
@@ -60,19 +61,8 @@ def simulate_layer(build_dir: Path, name: str, frames: int = 4, seed: int = 0) -
     cycles = {}
     for label, kwargs in (("full rate", {}), ("gaps and stalls", GAPS)):
         ys, res = run_frames(rtl, xs, **kwargs)
-        _check(name, label, ys, refs)
+        for o, y in enumerate(ys):
+            check_equal(y, np.stack([r[o].reshape(y.shape[1:]) for r in refs]), f"layer {name} ({label}), output {o}")
         cycles[label] = res.cycles
     return {"layer": name, "op_type": node.op_type, "module": rtl.design.top, "frames": len(xs),
             "bit_exact": True, "cycles": cycles["full rate"], "cycles_with_gaps": cycles["gaps and stalls"]}
-
-
-def _check(name: str, label: str, ys: list[np.ndarray], refs: list[list[np.ndarray]]) -> None:
-    """Raise naming the output, frame and element where the RTL and FINN differ."""
-    for o, y in enumerate(ys):
-        ref = np.stack([r[o].reshape(y.shape[1:]) for r in refs])
-        bad = np.argwhere(y.reshape(len(y), -1) != ref.reshape(len(ref), -1))
-        if len(bad):
-            f, w = bad[0]
-            raise XnorflowError(f"layer {name} ({label}): output {o} differs from FINN's python execution at "
-                                f"frame {f}, element {w} ({len(bad)} elements differ)",
-                                "report the build directory and layer (rtl/folded.onnx)")
