@@ -20,6 +20,7 @@ from xnorflow.build_flows.export import export
 from xnorflow.build_flows.hw_graph import build_hw_graph
 from xnorflow.build_flows.verify import Arrow, random_frames, verify
 from xnorflow.errors import XnorflowError
+from xnorflow.training.layers import QuantSpec
 
 @dataclass
 class Source:
@@ -55,22 +56,34 @@ def onnx_source(path: Path) -> Source:
 def checkpoint_source(path: Path) -> Source:
     """An xnorflow checkpoint: its model, input geometry and (where recorded) data set."""
     from xnorflow.training.checkpoint import load_model
-    from xnorflow.training.hyperconv import materialize
 
     model, ckpt = load_model(path)
     shape = (1, ckpt["in_channels"], ckpt["input_size"], ckpt["input_size"])
     record = {"checkpoint": str(path.resolve()), "sha256": file_hash(path)}
-    return Source("checkpoint", str(path), materialize(model).eval(), shape, checkpoint_data(path, ckpt), record)
+    return Source("checkpoint", str(path), inference_model(model, QuantSpec(**ckpt["spec"])), shape,
+                  checkpoint_data(path, ckpt), record)
+
+
+def inference_model(model: nn.Module, spec: QuantSpec) -> nn.Module:
+    """What every stage exports and compares against: generated kernels baked in, rounding points snapped."""
+    from xnorflow.training.hyperconv import materialize
+    from xnorflow.training.requant import snap_requantizers
+
+    model = materialize(model).eval()
+    report = snap_requantizers(model, spec)
+    if report.unsafe:
+        print(f"warning: {len(report.unsafe)} channels have a multiplier below float32's safe margin "
+              f"(e.g. {report.unsafe[0]}): their rounding may differ between stages on a near-tie")
+    return model
 
 
 def name_source(name: str, options: dict[str, bool] | None, seed: int) -> Source:
     """A registry model with its initial weights (torch seeded with `seed`) at its default input."""
-    from xnorflow.training.hyperconv import materialize
     from xnorflow.training.models.registry import build_model, entry
 
     row = entry(name)
     torch.manual_seed(seed)
-    model = materialize(build_model(name, options=options)).eval()
+    model = inference_model(build_model(name, options=options), QuantSpec())
     shape = (1, row.in_channels, row.input_size, row.input_size)
     return Source("name", name, model, shape, record={"model": name, "seed": seed, "options": options or {}})
 

@@ -7,6 +7,7 @@ sign with the papers' backward passes and the magnitude-aware weight gradient, s
 """
 import torch
 from brevitas.core.bit_width import BitWidthConst
+from brevitas.core.function_wrapper.ops_ste import CeilSte
 from brevitas.core.scaling import ScalingImplType
 from brevitas.core.utils import StatelessBuffer
 from brevitas.inject.enum import RestrictValueType
@@ -48,6 +49,15 @@ class SignQuant(nn.Module):
         return ClippedSignSTE.apply(x)
 
 
+SCALE_MANTISSA_BITS = 9  # <= 10 significant bits after rounding: j * scale is exact in float32 for |j| < 2^14 taps
+
+
+def dyadic(x: Tensor, bits: int) -> Tensor:
+    """x rounded to `bits` significant bits (m * 2^e, |m| < 2^bits): its integer multiples stay exact in float32."""
+    mantissa, exponent = torch.frexp(x)
+    return torch.ldexp(torch.round(torch.ldexp(mantissa, torch.full_like(exponent, bits))), exponent - bits)
+
+
 class MagnitudeAwareSignQuant(nn.Module):
     """W_b = mean|W| per output channel * sign(W), gradient scale * 1_{|W|<=1} (Bi-Real Net Eq. 6-7)."""
 
@@ -58,7 +68,7 @@ class MagnitudeAwareSignQuant(nn.Module):
         self.zero_point = StatelessBuffer(torch.tensor(0.0))
 
     def forward(self, w: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        scale = self.scaling_impl(w).detach()
+        scale = dyadic(self.scaling_impl(w).detach(), SCALE_MANTISSA_BITS)
         return ClippedSignSTE.apply(w) * scale, scale, self.zero_point(), self.bit_width()
 
 
@@ -114,9 +124,14 @@ class FixedPointActQuant(IntQuant, ActQuantSolver):
 
 
 class Int8WeightQuant(Int8WeightPerTensorFloat):
-    """8-bit narrow-range weights with a per-output-channel float scale (first conv, last FC, shortcut 1x1)."""
+    """8-bit narrow-range weights, per-output-channel power-of-two scale (first conv, last FC, shortcut 1x1).
+
+    A power-of-two scale keeps every conv/FC partial sum an exact float32 (code products times 2^e), so
+    the eval model, the QONNX graph and FINN's integer accumulator agree whatever the summation order."""
 
     scaling_per_output_type = ScalingPerOutputType.CHANNEL
+    restrict_scaling_type = RestrictValueType.POWER_OF_TWO
+    restrict_value_float_to_int_impl = CeilSte
 
 
 class UnsignedFixedPointActQuant(FixedPointActQuant):

@@ -11,13 +11,12 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from xnorflow.build_flows.pipeline import build, verify_build
+from xnorflow.build_flows.pipeline import build, resolve, verify_build
 from xnorflow.errors import XnorflowError
 from xnorflow.hw.accelerator import build_target, make_rtl
 from xnorflow.hw.driver import VerilatorAccelerator
 from xnorflow.hw.folding import board as board_spec
 from xnorflow.hw.resources import fit_verdict, synth_top
-from xnorflow.training import checkpoint
 from xnorflow.training.data import load_dataset
 from xnorflow.training.trainer import TrainConfig, run
 
@@ -31,7 +30,7 @@ def _test_set(data: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _torch_logits(ckpt: Path, images: np.ndarray) -> np.ndarray:
-    model, _ = checkpoint.load_model(ckpt)
+    model = resolve(str(ckpt)).model  # the snapped model that every stage exports and compares against
     with torch.no_grad():
         return model(torch.from_numpy(images)).numpy()
 

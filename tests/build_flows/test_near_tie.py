@@ -1,27 +1,16 @@
-"""A known defect, pinned: a trained tiny-bireal (the `make demo` checkpoint of 2026-11-26) whose BatchNorm
-lands within float32 noise of a shortcut-grid rounding boundary on one digits test image. Brevitas and
-QONNX put it 1.1e-5 of a grid step below the boundary, and FINN's integer threshold puts it on the other side.
-The xfail is not strict: which side float32 noise falls on may depend on the CPU's summation order, and an
-XPASS on this machine means the fix landed (then remove the marker)."""
+"""A trained tiny-bireal (the `make demo` checkpoint of 2026-11-26) whose BatchNorm put one digits test value
+1.1e-5 of a grid step below a rounding boundary: Brevitas and QONNX rounded it down, FINN's integer threshold
+up. Snapped requantizers (training/requant.py) keep every reachable value off the boundaries, so every arrow
+is exact on every test image, logits included."""
 from pathlib import Path
-
-import pytest
 
 from xnorflow.build_flows.pipeline import verify_artifact
 
 CKPT = Path(__file__).parent / "data" / "near_tie_tiny_bireal.pt"
 
 
-@pytest.mark.xfail(strict=False, reason="float32 near-tie: the Brevitas eval model is not integer-exact by "
-                   "construction (binary-conv scale and BatchNorm in float32); see the FINN-flow issue")
-def test_trained_near_tie_qonnx_to_streamlined():
-    """qonnx -> streamlined holds on every digits test image of the demo checkpoint."""
-    arrows, _ = verify_artifact(CKPT, frames=64)
-    assert all(a.ok for a in arrows), [str(a) for a in arrows if not a.ok]
-
-
-def test_near_tie_stays_upstream_of_the_rtl():
-    """The same checkpoint: the HW graph still equals the streamlined graph bit for bit."""
-    arrows, _ = verify_artifact(CKPT, frames=64)
-    hw = next(a for a in arrows if a.name == "streamlined -> hw")
-    assert hw.ok and hw.max_abs_diff == 0
+def test_trained_near_tie_checkpoint_is_exact_on_every_arrow():
+    arrows, frames_from = verify_artifact(CKPT, frames=360)
+    assert frames_from.startswith("digits test images")
+    assert [a.name for a in arrows] == ["brevitas -> qonnx", "qonnx -> streamlined", "streamlined -> hw"]
+    assert all(a.ok and a.max_abs_diff == 0 and a.frames == 360 for a in arrows), [str(a) for a in arrows]

@@ -11,6 +11,7 @@ from xnorflow.build_flows.hw_graph import build_hw_graph
 from xnorflow.build_flows.verify import random_frames, run_graph, verify
 from xnorflow.cli import main
 from xnorflow.errors import XnorflowError
+from xnorflow.training.layers import QuantSpec
 
 SHAPE = (1, 1, 12, 12)
 BUILDABLE = ("tiny-bireal", "tiny-reactnet", "tiny-hyperbnn", "tiny-real2bin")
@@ -18,7 +19,7 @@ UNGATED = {"gating": False}
 
 
 def tiny(name: str, seed: int, trained: bool, options: dict | None = None) -> nn.Module:
-    """A tiny registry model with random BN stats, optionally after one SGD step, in eval mode."""
+    """A tiny registry model with random BN stats, optionally after one SGD step, as the stages see it."""
     model = pipeline.name_source(name, options, seed).model
     if trained:
         model.train()
@@ -28,7 +29,7 @@ def tiny(name: str, seed: int, trained: bool, options: dict | None = None) -> nn
         loss.backward()
         opt.step()
     probes.randomize_bn(model, torch.Generator().manual_seed(seed))
-    return model.eval()
+    return pipeline.inference_model(model, QuantSpec())  # snapped again, as every checkpoint is
 
 
 def exact(arrows) -> bool:

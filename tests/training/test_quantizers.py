@@ -3,7 +3,8 @@ import pytest
 import torch
 from brevitas.nn import QuantConv2d, QuantIdentity
 
-from xnorflow.training.quantizers import FixedPointActQuant, MagnitudeAwareSignWeightQuant, SignActQuant
+from xnorflow.training.quantizers import (SCALE_MANTISSA_BITS, FixedPointActQuant, Int8WeightQuant,
+                                          MagnitudeAwareSignWeightQuant, SignActQuant, dyadic)
 from xnorflow.training.ste import warmup_lambda
 
 GRID = torch.linspace(-1.5, 1.5, 61)
@@ -55,11 +56,24 @@ def test_magnitude_aware_weights_bireal_eq6_eq7() -> None:
     with torch.no_grad():
         conv.weight.mul_(8)  # push some weights beyond |w| = 1
     qw = conv.quant_weight()
-    scale = conv.weight.abs().mean(dim=(1, 2, 3), keepdim=True)
-    assert torch.allclose(qw.value, scale * torch.where(conv.weight >= 0, 1.0, -1.0))
+    mean = conv.weight.abs().mean(dim=(1, 2, 3), keepdim=True)
+    scale = dyadic(mean, SCALE_MANTISSA_BITS)  # mean|W| to 9 significant bits: every j * scale is exact
+    assert torch.allclose(scale, mean, rtol=2.0 ** -SCALE_MANTISSA_BITS)
+    assert torch.equal(qw.value, scale * torch.where(conv.weight >= 0, 1.0, -1.0))
     assert qw.bit_width.item() == 1
     qw.value.sum().backward()
     assert torch.allclose(conv.weight.grad, scale.detach() * (conv.weight.abs() <= 1).float())
+
+
+def test_binary_and_8bit_partial_sums_are_exact_in_float32() -> None:
+    """Binary conv: j * alpha exact for |j| < 2^15; 8-bit weights: power-of-two scales (the requant contract)."""
+    alpha = dyadic(torch.tensor([0.0370123, 0.123456789, 3.3e-3]), SCALE_MANTISSA_BITS)
+    j = torch.arange(-2**14, 2**14, dtype=torch.float64)
+    assert torch.equal((j[:, None] * alpha.double()).float().double(), j[:, None] * alpha.double())
+    conv = QuantConv2d(3, 4, 3, bias=False, weight_quant=Int8WeightQuant)
+    scale = conv.quant_weight().scale.flatten()
+    assert torch.equal(torch.exp2(torch.round(torch.log2(scale))), scale)
+    assert conv.quant_weight().int().abs().max() <= 127
 
 
 def test_fixed_point_grid_is_power_of_two_and_saturates() -> None:
