@@ -31,6 +31,7 @@ from finn.util.settings import initialize_dummy_settings
 
 from xnorflow.build_flows.chain_lut import NarrowPopcountOutputs
 from xnorflow.build_flows.fast_qonnx import accelerated
+from xnorflow.build_flows.rounding import NEAR_TIES
 from xnorflow.build_flows.streamline import round_thresholds, streamline, tidy, to_finn, to_fixpoint
 from xnorflow.errors import XnorflowError
 
@@ -204,6 +205,10 @@ def build_hw_graph(onnx_path: str | Path, out_dir: str | Path, meta: dict | None
         with accelerated():
             rep = (meta or {}) | run_stages(ModelWrapper(str(onnx_path)), tmp)
         (tmp / "report.json").write_text(json.dumps(rep, indent=1, default=str))
+        if rep["near_ties"]:
+            print(f"warning: {rep['near_ties']} integer thresholds lie within float32 noise of an integer input; "
+                  "frames that hit one may round differently before and after streamlining (snap the model's "
+                  "requantizers with xnorflow.training.requant before export)")
         if out_dir.exists():
             shutil.rmtree(out_dir)
         os.replace(tmp, out_dir)
@@ -214,13 +219,14 @@ def build_hw_graph(onnx_path: str | Path, out_dir: str | Path, meta: dict | None
 
 def run_stages(model: ModelWrapper, out: Path) -> dict:
     """Run and save every stage into `out`; the report with seconds per stage."""
-    seconds = {}
+    seconds, near = {}, None
     for stage, step in (("qonnx", lambda m: m), ("finn", to_finn), ("streamlined", streamline), ("hw", to_hw)):
         began = time.perf_counter()
         model = step(model)
         model.save(str(out / f"{stage}.onnx"))
         seconds[stage] = round(time.perf_counter() - began, 3)
-    rep = report(model)
+        near = model.get_metadata_prop(NEAR_TIES) or near  # set by streamlining's threshold rounding
+    rep = report(model) | {"near_ties": int(near or 0)}
     began = time.perf_counter()
     dataflow_partition(model, out).save(str(out / "dataflow_parent.onnx"))
     seconds["dataflow_partition"] = round(time.perf_counter() - began, 3)

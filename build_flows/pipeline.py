@@ -8,7 +8,7 @@ import json
 import os
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +21,7 @@ from xnorflow.build_flows.hw_graph import build_hw_graph
 from xnorflow.build_flows.verify import Arrow, random_frames, verify
 from xnorflow.errors import XnorflowError
 from xnorflow.training.layers import QuantSpec
+from xnorflow.training.requant import SnapReport, snap_requantizers
 
 @dataclass
 class Source:
@@ -32,6 +33,7 @@ class Source:
     input_shape: tuple[int, ...]
     data: str | None = None
     record: dict = field(default_factory=dict)
+    requant: dict = field(default_factory=dict)  # what snapping the rounding points changed (training/requant.py)
 
 
 def resolve(ref: str, options: dict[str, bool] | None = None, seed: int = 0) -> Source:
@@ -60,21 +62,20 @@ def checkpoint_source(path: Path) -> Source:
     model, ckpt = load_model(path)
     shape = (1, ckpt["in_channels"], ckpt["input_size"], ckpt["input_size"])
     record = {"checkpoint": str(path.resolve()), "sha256": file_hash(path)}
-    return Source("checkpoint", str(path), inference_model(model, QuantSpec(**ckpt["spec"])), shape,
-                  checkpoint_data(path, ckpt), record)
+    model, snapped = inference_model(model, QuantSpec(**ckpt["spec"]))
+    return Source("checkpoint", str(path), model, shape, checkpoint_data(path, ckpt), record, asdict(snapped))
 
 
-def inference_model(model: nn.Module, spec: QuantSpec) -> nn.Module:
+def inference_model(model: nn.Module, spec: QuantSpec) -> tuple[nn.Module, SnapReport]:
     """What every stage exports and compares against: generated kernels baked in, rounding points snapped."""
     from xnorflow.training.hyperconv import materialize
-    from xnorflow.training.requant import snap_requantizers
 
     model = materialize(model).eval()
     report = snap_requantizers(model, spec)
     if report.unsafe:
         print(f"warning: {len(report.unsafe)} channels have a multiplier below float32's safe margin "
               f"(e.g. {report.unsafe[0]}): their rounding may differ between stages on a near-tie")
-    return model
+    return model, report
 
 
 def name_source(name: str, options: dict[str, bool] | None, seed: int) -> Source:
@@ -83,9 +84,10 @@ def name_source(name: str, options: dict[str, bool] | None, seed: int) -> Source
 
     row = entry(name)
     torch.manual_seed(seed)
-    model = inference_model(build_model(name, options=options), QuantSpec())
+    model, snapped = inference_model(build_model(name, options=options), QuantSpec())
     shape = (1, row.in_channels, row.input_size, row.input_size)
-    return Source("name", name, model, shape, record={"model": name, "seed": seed, "options": options or {}})
+    return Source("name", name, model, shape, record={"model": name, "seed": seed, "options": options or {}},
+                  requant=asdict(snapped))
 
 
 def from_record(record: dict) -> Source:
@@ -138,8 +140,8 @@ def build(ref: str, out_dir: str | Path, options: dict[str, bool] | None = None,
         if src.model is not None:
             onnx = Path(tmp) / "model.onnx"
             export(src.model, src.input_shape, onnx)
-        meta = {"source": src.record, "input_shape": list(src.input_shape), "data": src.data,
-                "export_seconds": round(time.perf_counter() - began, 3)}
+        meta = {"source": src.record, "requant": src.requant, "input_shape": list(src.input_shape),
+                "data": src.data, "export_seconds": round(time.perf_counter() - began, 3)}
         return build_hw_graph(onnx, out_dir, meta)
 
 

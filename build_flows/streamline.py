@@ -47,7 +47,8 @@ from xnorflow.build_flows.chain_lut import ChainToLUT
 from xnorflow.build_flows.gate import gates_to_integer
 from xnorflow.build_flows.padding import EncodeBipolarPadValue, FoldBipolarPadIntoIm2Col, UnshareBipolarThresholds
 from xnorflow.build_flows.prepare import prepare
-from xnorflow.build_flows.rounding import HalfToEvenFloatThresholds, HalfToEvenIntegerThresholds
+from xnorflow.build_flows.rounding import (NEAR_TIES, HalfToEvenFloatThresholds, HalfToEvenIntegerThresholds,
+                                          near_ties)
 
 
 class RemoveExactIdentityOps(Transformation):
@@ -169,5 +170,8 @@ def to_lut_fixpoint(model: ModelWrapper) -> ModelWrapper:
 
 
 def round_thresholds(model: ModelWrapper) -> ModelWrapper:
-    """Integer thresholds on integer inputs, ties to even, then FINN's clip to the input range."""
-    return tidy(run(model, [HalfToEvenIntegerThresholds(), RoundAndClipThresholds()]))
+    """Integer thresholds on integer inputs, ties to even, then FINN's clip to the input range (near ties counted)."""
+    count = near_ties(model) + int(model.get_metadata_prop(NEAR_TIES) or 0)  # runs again after HW conversion
+    model = tidy(run(model, [HalfToEvenIntegerThresholds(), RoundAndClipThresholds()]))
+    model.set_metadata_prop(NEAR_TIES, str(count))
+    return model

@@ -1,4 +1,6 @@
 """Registry models through `build_flows.pipeline` and the CLI: bit-exact arrows, clear refusals, no partial builds."""
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -29,7 +31,7 @@ def tiny(name: str, seed: int, trained: bool, options: dict | None = None) -> nn
         loss.backward()
         opt.step()
     probes.randomize_bn(model, torch.Generator().manual_seed(seed))
-    return pipeline.inference_model(model, QuantSpec())  # snapped again, as every checkpoint is
+    return pipeline.inference_model(model, QuantSpec())[0]  # snapped again, as every checkpoint is
 
 
 def exact(arrows) -> bool:
@@ -115,6 +117,9 @@ def test_cli_initial_weights_bit_exact(tmp_path, capsys, name):
     out = tmp_path / "build"
     assert main(["build", "--model", name, "--out", str(out)]) == 0
     assert (out / "report.json").is_file() and (out / "dataflow_partition").is_dir()
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["requant"]["channels"] > 0 and 0 < rep["requant"]["max_rel_change"] < 1e-2
+    assert rep["requant"]["unsafe"] == [] and rep["near_ties"] == 0
     assert main(["verify", str(out), "--frames", "16"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert sum("->" in line and "frames 16" in line and line.endswith("ok") for line in lines) == 3
@@ -131,3 +136,22 @@ def test_cli_bad_input_one_line(tmp_path, capsys):
 def test_cifar_models_build(tmp_path, name):
     rep = pipeline.build(name, tmp_path / "build")
     assert rep["hw_layers"] > 0
+
+
+def test_near_ties_of_an_unsnapped_model_are_reported(tmp_path, capsys):
+    """A BN putting popcount 40 of every channel 3e-6 of a grid step off a boundary: counted and warned about in
+    the report; the same model snapped has none."""
+    from xnorflow.training.requant import bn_affine, conv_accumulator
+
+    model = pipeline.name_source("tiny-bireal", None, 0).model
+    binconv = model.blocks[0].binconv
+    acc = conv_accumulator(binconv.conv.conv, None)
+    with torch.no_grad():
+        binconv.bn.running_var.fill_(0.37)
+        scale, _ = bn_affine(binconv.bn)
+        binconv.bn.bias.copy_(torch.from_numpy(2.0 ** -4 * (7.5 + 3e-6) - (acc.unit * 40 + acc.offset) * scale))
+    export(model, (1, 1, 8, 8), tmp_path / "raw.onnx")
+    assert build_hw_graph(tmp_path / "raw.onnx", tmp_path / "raw")["near_ties"] > 0
+    assert "lie within float32 noise of an integer input" in capsys.readouterr().out
+    export(pipeline.inference_model(model, QuantSpec())[0], (1, 1, 8, 8), tmp_path / "snapped.onnx")
+    assert build_hw_graph(tmp_path / "snapped.onnx", tmp_path / "snapped")["near_ties"] == 0
