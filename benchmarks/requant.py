@@ -1,7 +1,8 @@
 """What snapping the requantizers (training/requant.py) costs: per checkpoint, channels snapped, the largest
 relative change of a multiplier, channels below the float32-safe margin, and test accuracy before and after.
 
-Usage: python requant.py CKPT [CKPT ...]   (xnorflow checkpoints whose data set is at hand, e.g. digits)
+Usage: python requant.py [CKPT ...]   (xnorflow checkpoints whose data set is at hand; default: the committed
+demo checkpoint of tests/build_flows/data)
 """
 import argparse
 import copy
@@ -23,6 +24,9 @@ from xnorflow.training.layers import QuantSpec  # noqa: E402
 from xnorflow.training.requant import snap_requantizers  # noqa: E402
 
 
+DEMO_CHECKPOINT = Path(__file__).parent.parent / "tests" / "build_flows" / "data" / "near_tie_tiny_bireal.pt"
+
+
 def figures(path: Path) -> dict:
     """Snap one checkpoint's model and compare its test-set predictions with the unsnapped model's."""
     model, ckpt = load_model(path)
@@ -40,7 +44,7 @@ def figures(path: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoints", nargs="+", type=Path)
+    parser.add_argument("checkpoints", nargs="*", type=Path, default=[DEMO_CHECKPOINT])
     args = parser.parse_args()
     record("requant", {str(p): figures(p) for p in args.checkpoints})
 
