@@ -134,6 +134,15 @@ def dataflow_partition(model: ModelWrapper, out: Path) -> ModelWrapper:
                             "report the model: a residual pattern was left non-streamable") from exc
 
 
+def retarget_partitions(parent: Path, old: Path, new: Path) -> None:
+    """Point the parent graph's partition nodes at the build directory's final place (FINN stores absolute paths)."""
+    model = ModelWrapper(str(parent))
+    for node in model.get_nodes_by_op_type("StreamingDataflowPartition"):
+        inst = getCustomOp(node)
+        inst.set_nodeattr("model", inst.get_nodeattr("model").replace(str(old), str(new), 1))
+    model.save(str(parent))
+
+
 def layer_report(model: ModelWrapper, node) -> dict:
     """Op type, shapes, bit widths, thresholds and MACs/BOPs of one layer."""
     entry = {"name": node.name, "op_type": node.op_type,
@@ -209,6 +218,7 @@ def build_hw_graph(onnx_path: str | Path, out_dir: str | Path, meta: dict | None
             print(f"warning: {rep['near_ties']} integer thresholds lie within float32 noise of an integer input; "
                   "frames that hit one may round differently before and after streamlining (snap the model's "
                   "requantizers with xnorflow.training.requant before export)")
+        retarget_partitions(tmp / "dataflow_parent.onnx", tmp, out_dir.resolve())
         if out_dir.exists():
             shutil.rmtree(out_dir)
         os.replace(tmp, out_dir)

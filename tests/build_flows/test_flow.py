@@ -1,5 +1,6 @@
 """Probe models through export -> streamline -> HW graph: every arrow bit-exact; bad inputs refused."""
 import json
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -8,6 +9,7 @@ import torch
 from finn.transformation.streamline.absorb import AbsorbScalarBiasIntoMultiThreshold
 from onnx import TensorProto, helper
 from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
 from qonnx.util.basic import qonnx_make_model
 
 import probes
@@ -16,7 +18,7 @@ from xnorflow.build_flows.batched import AbsorbScalarBiasesIntoMultiThresholds
 from xnorflow.build_flows.export import export
 from xnorflow.build_flows.hw_graph import build_hw_graph
 from xnorflow.build_flows.streamline import RemoveExactIdentityOps
-from xnorflow.build_flows.verify import random_frames, verify
+from xnorflow.build_flows.verify import random_frames, run_graph, verify
 from xnorflow.errors import XnorflowError
 
 SHAPE = (1, 1, 12, 12)
@@ -41,7 +43,11 @@ def test_bit_exact(tmp_path, builder, seed, kw):
     arrows = verify(model, out, random_frames(SHAPE, 6, seed=seed))
     assert all(a.ok and a.max_abs_diff < 1e-5 for a in arrows), [str(a) for a in arrows]
     assert json.loads((out / "report.json").read_text())["layers"]
-    assert (out / "dataflow_parent.onnx").exists()
+    parent = ModelWrapper(str(out / "dataflow_parent.onnx"))  # its partition points into the final build dir
+    partitions = [getCustomOp(n).get_nodeattr("model") for n in parent.get_nodes_by_op_type("StreamingDataflowPartition")]
+    assert partitions and all(Path(p).is_file() and Path(p).is_relative_to(out.resolve()) for p in partitions)
+    frames = random_frames(SHAPE, 2, seed=seed)
+    assert np.array_equal(run_graph(out / "dataflow_parent.onnx", frames), run_graph(out / "hw.onnx", frames))
     if builder is probes.reactnet_probe:  # residual joins are integer HW layers
         assert RESIDUAL_OPS <= set(rep["hw_op_types"])
         hw = ModelWrapper(str(out / "hw.onnx"))
