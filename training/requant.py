@@ -29,6 +29,10 @@ from brevitas.nn import QuantConv2d
 from torch import nn
 
 from xnorflow.training.layers import BinaryConv2d, LearnableBias, QuantSpec, RPReLU, Stem
+from xnorflow.training.models.bireal import RealDownsample
+from xnorflow.training.models.hyperbnn import HyperBlock
+from xnorflow.training.models.reactnet import ReActBlock
+from xnorflow.training.models.real2bin import Real2BinBlock
 
 NOISE = 2.0 ** -20  # float32 error of a few chained ops, relative to the largest term (8 ulps of 2^-23)
 MARGIN = 2.0 ** -12  # RPReLU: distance kept between any code's value and a rounding boundary, in grid steps
@@ -88,9 +92,9 @@ def bn_affine(bn: nn.BatchNorm2d) -> tuple[np.ndarray, np.ndarray]:
 
 def set_bn_affine(bn: nn.BatchNorm2d, scale: np.ndarray, shift: np.ndarray) -> None:
     """Make eval BatchNorm compute exactly x * scale + shift: mean 0 and a variance with var + eps == 1.0f."""
-    var = np.float32(1.0 - bn.eps)
-    while np.float32(var + np.float32(bn.eps)) != np.float32(1.0):
-        var = np.nextafter(var, np.float32(2.0))
+    var, one = np.float32(1.0 - bn.eps), np.float32(1.0)
+    while (total := np.float32(var + np.float32(bn.eps))) != one:  # a few ulps at most
+        var = np.nextafter(var, np.float32(2.0) if total < one else np.float32(0.0))
     with torch.no_grad():
         bn.running_mean.zero_()
         bn.running_var.fill_(float(var))
@@ -192,11 +196,6 @@ def snap_scaled_prelu(name: str, block: nn.Module, grid: float, top: float, repo
 
 def snap_requantizers(model: nn.Module, spec: QuantSpec) -> SnapReport:
     """Snap every rounding point of a fully binary registry model (in place; see the module docstring)."""
-    from xnorflow.training.models.bireal import RealDownsample
-    from xnorflow.training.models.hyperbnn import HyperBlock
-    from xnorflow.training.models.reactnet import ReActBlock
-    from xnorflow.training.models.real2bin import Real2BinBlock
-
     report = SnapReport()
     if spec.precision != "binary":
         return report
