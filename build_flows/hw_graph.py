@@ -229,14 +229,13 @@ def build_hw_graph(onnx_path: str | Path, out_dir: str | Path, meta: dict | None
 
 def run_stages(model: ModelWrapper, out: Path) -> dict:
     """Run and save every stage into `out`; the report with seconds per stage."""
-    seconds, near = {}, None
+    seconds = {}
     for stage, step in (("qonnx", lambda m: m), ("finn", to_finn), ("streamlined", streamline), ("hw", to_hw)):
         began = time.perf_counter()
         model = step(model)
         model.save(str(out / f"{stage}.onnx"))
         seconds[stage] = round(time.perf_counter() - began, 3)
-        near = model.get_metadata_prop(NEAR_TIES) or near  # set by streamlining's threshold rounding
-    rep = report(model) | {"near_ties": int(near or 0)}
+    rep = report(model) | {"near_ties": int(model.get_metadata_prop(NEAR_TIES) or 0)}  # round_thresholds' count
     began = time.perf_counter()
     dataflow_partition(model, out).save(str(out / "dataflow_parent.onnx"))
     seconds["dataflow_partition"] = round(time.perf_counter() - began, 3)

@@ -20,6 +20,7 @@ from xnorflow.build_flows.export import export
 from xnorflow.build_flows.hw_graph import build_hw_graph
 from xnorflow.build_flows.verify import Arrow, random_frames, verify
 from xnorflow.errors import XnorflowError
+from xnorflow.training.hyperconv import materialize
 from xnorflow.training.layers import QuantSpec
 from xnorflow.training.requant import SnapReport, snap_requantizers
 
@@ -68,8 +69,6 @@ def checkpoint_source(path: Path) -> Source:
 
 def inference_model(model: nn.Module, spec: QuantSpec) -> tuple[nn.Module, SnapReport]:
     """What every stage exports and compares against: generated kernels baked in, rounding points snapped."""
-    from xnorflow.training.hyperconv import materialize
-
     model = materialize(model).eval()
     report = snap_requantizers(model, spec)
     if report.unsafe:

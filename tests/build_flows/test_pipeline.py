@@ -138,18 +138,10 @@ def test_cifar_models_build(tmp_path, name):
     assert rep["hw_layers"] > 0
 
 
-def test_near_ties_of_an_unsnapped_model_are_reported(tmp_path, capsys):
+def test_near_ties_of_an_unsnapped_model_are_reported(tmp_path, capsys, bireal_on_boundary):
     """A BN putting popcount 40 of every channel 3e-6 of a grid step off a boundary: counted and warned about in
     the report; the same model snapped has none."""
-    from xnorflow.training.requant import bn_affine, conv_accumulator
-
-    model = pipeline.name_source("tiny-bireal", None, 0).model
-    binconv = model.blocks[0].binconv
-    acc = conv_accumulator(binconv.conv.conv, None)
-    with torch.no_grad():
-        binconv.bn.running_var.fill_(0.37)
-        scale, _ = bn_affine(binconv.bn)
-        binconv.bn.bias.copy_(torch.from_numpy(2.0 ** -4 * (7.5 + 3e-6) - (acc.unit * 40 + acc.offset) * scale))
+    model = bireal_on_boundary(3e-6)
     export(model, (1, 1, 8, 8), tmp_path / "raw.onnx")
     assert build_hw_graph(tmp_path / "raw.onnx", tmp_path / "raw")["near_ties"] > 0
     assert "lie within float32 noise of an integer input" in capsys.readouterr().out

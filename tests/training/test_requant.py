@@ -54,20 +54,8 @@ def test_least_shift_clears_a_value_on_the_boundary():
     assert (boundary_distance(dense + shift[:, None]) >= MARGIN * 0.9999).all()
 
 
-def adversarial_bireal() -> torch.nn.Module:
-    """tiny-bireal whose first binary conv's BN puts popcount 40 of every channel exactly on a .5 boundary."""
-    model = build_model("tiny-bireal").eval()
-    binconv = model.blocks[0].binconv
-    acc = conv_accumulator(binconv.conv.conv, None)
-    with torch.no_grad():
-        binconv.bn.running_var.fill_(0.37)
-        scale, _ = bn_affine(binconv.bn)
-        binconv.bn.bias.copy_(torch.from_numpy(GRID * 7.5 - (acc.unit * 40 + acc.offset) * scale))
-    return model
-
-
-def test_snapped_binary_conv_bn_is_off_every_boundary_for_every_popcount():
-    model = adversarial_bireal()
+def test_snapped_binary_conv_bn_is_off_every_boundary_for_every_popcount(bireal_on_boundary):
+    model = bireal_on_boundary()
     snap_requantizers(model, SPEC)
     binconv = model.blocks[0].binconv
     acc = conv_accumulator(binconv.conv.conv, None)
@@ -80,7 +68,7 @@ def test_snapped_binary_conv_bn_is_off_every_boundary_for_every_popcount():
     assert (boundary_distance(u) >= bound)[live].all()
 
 
-def test_snapped_adversarial_bn_rounds_the_same_in_float32_as_exactly():
+def test_snapped_adversarial_bn_rounds_the_same_in_float32_as_exactly(bireal_on_boundary):
     """Brevitas' own float32 forward agrees with float64 on every popcount once snapped, not before."""
     def disagreements(model: torch.nn.Module) -> int:
         binconv = model.blocks[0].binconv
@@ -93,7 +81,7 @@ def test_snapped_adversarial_bn_rounds_the_same_in_float32_as_exactly():
         binconv.bn.float()
         return int((torch.round(y32) != torch.round(y64)).sum())
 
-    model = adversarial_bireal()
+    model = bireal_on_boundary()
     assert disagreements(model) > 0
     snap_requantizers(model, SPEC)
     assert disagreements(model) == 0
