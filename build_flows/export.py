@@ -8,6 +8,8 @@ from qonnx.util.cleanup import cleanup_model
 
 from xnorflow.errors import XnorflowError
 
+EXPORTED_BY = "xnorflow.exported_by"
+
 
 def export(model: torch.nn.Module, input_shape: tuple[int, ...], path: str | Path) -> ModelWrapper:
     """Export `model` (switched to eval) for one input of `input_shape` (N, C, H, W) to QONNX at `path`."""
@@ -20,5 +22,14 @@ def export(model: torch.nn.Module, input_shape: tuple[int, ...], path: str | Pat
     with torch.no_grad():
         export_qonnx(model, torch.zeros(input_shape), str(path))
     model_w = cleanup_model(ModelWrapper(str(path)))
+    model_w.set_metadata_prop(EXPORTED_BY, "xnorflow export")
     model_w.save(str(path))
     return model_w
+
+
+def exported_here(path: Path) -> bool:
+    """True when `path` is an ONNX file that `export` wrote (its metadata says so)."""
+    try:
+        return ModelWrapper(str(path)).get_metadata_prop(EXPORTED_BY) is not None
+    except Exception:  # not ONNX at all
+        return False

@@ -1,8 +1,5 @@
 """Streamlined graph -> FINN HW-layer graph (python execution), saved stage by stage with report.json."""
 import json
-import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,6 +26,7 @@ from finn.transformation.move_reshape import RemoveCNVtoFCFlatten
 from finn.util.fpgadataflow import is_fpgadataflow_node
 from finn.util.settings import initialize_dummy_settings
 
+from xnorflow.build_dir import replacing
 from xnorflow.build_flows.chain_lut import NarrowPopcountOutputs
 from xnorflow.build_flows.fast_qonnx import accelerated
 from xnorflow.build_flows.rounding import NEAR_TIES
@@ -205,25 +203,23 @@ def report(model: ModelWrapper) -> dict:
 def build_hw_graph(onnx_path: str | Path, out_dir: str | Path, meta: dict | None = None) -> dict:
     """QONNX file -> out_dir/{qonnx,finn,streamlined,hw,dataflow_parent}.onnx + report.json (with `meta`); the report.
 
-    Written into a temporary sibling directory and renamed at the end, so a failed build leaves nothing."""
+    Staged beside out_dir and renamed into place at the end (xnorflow.build_dir), so a failed build leaves nothing
+    and only an earlier xnorflow build is ever replaced."""
+    with replacing(out_dir) as tmp:
+        return write_hw_graph(onnx_path, tmp, Path(out_dir).resolve(), meta)
+
+
+def write_hw_graph(onnx_path: str | Path, tmp: Path, final: Path, meta: dict | None = None) -> dict:
+    """Run every stage into staging directory `tmp`, whose partitions will live at `final`; the report."""
     initialize_dummy_settings()
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        with accelerated():
-            rep = (meta or {}) | run_stages(ModelWrapper(str(onnx_path)), tmp)
-        (tmp / "report.json").write_text(json.dumps(rep, indent=1, default=str))
-        if rep["near_ties"]:
-            print(f"warning: {rep['near_ties']} integer thresholds lie within float32 noise of an integer input; "
-                  "frames that hit one may round differently before and after streamlining (snap the model's "
-                  "requantizers with xnorflow.training.requant before export)")
-        retarget_partitions(tmp / "dataflow_parent.onnx", tmp, out_dir.resolve())
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with accelerated():
+        rep = (meta or {}) | run_stages(ModelWrapper(str(onnx_path)), tmp)
+    (tmp / "report.json").write_text(json.dumps(rep, indent=1, default=str))
+    if rep["near_ties"]:
+        print(f"warning: {rep['near_ties']} integer thresholds lie within float32 noise of an integer input; "
+              "frames that hit one may round differently before and after streamlining (snap the model's "
+              "requantizers with xnorflow.training.requant before export)")
+    retarget_partitions(tmp / "dataflow_parent.onnx", tmp, final)
     return rep
 
 

@@ -16,8 +16,9 @@ import torch
 from qonnx.core.modelwrapper import ModelWrapper
 from torch import nn
 
-from xnorflow.build_flows.export import export
-from xnorflow.build_flows.hw_graph import build_hw_graph
+from xnorflow.build_dir import replacing
+from xnorflow.build_flows.export import export, exported_here
+from xnorflow.build_flows.hw_graph import write_hw_graph
 from xnorflow.build_flows.verify import Arrow, random_frames, verify
 from xnorflow.errors import XnorflowError
 from xnorflow.training.hyperconv import materialize
@@ -51,7 +52,13 @@ def onnx_source(path: Path) -> Source:
     """An external QONNX file: no Brevitas reference; its graph input gives the shape."""
     if not path.is_file():
         raise XnorflowError(f"QONNX file {path} does not exist", "pass an .onnx exported by `xnorflow export` or Brevitas")
-    model = ModelWrapper(str(path))
+    try:
+        model = ModelWrapper(str(path))
+    except Exception as exc:  # onnx raises DecodeError or ValueError depending on how the file is broken
+        raise XnorflowError(f"{path} is not a readable ONNX model ({type(exc).__name__})",
+                            "pass an .onnx exported by `xnorflow export` or Brevitas' export_qonnx") from None
+    if not model.graph.input or not model.graph.node:
+        raise XnorflowError(f"{path} holds no graph (no inputs or no nodes)", "export the model again")
     shape = tuple(model.get_tensor_shape(model.graph.input[0].name))
     return Source("onnx", str(path.resolve()), None, shape, record={"onnx": str(path.resolve())})
 
@@ -119,10 +126,15 @@ def checkpoint_data(path: Path, ckpt: dict) -> str | None:
 
 def export_file(ref: str, out: str | Path, options: dict[str, bool] | None = None) -> Path:
     """`xnorflow export`: QONNX of a checkpoint or registry model at `out`, written atomically."""
+    out = Path(out)
+    if out.suffix != ".onnx":
+        raise XnorflowError(f"--out {out} does not end in .onnx", "name the QONNX file to write, e.g. --out model.onnx")
+    if out.exists() and not exported_here(out):
+        raise XnorflowError(f"--out {out} exists and was not written by `xnorflow export`",
+                            "name a new file (xnorflow overwrites only its own exports)")
     src = resolve(ref, options)
     if src.model is None:
         raise XnorflowError(f"{ref} is already an ONNX file", "pass a checkpoint (model.pt) or a registry name")
-    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         export(src.model, src.input_shape, Path(tmp) / "model.onnx")
@@ -131,17 +143,23 @@ def export_file(ref: str, out: str | Path, options: dict[str, bool] | None = Non
 
 
 def build(ref: str, out_dir: str | Path, options: dict[str, bool] | None = None, seed: int = 0) -> dict:
-    """`xnorflow build --target hw-graph`: export (unless QONNX is given) and build into `out_dir`; the report."""
+    """`xnorflow build --target hw-graph` into `out_dir` (replacing only an earlier xnorflow build); the report."""
     src = resolve(ref, options, seed)
+    with replacing(out_dir) as tmp:
+        return build_staged(src, tmp, Path(out_dir).resolve())
+
+
+def build_staged(src: Source, tmp: Path, final: Path) -> dict:
+    """Export `src` (unless it is QONNX) and write its HW graph into staging directory `tmp` bound for `final`."""
     began = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as scratch:
         onnx = Path(src.ref)
         if src.model is not None:
-            onnx = Path(tmp) / "model.onnx"
+            onnx = Path(scratch) / "model.onnx"
             export(src.model, src.input_shape, onnx)
         meta = {"source": src.record, "requant": src.requant, "input_shape": list(src.input_shape),
                 "data": src.data, "export_seconds": round(time.perf_counter() - began, 3)}
-        return build_hw_graph(onnx, out_dir, meta)
+        return write_hw_graph(onnx, tmp, final, meta)
 
 
 def frames_for(src: Source, qonnx: Path, n: int, seed: int) -> tuple[np.ndarray, str]:
@@ -173,6 +191,9 @@ def verify_artifact(artifact: str | Path, frames: int = 32, seed: int = 0,
     path = Path(artifact)
     if (path / "report.json").is_file():
         return verify_build(path, frames, seed)
+    if path.is_dir():
+        raise XnorflowError(f"{artifact} is a folder without report.json, not a build directory",
+                            "pass a directory written by `xnorflow build`, or NAME|CKPT|file.onnx")
     with tempfile.TemporaryDirectory() as tmp:
         build(str(artifact), Path(tmp) / "build", options, seed)
         return verify_build(Path(tmp) / "build", frames, seed)

@@ -26,6 +26,8 @@ SUPPORTED = {"Quant", "BipolarQuant", "Conv", "BatchNormalization", "Add", "Sub"
              "ReduceMean", "GlobalAveragePool", "Reshape", "Flatten", "Gemm", "MatMul", "Concat", "PRelu",
              "MaxPool", "Relu", "Identity", "Div", "Sigmoid", "Unsqueeze"}  # the last two: R2B's gate (gate.py)
 QUANTS = ("Quant", "BipolarQuant")
+# data movement that surrounds an unsupported layer (an LSTM's Transposes): named only when nothing else is
+LAYOUT_OPS = {"Transpose", "Squeeze", "Unsqueeze", "Shape", "Gather", "Slice", "Cast", "Constant", "Expand"}
 
 
 def where(model: ModelWrapper, node: NodeProto) -> str:
@@ -81,12 +83,19 @@ def is_binary(model: ModelWrapper, tensor: str) -> bool:
     return prod is not None and prod.op_type == "BipolarQuant"
 
 
+def first_unsupported(model: ModelWrapper) -> NodeProto | None:
+    """The node to name when layers are unsupported: the first compute layer, else the first layout op."""
+    unsupported = [n for n in model.graph.node if n.op_type not in SUPPORTED]
+    return next((n for n in unsupported if n.op_type not in LAYOUT_OPS), unsupported[0] if unsupported else None)
+
+
 def check_supported(model: ModelWrapper) -> None:
     """Refuse unsupported layers, float layers, zero-padded binary convs and mixed shortcut grids."""
+    node = first_unsupported(model)
+    if node is not None:
+        raise XnorflowError(f"unsupported layer {where(model, node)}",
+                            "build the model from Brevitas quant layers, BN, pooling, add, concat and RPReLU")
     for node in model.graph.node:
-        if node.op_type not in SUPPORTED:
-            raise XnorflowError(f"unsupported layer {where(model, node)}",
-                                "build the model from Brevitas quant layers, BN, pooling, add, concat and RPReLU")
         if node.op_type in QUANTS and get_by_name(node.attribute, "rounding_mode") is not None:
             mode = helper.get_attribute_value(get_by_name(node.attribute, "rounding_mode")).decode()
             if mode != "ROUND":

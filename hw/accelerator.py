@@ -22,10 +22,10 @@ from qonnx.core.onnx_exec import execute_onnx
 
 from finn.util.fpgadataflow import is_fpgadataflow_node
 from finn.util.settings import initialize_dummy_settings
-from xnorflow.errors import XnorflowError
-from xnorflow.hw.folding import (Board, analytical_bound, apply_config, board, check_folding,
-                                 fold_for_cycles, folding_config, insert_dwcs,
-                                 split_forks)
+from xnorflow.build_dir import clean_stale, locked, publish, stage
+from xnorflow.errors import FlowStopped, XnorflowError
+from xnorflow.hw.folding import (Board, analytical_bound, apply_config, board, check_folding, check_folding_arg,
+                                 fold_for_cycles, folding_config, insert_dwcs, split_forks)
 from xnorflow.hw.resources import fit_board, fit_verdict, synth_layers, synth_top
 from xnorflow.hw.stitch import TOP, Stitched, stitch
 from xnorflow.hw.streams import pack_words, random_tensor, unpack_words
@@ -131,13 +131,6 @@ def sim_report(st: Stitched, ref_model: ModelWrapper, frames: int, seed: int = 0
             "sim_cycles_per_second": round(full.cycles_per_second), "gaps": {**GAPS, "cycles": gaps.cycles}}
 
 
-def _replace_dir(tmp: Path, final: Path) -> None:
-    """Move a finished directory into place (replacing an older one)."""
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-
-
 def update_report(build_dir: Path, section: str, content: dict) -> None:
     """Set report.json[section], written to a temporary file and renamed."""
     path = build_dir / "report.json"
@@ -155,19 +148,20 @@ def make_rtl(build_dir: Path, b: Board, folding: str | None) -> tuple[Stitched, 
         raise XnorflowError(f"{hw_file} does not exist", "run `xnorflow build --target hw-graph` first")
     ref = hw_part(ModelWrapper(str(hw_file)))
     model = fold(ModelWrapper(ref.model.__deepcopy__()), b, folding)
-    tmp = Path(tempfile.mkdtemp(prefix=".rtl.", dir=build_dir))
+    final = build_dir / RTL_DIR
+    clean_stale(final)
+    tmp = stage(final)
     try:
         st = stitch(model, tmp)
         write_rtl(tmp, st, model)
-        final = build_dir / RTL_DIR
-        _replace_dir(tmp, final)
+        publish(tmp, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     st.design = replace(st.design, sources=tuple(final / Path(s).name for s in st.design.sources))
     rep = {"board": b.name, "folding": folding or "fitted to board", "layers": len(st.layers),
            "analytical_bound": analytical_bound(model), "cycles_per_layer": st.cycles,
-           "fifos": {e.tensor: e.depth for e in st.edges}, "top": str(final / f"{TOP}.sv"),
-           "folding_config": str(final / "folding.json")}
+           "fifos": {e.tensor: e.depth for e in st.edges}, "top": f"{RTL_DIR}/{TOP}.sv",
+           "folding_config": f"{RTL_DIR}/folding.json"}
     return st, ref, rep
 
 
@@ -194,7 +188,7 @@ def build_target(hw_build_dir: Path, target: str, board_name: str, folding: str 
     """Run `target` (rtl, sim, synth, bitfile) on a hw-graph build directory; returns its report sections."""
     if target not in TARGETS:
         raise XnorflowError(f"unknown target '{target}'", f"use one of: hw-graph, {', '.join(TARGETS)}")
-    build_dir, b = Path(hw_build_dir).resolve(), board(board_name)
+    build_dir, b, folding = Path(hw_build_dir).resolve(), board(board_name), check_folding_arg(folding)
     initialize_dummy_settings()
     st, ref, rtl_rep = make_rtl(build_dir, b, folding)
     update_report(build_dir, "rtl", rtl_rep)
@@ -208,20 +202,26 @@ def build_target(hw_build_dir: Path, target: str, board_name: str, folding: str 
     if target == "bitfile":
         vivado_project(build_dir, st, b)
     if "synth" in out and not out["synth"]["fits"]:
-        raise XnorflowError(out["synth"]["message"].split("; ", 1)[0], out["synth"]["message"].split("; ", 1)[1])
+        raise FlowStopped(*out["synth"]["message"].split("; ", 1))
     return out
+
+
+def remake_rtl(build_dir: Path) -> tuple[Stitched, ModelWrapper, dict]:
+    """make_rtl with the folding and board a build's rtl target saved (under the build's lock)."""
+    rep = json.loads((build_dir / "report.json").read_text()) if (build_dir / "report.json").exists() else {}
+    if "rtl" not in rep or not (build_dir / RTL_DIR / "folding.json").exists():
+        raise XnorflowError(f"{build_dir} has no RTL", f"run `xnorflow build --target rtl --out {build_dir}` first")
+    with locked(build_dir), tempfile.TemporaryDirectory() as tmp:
+        saved = Path(tmp) / "folding.json"  # make_rtl replaces rtl/, the saved folding with it
+        shutil.copy(build_dir / RTL_DIR / "folding.json", saved)
+        return make_rtl(build_dir, board(rep["rtl"]["board"]), str(saved))
 
 
 def simulate_build(build_dir: Path, frames: int = 8) -> dict:
     """`xnorflow sim BUILD_DIR`: re-simulate the RTL of a build with its saved folding."""
     build_dir = Path(build_dir).resolve()
-    rep = json.loads((build_dir / "report.json").read_text()) if (build_dir / "report.json").exists() else {}
-    if "rtl" not in rep or not (build_dir / RTL_DIR / "folding.json").exists():
-        raise XnorflowError(f"{build_dir} has no RTL", f"run `xnorflow build --target rtl` into {build_dir} first")
-    folding = str(build_dir / RTL_DIR / "folding.json")
-    saved = build_dir / "folding.saved.json"
-    shutil.copy(folding, saved)
-    try:
-        return build_target(build_dir, "sim", rep["rtl"]["board"], str(saved), frames)["sim"]
-    finally:
-        saved.unlink(missing_ok=True)
+    initialize_dummy_settings()
+    st, ref, _ = remake_rtl(build_dir)
+    sim = sim_report(st, ref, frames)
+    update_report(build_dir, "sim", sim)
+    return sim

@@ -6,7 +6,6 @@ cycle-accurately in Verilator. A PYNQ board would put its DMA transfer where `ru
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +15,7 @@ from qonnx.core.onnx_exec import execute_onnx
 from finn.util.fpgadataflow import is_fpgadataflow_node
 from finn.util.settings import initialize_dummy_settings
 from xnorflow.errors import XnorflowError
-from xnorflow.hw.accelerator import RTL_DIR, make_rtl, run_design
-from xnorflow.hw.folding import board
+from xnorflow.hw.accelerator import remake_rtl, run_design
 
 
 def _keep(model: ModelWrapper, nodes: list, inp: str, out: str) -> ModelWrapper:
@@ -58,17 +56,8 @@ class VerilatorAccelerator:
 
     def __init__(self, build_dir: str | Path) -> None:
         self.build_dir = Path(build_dir).resolve()
-        report = self.build_dir / "report.json"
-        if not (self.build_dir / RTL_DIR / "folding.json").exists() or not report.exists():
-            raise XnorflowError(f"{self.build_dir} has no RTL", f"run `xnorflow build --target rtl --out {build_dir}`")
         initialize_dummy_settings()
-        rtl = json.loads(report.read_text())["rtl"]
-        folding = self.build_dir / "folding.driver.json"
-        folding.write_text((self.build_dir / RTL_DIR / "folding.json").read_text())
-        try:
-            self.design, _, _ = make_rtl(self.build_dir, board(rtl["board"]), str(folding))
-        finally:
-            folding.unlink(missing_ok=True)
+        self.design, _, _ = remake_rtl(self.build_dir)
         self.pre, self.post = host_ends(ModelWrapper(str(self.build_dir / "hw.onnx")))
         self.last_cycles = 0
 

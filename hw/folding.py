@@ -160,13 +160,44 @@ def fold_for_cycles(model: ModelWrapper, target: int) -> ModelWrapper:
     return model
 
 
-def apply_config(model: ModelWrapper, path: str | Path) -> ModelWrapper:
-    """Apply a FINN folding-config JSON (node names with or without _hls/_rtl); then check it."""
+FOLDING_FIX = 'give a cycles/frame target (e.g. --folding 4000) or a FINN folding-config JSON ({"MVAU_0": {"PE": 2, "SIMD": 4}})'
+
+
+def read_config(path: str | Path) -> dict:
+    """A FINN folding-config JSON as a dict of per-layer attribute dicts, or one XnorflowError saying what is wrong."""
     try:
         config = json.loads(Path(path).read_text())
     except (OSError, ValueError) as exc:
-        raise XnorflowError(f"cannot read folding config {path}: {exc}",
-                            "give a FINN folding-config JSON ({\"MVAU_0\": {\"PE\": 2, \"SIMD\": 4}, ...})") from None
+        raise XnorflowError(f"cannot read folding config {path}: {exc}", FOLDING_FIX) from None
+    if not isinstance(config, dict):
+        raise XnorflowError(f"folding config {path} is a JSON {type(config).__name__}, not an object of layers",
+                            FOLDING_FIX)
+    for layer, attrs in config.items():
+        if not isinstance(attrs, dict):
+            raise XnorflowError(f"folding config {path}: entry '{layer}' is not an object of attributes", FOLDING_FIX)
+        for attr in ("PE", "SIMD"):
+            value = attrs.get(attr, 1)
+            if layer != "Defaults" and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise XnorflowError(f"folding config {path}: {layer}.{attr} is {value!r}, not a positive integer",
+                                    FOLDING_FIX)
+    return config
+
+
+def check_folding_arg(folding: str | None) -> str | None:
+    """`--folding` checked before anything is built: None, a positive cycles/frame target, or a readable config."""
+    if folding is None:
+        return None
+    if str(folding).lstrip("-").isdigit():
+        if int(folding) < 1:
+            raise XnorflowError(f"--folding {folding}: a cycles/frame target must be a positive integer", FOLDING_FIX)
+        return str(int(folding))
+    read_config(folding)
+    return folding
+
+
+def apply_config(model: ModelWrapper, path: str | Path) -> ModelWrapper:
+    """Apply a FINN folding-config JSON (node names with or without _hls/_rtl); then check it."""
+    config = read_config(path)
     names = {n.name for n in model.graph.node}
     renamed = {k.replace("_hls_", "_").replace("_rtl_", "_") if k not in names else k: v
                for k, v in config.items()}
@@ -174,6 +205,13 @@ def apply_config(model: ModelWrapper, path: str | Path) -> ModelWrapper:
     if unknown:
         raise XnorflowError(f"folding config names layers not in the graph: {', '.join(unknown[:5])}",
                             f"use the layer names of hw.onnx (e.g. {', '.join(sorted(names)[:3])})")
+    for node in model.graph.node:
+        known = getCustomOp(node).get_nodeattr_types() if node.name in renamed else {}
+        bad = sorted(set(renamed.get(node.name, {})) - set(known))
+        if bad:
+            raise XnorflowError(f"folding config: layer {node.name} ({node.op_type}) has no attribute "
+                                f"{', '.join(bad)}", f"its folding attributes are "
+                                f"{', '.join(a for a, _ in CONSTRAINTS.get(base_op(node.op_type), ())) or 'none'}")
     model = model.transform(ApplyConfig(renamed))
     check_folding(model)
     return model

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from xnorflow.errors import XnorflowError
+from xnorflow.hw.model_cache import EXE, cache_dir, touch, trim
 
 RTL_DIR = Path(__file__).resolve().parent / "rtl"
 TESTBENCH = RTL_DIR / "axis_tb.cpp"
@@ -119,12 +120,6 @@ def lint(design: Design) -> None:
                             "fix the RTL warning (full log: run verilator --lint-only -Wall)")
 
 
-def cache_dir() -> Path:
-    """Where compiled models live: $XNORFLOW_CACHE or ~/.cache/xnorflow."""
-    base = os.environ.get("XNORFLOW_CACHE") or Path.home() / ".cache" / "xnorflow"
-    return Path(base) / "verilator"
-
-
 def _ports_header(design: Design) -> str:
     """The tb_ports.h that tells axis_tb.cpp the design's streams."""
     ins = " ".join(f"X({s.name}, {s.bits})" for s in design.inputs)
@@ -151,8 +146,9 @@ def _make_args() -> list[str]:
 def compile_design(design: Design) -> Path:
     """Verilate and build the design with the testbench, or reuse the cached executable."""
     final = cache_dir() / f"{design.top}-{_cache_key(design)}"
-    exe = final / "Vdut"
+    exe = final / EXE
     if exe.exists():
+        touch(exe)
         return exe
     final.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="build-", dir=final.parent))
@@ -175,6 +171,7 @@ def compile_design(design: Design) -> Path:
             pass
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    trim(keep=final)
     return exe
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from xnorflow.errors import XnorflowError
+from xnorflow.errors import FlowStopped
 
 SCRIPT = "build_bitfile.tcl"
 
@@ -38,10 +38,10 @@ def vivado_project(build_dir: Path, stitched, board) -> None:
     names = [Path(s).name for s in stitched.design.sources]
     (out / SCRIPT).write_text(tcl_script(stitched.design.top, names, board.part, board.clock_mhz))
     if shutil.which("vivado") is not None:
-        raise XnorflowError(f"the PYNQ shell (Zynq PS + DMA block design) is not generated yet; {out} holds an "
-                            f"out-of-context implementation script for timing and utilisation",
-                            f"run `cd {out} && vivado -mode batch -source {SCRIPT}`")
-    raise XnorflowError(f"Vivado is not installed: the bitstream step stops here (RTL, simulation and "
-                        f"the Vivado script are in {out})",
-                        f"install Vivado 2022.2+ with {board.part} device support, put `vivado` on PATH, "
-                        f"then rerun the build with --target bitfile")
+        raise FlowStopped("the PYNQ shell (Zynq PS + DMA block design) is not generated yet; vivado/ in the build "
+                          "directory holds an out-of-context implementation script for timing and utilisation",
+                          f"run `cd BUILD_DIR/vivado && vivado -mode batch -source {SCRIPT}`")
+    raise FlowStopped("Vivado is not installed: the bitstream step stops here (RTL, simulation and the Vivado "
+                      "script are in the build directory, under rtl/ and vivado/)",
+                      f"install Vivado 2022.2+ with {board.part} device support, put `vivado` on PATH, "
+                      f"then rerun the build with --target bitfile")

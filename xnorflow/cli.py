@@ -1,8 +1,10 @@
 """The `xnorflow` console command: one subcommand per stage; errors are one line and a non-zero exit."""
 import argparse
+import json
 import sys
+from pathlib import Path
 
-from xnorflow.errors import XnorflowError
+from xnorflow.errors import FlowStopped, XnorflowError
 
 
 def cmd_models(args: argparse.Namespace) -> None:
@@ -75,32 +77,56 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 
 def cmd_build(args: argparse.Namespace) -> None:
-    """Build NAME|CKPT|file.onnx into one build directory, up to --target."""
-    from pathlib import Path
-
-    from xnorflow.build_flows.pipeline import build
+    """Build NAME|CKPT|file.onnx into one build directory, up to --target; every argument is checked first."""
+    from xnorflow.build_dir import check_out, replacing
+    from xnorflow.build_flows.pipeline import build_staged, resolve
     from xnorflow.hw.accelerator import build_target
+    from xnorflow.hw.folding import board, check_folding_arg
 
-    rep = build(args.model, args.out, _options(args.option), args.seed)
-    print(f"hw-graph: {rep['hw_layers']} HW layers, weights {rep['weight_memory_bits']} bits, thresholds/tables "
-          f"{rep['threshold_memory_bits']} bits -> {args.out}")
-    if args.target != "hw-graph":
-        _print_sections(build_target(Path(args.out), args.target, args.board, args.folding, args.frames))
+    out, folding = check_out(args.out), check_folding_arg(args.folding)
+    board(args.board)
+    src = resolve(args.model, _options(args.option), args.seed)
+    stopped, result = None, {}
+    with replacing(out) as tmp:
+        rep = build_staged(src, tmp, out)
+        print(f"hw-graph: {rep['hw_layers']} HW layers, weights {rep['weight_memory_bits']} bits, thresholds/tables "
+              f"{rep['threshold_memory_bits']} bits -> {out}")
+        if args.target != "hw-graph":
+            try:
+                result = build_target(tmp, args.target, args.board, folding, args.frames)
+            except FlowStopped as stop:  # everything before the missing tool (or the overfull board) is kept
+                stopped = stop
+    _print_sections(json.loads((out / "report.json").read_text()) if stopped else result, out)
+    if stopped:
+        raise stopped
 
 
-def _print_sections(result: dict) -> None:
+def _print_sections(result: dict, out: Path) -> None:
     """One line per report section of a hardware target."""
     rtl, sim, synth = result.get("rtl"), result.get("sim"), result.get("synth")
     if rtl:
         print(f"rtl: {rtl['layers']} layers, folding {rtl['folding']}, bound {rtl['analytical_bound']} cycles/frame "
-              f"-> {rtl['top']}")
+              f"-> {out / rtl['top']}")
     if sim:
         print(f"sim: bit-exact on {sim['frames']} frames (also with gaps/stalls); {sim['cycles_per_frame']:.0f} "
               f"cycles/frame, ratio to bound {sim['ratio_to_bound']}, latency {sim['latency_cycles']} cycles, "
               f"{sim['sim_cycles_per_second']:,} simulated cycles/s")
-    if synth:
+    if synth and "use" in synth:
         use = ", ".join(f"{k.upper()} {u['used']:g}/{u['available']}" for k, u in synth["use"].items())
         print(f"synth: {use} on {synth['board']}; fits: {synth['fits']}")
+
+
+def cmd_cache(args: argparse.Namespace) -> None:
+    """Show (or --clear) the cache of compiled Verilator models."""
+    from xnorflow.hw import model_cache
+
+    if args.clear:
+        count, freed = model_cache.clear()
+        print(f"cache: removed {count} compiled models ({freed / 2**20:.1f} MB) from {model_cache.cache_dir()}")
+        return
+    items = model_cache.entries()
+    print(f"cache: {len(items)} compiled models, {sum(e.size for e in items) / 2**20:.1f} MB of a "
+          f"{model_cache.max_bytes() / 2**20:.0f} MB cap (XNORFLOW_CACHE_MAX_MB) in {model_cache.cache_dir()}")
 
 
 def cmd_sim(args: argparse.Namespace) -> None:
@@ -109,7 +135,7 @@ def cmd_sim(args: argparse.Namespace) -> None:
     from xnorflow.hw.layer_sim import simulate_layer
 
     if args.layer is None:
-        _print_sections({"sim": simulate_build(args.build_dir, args.frames)})
+        _print_sections({"sim": simulate_build(args.build_dir, args.frames)}, Path(args.build_dir))
         return
     r = simulate_layer(args.build_dir, args.layer, args.frames)
     print(f"sim: layer {r['layer']} ({r['op_type']} -> {r['module']}) bit-exact on {r['frames']} frames, "
@@ -143,8 +169,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="digits | fashion-mnist | cifar10 | cifar100 | imagefolder")
     p.add_argument("--data-root", help="folder of the data set where it is not built in")
     p.add_argument("--recipe", default="bireal", help=f"one of {', '.join(RECIPES)}")
-    p.add_argument("--epochs", type=int, default=30, help="epochs per recipe step")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--epochs", type=positive, default=30, help="epochs per recipe step")
+    p.add_argument("--batch-size", type=positive, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--teacher", help="real-valued teacher for the distributional loss: CKPT, torchscript:FILE, "
                    "or torchvision:ARCH:WEIGHTS")
@@ -155,15 +181,34 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    "hyper=false (repeatable)")
     p.add_argument("--shortcut-bits", type=int, default=8, help="fixed-point width of the real shortcuts")
     p.add_argument("--shortcut-frac-bits", type=int, default=4, help="fractional bits of the shortcut grid")
-    p.add_argument("--limit", type=int, help="use only the first N train/test images (quick runs)")
+    p.add_argument("--limit", type=positive, help="use only the first N train/test images (quick runs)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--out", required=True, help="run folder: checkpoints, metrics.csv/json/png, model.pt")
 
 
+def positive(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return value
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with its errors as one line (`xnorflow: error: ...; see --help`) and exit code 2."""
+
+    def error(self, message: str) -> None:
+        """Print the problem in one line and exit 2."""
+        self.exit(2, f"xnorflow: error: {self.prog.removeprefix('xnorflow ')}: {message}; see `{self.prog} --help`\n")
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    p = argparse.ArgumentParser(prog="xnorflow", description=__doc__)
-    sub = p.add_subparsers(dest="command", required=True)
+    p = OneLineParser(prog="xnorflow", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     models = sub.add_parser("models", help="list the model registry with params/BOPs/FLOPs/OPs")
     models.add_argument("names", nargs="*")
     models.add_argument("--input-size", type=int)
@@ -174,7 +219,7 @@ def parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the main job: train a tiny model on digits and check it end to end")
     demo.add_argument("--model", default="tiny-bireal")
     demo.add_argument("--data", default="digits")
-    demo.add_argument("--epochs", type=int, default=30)
+    demo.add_argument("--epochs", type=positive, default=30)
     demo.add_argument("--out", default="runs/demo")
     demo.set_defaults(func=cmd_demo)
     export = sub.add_parser("export", help="QONNX export of a checkpoint (or registry name)")
@@ -187,26 +232,32 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--target", choices=TARGETS, default="hw-graph")
     build.add_argument("--board", default="Pynq-Z2")
     build.add_argument("--folding", help="FINN folding-config JSON")
-    build.add_argument("--frames", type=int, default=16, help="frames to simulate (sim target)")
+    build.add_argument("--frames", type=positive, default=16, help="frames to simulate (sim target)")
     build.add_argument("--out", required=True, help="build directory (stages, dataflow_partition/, report.json)")
     _add_source_args(build)
     build.set_defaults(func=cmd_build)
     sim = sub.add_parser("sim", help="re-simulate a build directory's RTL in Verilator, bit-exact against FINN")
     sim.add_argument("build_dir")
-    sim.add_argument("--frames", type=int, default=8)
+    sim.add_argument("--frames", type=positive, default=8)
     sim.add_argument("--layer", help="simulate only this HW layer (a node name of rtl/folded.onnx)")
     sim.set_defaults(func=cmd_sim)
     verify = sub.add_parser("verify", help="check the numeric contract arrow by arrow")
     verify.add_argument("artifact", metavar="ARTIFACT", help="build directory, or NAME|CKPT|file.onnx to build first")
-    verify.add_argument("--frames", type=int, default=32, help="frames to compare")
+    verify.add_argument("--frames", type=positive, default=32, help="frames to compare")
     _add_source_args(verify)
     verify.set_defaults(func=cmd_verify)
+    cache = sub.add_parser("cache", help="show the cache of compiled Verilator models (size, cap), or clear it")
+    cache.add_argument("--clear", action="store_true", help="remove every compiled model")
+    cache.set_defaults(func=cmd_cache)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the subcommand; an XnorflowError is one line on stderr and exit code 2."""
-    args = parser().parse_args(argv)
+    """Entry point: run the subcommand; a usage error or an XnorflowError is one line on stderr and exit code 2."""
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as done:  # --help (0) or a one-line usage error (2)
+        return int(done.code or 0)
     try:
         args.func(args)
     except XnorflowError as err:

@@ -8,3 +8,7 @@ class XnorflowError(Exception):
         self.problem = problem
         self.fix = fix
         super().__init__(f"{problem}; {fix}" if fix else problem)
+
+
+class FlowStopped(XnorflowError):
+    """The flow went as far as this machine allows (a missing tool, a design over the board): what it wrote is kept."""

@@ -1,0 +1,85 @@
+"""The cache of compiled Verilator models: where it lives, a size cap (least recently used go first), clearing.
+
+Each entry is one directory `TOP-HASH` holding the executable `Vdut`; a compile works in `build-xxxx` beside
+it and renames it into place. Nothing else in the cache directory is touched, so pointing $XNORFLOW_CACHE at
+a folder of the user's never deletes their files.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+EXE = "Vdut"
+DEFAULT_MAX_MB = 1024
+STALE_BUILD_S = 3600  # a compile of even a whole design takes minutes: older work dirs were interrupted
+
+
+def cache_dir() -> Path:
+    """Where compiled models live: $XNORFLOW_CACHE/verilator, else ~/.cache/xnorflow/verilator."""
+    base = os.environ.get("XNORFLOW_CACHE") or Path.home() / ".cache" / "xnorflow"
+    return Path(base) / "verilator"
+
+
+def max_bytes() -> int:
+    """The cache's size cap: $XNORFLOW_CACHE_MAX_MB megabytes (default 1024)."""
+    return int(float(os.environ.get("XNORFLOW_CACHE_MAX_MB", DEFAULT_MAX_MB)) * 2**20)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One compiled model: its directory, bytes on disk and time of last use."""
+
+    path: Path
+    size: int
+    used: float
+
+
+def _size(path: Path) -> int:
+    """Bytes of the files under `path`."""
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
+
+
+def entries() -> list[Entry]:
+    """Compiled models in the cache, least recently used first."""
+    root = cache_dir()
+    found = [p for p in root.glob("*-*") if p.is_dir() and (p / EXE).is_file()] if root.is_dir() else []
+    return sorted((Entry(p, _size(p), (p / EXE).stat().st_mtime) for p in found), key=lambda e: e.used)
+
+
+def touch(exe: Path) -> None:
+    """Mark a compiled model as just used (the cap evicts by last use)."""
+    os.utime(exe)
+
+
+def _stale_builds() -> list[Path]:
+    """Compile work directories left by interrupted runs."""
+    root, now = cache_dir(), time.time()
+    return [p for p in root.glob("build-*") if p.is_dir() and now - p.stat().st_mtime > STALE_BUILD_S] \
+        if root.is_dir() else []
+
+
+def trim(keep: Path | None = None) -> list[Path]:
+    """Evict least recently used models until the cache is under its cap (never `keep`); the removed paths."""
+    removed = _stale_builds()
+    items = entries()
+    total = sum(e.size for e in items)
+    for e in items:
+        if total <= max_bytes():
+            break
+        if e.path != keep:
+            removed.append(e.path)
+            total -= e.size
+    for path in removed:
+        shutil.rmtree(path, ignore_errors=True)
+    return removed
+
+
+def clear() -> tuple[int, int]:
+    """Remove every compiled model and stale work directory; (models removed, bytes freed)."""
+    items = entries()
+    for path in [e.path for e in items] + _stale_builds():
+        shutil.rmtree(path, ignore_errors=True)
+    return len(items), sum(e.size for e in items)
