@@ -206,3 +206,12 @@ def test_lock_is_exclusive_across_descriptors(tmp_path):
             fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
     with pytest.raises(XnorflowError, match="another xnorflow command"), locked(tmp_path / "c"), locked(tmp_path / "c"):
         pass
+
+
+@pytest.mark.parametrize("out, match", [("data", "did not write"), ("notes.txt", "is a file")])
+def test_train_never_writes_into_a_foreign_folder(workdir, capsys, out, match):
+    """`xnorflow train --out` refuses a user's folder or a file before it writes anything."""
+    before = snapshot(workdir)
+    one_line_error(capsys, ["train", "--model", "tiny-bireal", "--data", "digits", "--out", out, "--epochs", "1"],
+                   match)
+    assert snapshot(workdir) == before

@@ -94,6 +94,11 @@ def _claim_out_dir(cfg: TrainConfig, out: Path) -> None:
     """Refuse an output dir holding another run; record this run's config there."""
     path = out / "config.json"
     mine = {k: v for k, v in asdict(cfg).items() if k not in ("out", "progress", "until")}
+    if out.exists() and not out.is_dir():
+        raise XnorflowError(f"--out {out} is a file, not a run folder", "name a new folder for the run")
+    if out.is_dir() and any(out.iterdir()) and not _is_run(path):
+        raise XnorflowError(f"--out {out} is a folder that `xnorflow train` did not write (no run config.json)",
+                            "name a new folder for the run, e.g. --out runs/NAME")
     if path.exists():
         theirs = json.loads(path.read_text())
         changed = [k for k in mine if theirs.get(k) != mine[k]]
@@ -103,6 +108,15 @@ def _claim_out_dir(cfg: TrainConfig, out: Path) -> None:
     elif rank() == 0:
         out.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(mine, indent=1))
+
+
+def _is_run(config: Path) -> bool:
+    """True when `config` is the config.json of an xnorflow training run."""
+    try:
+        record = json.loads(config.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and {"model", "recipe", "data"} <= record.keys()
 
 
 def _teacher(cfg: TrainConfig, data: DataBundle) -> nn.Module | None:
