@@ -1,4 +1,4 @@
-"""Batched versions of the FINN streamlining steps that dominate a full-size build (issue #5's profile).
+"""Batched versions of the FINN streamlining steps that dominate a full-size build (profiled on a full-size build).
 
 FINN's AbsorbScalarBiasIntoMultiThreshold rewrites one MultiThreshold -> Add per pass over the graph, then
 re-infers datatypes and shapes of a deep copy of the whole model and starts again: on reactnet-a-cifar it was

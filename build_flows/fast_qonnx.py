@@ -1,4 +1,4 @@
-"""Equivalent, faster versions of the qonnx primitives that dominate a full-size build (issue #5's profile).
+"""Equivalent, faster versions of the qonnx primitives that dominate a full-size build (profiled on a full-size build).
 
 Profiled on bireal18-cifar (cProfile, 283 s), nearly all of the build was qonnx bookkeeping that FINN's
 transformations redo over the whole model after every single rewrite (`model.transform(InferShapes())` inside

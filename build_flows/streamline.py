@@ -1,4 +1,4 @@
-"""QONNX -> FINN -> streamlined integer graph: FINN transformations in the order FINN-FACTS measured.
+"""QONNX -> FINN -> streamlined integer graph: FINN transformations in the order residual nets need.
 
 FINN's `Streamline` is rerun here as its own transformation list with two changes:
 - identity removal is exact: FINN/qonnx's RemoveIdentityOps drops any Mul within rtol 1e-5 of 1 and any Add
@@ -87,7 +87,7 @@ STREAMLINE = [ConvertSubToAdd(), ConvertDivToMul(), BatchNormToAffine(), Convert
               MoveMulPastMaxPool(), AbsorbAddIntoMultiThreshold(), FactorOutMulSignMagnitude(),
               AbsorbMulIntoMultiThreshold(), Absorb1BitMulIntoMatMul(), Absorb1BitMulIntoConv()]
 
-# The residual-net moves of FINN-FACTS, plus the identical-scale moves that make joins integer.
+# FINN's moves past forks, joins and transposes that residual nets need, plus the identical-scale moves that make joins integer.
 FIXPOINT_MOVES = [MoveScalarLinearPastFork(), MoveTransposePastScalarMul(), MoveTransposePastFork(),
                   MoveTransposePastEltwise(), MoveTransposePastJoinAdd(), MoveTransposePastJoinConcat(),
                   MoveMulPastJoinAdd(), MoveMulPastJoinConcat(), CollapseRepeatedMul(),
