@@ -125,3 +125,15 @@ def test_input_that_does_not_fit_is_one_clear_error() -> None:
 
     with pytest.raises(XnorflowError, match=r"input 3x8x8 does not fit model 'bireal18'.*use an input of 224x224"):
         build_model("bireal18", input_size=8)
+
+
+def test_unknown_builder_option_is_named() -> None:
+    """An option a model does not declare is refused naming its real options; a builder's own TypeError is not
+    mistaken for one."""
+    from xnorflow.errors import XnorflowError
+    with pytest.raises(XnorflowError, match="'tiny-hyperbnn' does not take option gating; its options are: hyper, "
+                                            "dpconv, enhanced"):
+        build_model("tiny-hyperbnn", options={"gating": False})
+    with pytest.raises(XnorflowError, match="'tiny-bireal' does not take option gating; its options are: none"):
+        build_model("tiny-bireal", options={"gating": False})
+    assert build_model("tiny-real2bin", options={"gating": False}) is not None

@@ -1,4 +1,5 @@
 """The model registry: names users type, each with its default input and a builder."""
+import inspect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,11 +33,17 @@ class ModelEntry:
     summary: str
 
 
+def block_options(block: type) -> tuple[str, ...]:
+    """The keyword options of a block class: its __init__ parameters after (cin, cout, stride, spec)."""
+    return tuple(inspect.signature(block.__init__).parameters)[5:]
+
+
 def _staged(block: type, stages: list[tuple[int, int]], stem: tuple[int, int, int, bool],
             head_relu: bool = False) -> Builder:
     """A ResNet-layout builder whose blocks take (cin, cout, stride, spec, **options)."""
     def build(cin: int, classes: int, spec: QuantSpec, **options: bool) -> nn.Module:
         return StagedNet(stages, stem, cin, classes, spec, lambda i, o, s: block(i, o, s, spec, **options), head_relu)
+    build.options = block_options(block)
     return build
 
 
@@ -104,15 +111,21 @@ def build_model(name: str, num_classes: int | None = None, in_channels: int | No
     """Build registry model `name` (with builder options, e.g. gating=False) and check that the input size fits."""
     row = entry(name)
     cin = in_channels or row.in_channels
-    try:
-        model = row.build(cin, num_classes or row.num_classes, spec or QuantSpec(), **(options or {}))
-    except TypeError as err:
-        raise XnorflowError(f"model '{name}' does not take options {options} ({err})",
-                            "see the builder's docstring in training/models/registry.py for its options") from None
+    check_options(name, row.build, options or {})
+    model = row.build(cin, num_classes or row.num_classes, spec or QuantSpec(), **(options or {}))
     size = input_size or row.input_size
     with input_fits(name, cin, size):
         count(model, cin, size)
     return model
+
+
+def check_options(name: str, builder: Builder, options: dict[str, bool]) -> None:
+    """Refuse builder options that model `name` does not declare, naming those it does."""
+    takes = getattr(builder, "options", ())
+    unknown = sorted(set(options) - set(takes))
+    if unknown:
+        raise XnorflowError(f"model '{name}' does not take option {', '.join(unknown)}",
+                            f"its options are: {', '.join(takes) or 'none'}")
 
 
 @contextmanager
