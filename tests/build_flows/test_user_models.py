@@ -79,3 +79,13 @@ def test_negative_scale_behind_max_pool_refused(tmp_path):
 
 def test_float_input_conv_refused(tmp_path):
     refused(tmp_path, um.randomize(um.float_input_conv(), 0), r"Conv 'Conv_0' \(node \d+ of \d+\) reads a float")
+
+
+@pytest.mark.slow  # BNN-PYNQ widths: a minute (TFC) to several (CNV) on 2 cores
+@pytest.mark.parametrize("name,shape", [("tfc_1w1a", MNIST), ("cnv_1w1a", (1, 3, 32, 32))])
+def test_bnn_pynq_models_exact(tmp_path, name, shape):
+    """FINN's own example nets (brevitas_examples' BNN-PYNQ, random weights and BN) through every arrow."""
+    models = pytest.importorskip("brevitas_examples.bnn_pynq.models")
+    model = um.randomize(models.model_with_cfg(name, pretrained=False)[0], 0)
+    _, rep = built(tmp_path, model, shape)
+    assert rep["hw_op_types"].count("MVAU") == (4 if name.startswith("tfc") else 9)
