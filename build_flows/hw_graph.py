@@ -110,7 +110,7 @@ def reattach_host_input(model: ModelWrapper, detached: tuple[list, object]) -> N
 
 
 def check_all_hw(model: ModelWrapper) -> None:
-    """Every node is a HW layer except the host-side input quantizer and output scale."""
+    """Every node is a HW layer except the host-side input layout and quantizer, and the output scale and bias."""
     nodes = list(model.graph.node)
     for i, node in enumerate(nodes):
         if not is_fpgadataflow_node(node) and host_role(model, node) is None:
