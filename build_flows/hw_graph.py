@@ -17,6 +17,7 @@ from finn.transformation.fpgadataflow.convert_to_hw.duplicate_streams import Inf
 from finn.transformation.fpgadataflow.convert_to_hw.elementwise_binary_operation import (
     InferElementwiseBinaryOperation)
 from finn.transformation.fpgadataflow.convert_to_hw.global_acc_pool import InferGlobalAccPoolLayer
+from finn.transformation.fpgadataflow.convert_to_hw.pool import InferPool
 from finn.transformation.fpgadataflow.convert_to_hw.pool_from_reduce import InferPoolFromReduce
 from finn.transformation.fpgadataflow.convert_to_hw.quantized_matrix_vector_activation import (
     InferQuantizedMatrixVectorActivation)
@@ -33,9 +34,10 @@ from xnorflow.build_flows.rounding import NEAR_TIES
 from xnorflow.build_flows.streamline import round_thresholds, streamline, tidy, to_finn, to_fixpoint
 from xnorflow.errors import XnorflowError
 
-# Host-side ends of the graph: NCHW->NHWC and quantizing of the float input, scaling of the integer logits.
-HOST_HEAD = {"Transpose": "input layout NCHW->NHWC", "MultiThreshold": "input quantizer"}
-HOST_TAIL = {"Mul": "output scale"}
+# Host-side ends of the graph: NCHW->NHWC or flattening and quantizing of the float input, scaling of the logits.
+HOST_HEAD = {"Transpose": "input layout NCHW->NHWC", "Reshape": "input flatten", "Flatten": "input flatten",
+             "MultiThreshold": "input quantizer"}
+HOST_TAIL = {"Mul": "output scale", "Add": "output bias"}
 STAGES = ("qonnx", "finn", "streamlined", "hw", "dataflow_parent")
 
 
@@ -59,12 +61,14 @@ class DenseSingleChannelConv(Transformation):
 
 
 def to_hw(model: ModelWrapper) -> ModelWrapper:
-    """Streamlined graph -> FINN HW layers (MVAU, Thresholding, SWG, FMPadding, Pool, Add, Concat, ...)."""
+    """Streamlined graph -> FINN HW layers (MVAU, Thresholding, SWG, FMPadding, Pool, Add, Concat, ...).
+
+    InferPool lowers max pools to SWG + Pool(MaxPool) before InferConvInpGen turns its Im2Col into the SWG."""
     model = pools_to_hw(model)
     head = detach_host_input(model)
     for t in (DenseSingleChannelConv(), InferBinaryMatrixVectorActivation(), InferQuantizedMatrixVectorActivation(),
-              InferThresholdingLayer(), InferConvInpGen(),
-              InferElementwiseBinaryOperation(InferElementwiseBinaryOperation.reject_output_dequant),
+              InferThresholdingLayer(), InferPool(), InferConvInpGen(),
+              InferElementwiseBinaryOperation(lambda m, n: not on_host_tail(m, n)),
               InferConcatLayer(), RemoveCNVtoFCFlatten(), InferDuplicateStreamsLayer(), NarrowPopcountOutputs()):
         model = model.transform(t)
     reattach_host_input(model, head)
@@ -104,7 +108,7 @@ def reattach_host_input(model: ModelWrapper, detached: tuple[list, object]) -> N
 
 
 def check_all_hw(model: ModelWrapper) -> None:
-    """Every node is a HW layer except the host-side input quantizer and output scale."""
+    """Every node is a HW layer except the host-side input layout and quantizer, and the output scale and bias."""
     nodes = list(model.graph.node)
     for i, node in enumerate(nodes):
         if not is_fpgadataflow_node(node) and host_role(model, node) is None:
@@ -118,9 +122,19 @@ def host_role(model: ModelWrapper, node) -> str | None:
     i = list(model.graph.node).index(node)
     if all(not is_fpgadataflow_node(n) for n in model.graph.node[: i + 1]) and node.op_type in HOST_HEAD:
         return HOST_HEAD[node.op_type]
-    if node.output[0] == model.graph.output[0].name and node.op_type in HOST_TAIL:
+    if on_host_tail(model, node):
         return HOST_TAIL[node.op_type]
     return None
+
+
+def on_host_tail(model: ModelWrapper, node) -> bool:
+    """True when `node` is a constant Mul/Add of the float logits' chain that ends the graph (scale and bias)."""
+    if node.op_type not in HOST_TAIL or model.get_initializer(node.input[1]) is None:
+        return False
+    if node.output[0] == model.graph.output[0].name:
+        return True
+    consumers = model.find_consumers(node.output[0])
+    return len(consumers) == 1 and on_host_tail(model, consumers[0])
 
 
 def dataflow_partition(model: ModelWrapper, out: Path) -> ModelWrapper:

@@ -101,6 +101,7 @@ def check_supported(model: ModelWrapper) -> None:
             if mode != "ROUND":
                 raise XnorflowError(f"{where(model, node)} rounds with {mode}", "use round-to-nearest quantizers")
         check_float_inputs(model, node)
+        check_maxpool(model, node)
         check_padding(model, node)
         check_join(model, node)
 
@@ -115,11 +116,38 @@ def check_float_inputs(model: ModelWrapper, node: NodeProto) -> None:
                             "use a Brevitas QuantConv2d/QuantLinear with a weight quantizer")
     src = node.input[0]
     prod = model.find_producer(src)
-    while prod is not None and prod.op_type in ("Pad", "Reshape", "Flatten"):
+    while prod is not None and prod.op_type in ("Pad", "Reshape", "Flatten", "MaxPool"):  # same grid
         prod = model.find_producer(prod.input[0])
     if prod is None or prod.op_type not in QUANTS:
         raise XnorflowError(f"{where(model, node)} reads a float (unquantized) input",
                             "put a QuantIdentity (shortcut or binary quantizer) in front of it")
+
+
+def check_maxpool(model: ModelWrapper, node: NodeProto) -> None:
+    """A max pool needs kernel >= stride, no padding, dilation or ceil mode, and no negative scale behind it."""
+    if node.op_type != "MaxPool":
+        return
+    attrs = attrs_of(node)
+    kernel, stride = list(attrs["kernel_shape"]), list(attrs.get("strides", [1, 1]))
+    if len(kernel) != 2 or any(k < s for k, s in zip(kernel, stride)) or any(attrs.get("pads", [])) \
+            or any(d != 1 for d in attrs.get("dilations", [1])) or attrs.get("ceil_mode", 0):
+        raise XnorflowError(f"unsupported max pool {where(model, node)} (kernel {kernel}, stride {stride}, pads "
+                            f"{list(attrs.get('pads', []))})", "use MaxPool2d(k, stride <= k) without padding, "
+                            "dilation or ceil_mode (pad the quantized input before the pool instead)")
+    consumer = sole_consumer(model, node)
+    if consumer is not None and np.any(scale_of(model, consumer) < 0):
+        raise XnorflowError(f"{where(model, consumer)} scales the max pool {node.name}'s output by a negative "
+                            "factor, which does not commute with max", "put the BatchNorm before the MaxPool2d "
+                            "(conv -> BN -> activation -> pool)")
+
+
+def scale_of(model: ModelWrapper, node: NodeProto) -> np.ndarray:
+    """Per-channel factor of a BatchNormalization or constant Mul (1 for any other node)."""
+    if node.op_type == "BatchNormalization":
+        gamma, _, _, var = (model.get_initializer(i) for i in node.input[1:5])
+        return gamma / np.sqrt(var + attrs_of(node).get("epsilon", 1e-5))
+    const = model.get_initializer(node.input[1]) if node.op_type == "Mul" else None
+    return np.ones(1) if const is None else const
 
 
 def check_padding(model: ModelWrapper, node: NodeProto) -> None:

@@ -45,6 +45,7 @@ from finn.transformation.streamline.sign_to_thres import ConvertSignToThres
 from xnorflow.build_flows.batched import AbsorbScalarBiasesIntoMultiThresholds
 from xnorflow.build_flows.chain_lut import ChainToLUT
 from xnorflow.build_flows.gate import gates_to_integer
+from xnorflow.build_flows.maxpool import ChannelsLastConstantsTo1D, MoveLinearPastMaxPool
 from xnorflow.build_flows.padding import EncodeBipolarPadValue, FoldBipolarPadIntoIm2Col, UnshareBipolarThresholds
 from xnorflow.build_flows.prepare import prepare
 from xnorflow.build_flows.rounding import (NEAR_TIES, HalfToEvenFloatThresholds, HalfToEvenIntegerThresholds,
@@ -87,8 +88,10 @@ STREAMLINE = [ConvertSubToAdd(), ConvertDivToMul(), BatchNormToAffine(), Convert
               MoveMulPastMaxPool(), AbsorbAddIntoMultiThreshold(), FactorOutMulSignMagnitude(),
               AbsorbMulIntoMultiThreshold(), Absorb1BitMulIntoMatMul(), Absorb1BitMulIntoConv()]
 
-# FINN's moves past forks, joins and transposes that residual nets need, plus the identical-scale moves that make joins integer.
-FIXPOINT_MOVES = [MoveScalarLinearPastFork(), MoveTransposePastScalarMul(), MoveTransposePastFork(),
+# FINN's moves past forks, joins and transposes that residual nets need, plus the identical-scale moves that make
+# joins integer, and the moves that put max pools on integers (maxpool.py).
+FIXPOINT_MOVES = [MoveLinearPastMaxPool(), MakeMaxPoolNHWC(), ChannelsLastConstantsTo1D(), MoveScalarLinearPastFork(),
+                  MoveTransposePastScalarMul(), MoveTransposePastFork(),
                   MoveTransposePastEltwise(), MoveTransposePastJoinAdd(), MoveTransposePastJoinConcat(),
                   MoveMulPastJoinAdd(), MoveMulPastJoinConcat(), CollapseRepeatedMul(),
                   AbsorbTransposeIntoMultiThreshold(), AbsorbConsecutiveTransposes(), AbsorbMulIntoMultiThreshold(),
