@@ -9,23 +9,28 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 from finn.util.settings import initialize_dummy_settings
 
+from xnorflow.build_flows.hw_graph import host_role
+
 STAGES = ("qonnx", "streamlined", "hw")
 FLOAT_TOL = 1e-4  # relative to the largest logit: float rounding of the final scale
+GRID_TOL = 1e-2  # in units of the integer logits: float32 rounding of logits up to ~1e5
 
 
 @dataclass
 class Arrow:
-    """One arrow of the contract: max |diff|, argmax agreement, frames."""
+    """One arrow of the contract: max |diff|, argmax agreement (frames with equal integer logits agree), frames."""
 
     name: str
     max_abs_diff: float
     argmax_agree: float
     frames: int
     ok: bool
+    ties: int = 0  # frames whose argmax differs only by float noise between equal integer logits
 
     def __str__(self) -> str:
         verdict = "ok" if self.ok else "FAIL"
-        return (f"{self.name:<28} max|diff| {self.max_abs_diff:.3g}  argmax {self.argmax_agree:.0%}  "
+        ties = f" ({self.ties} tied)" if self.ties else ""
+        return (f"{self.name:<28} max|diff| {self.max_abs_diff:.3g}  argmax {self.argmax_agree:.0%}{ties}  "
                 f"frames {self.frames}  {verdict}")
 
 
@@ -36,12 +41,32 @@ def run_graph(path: Path, frames: np.ndarray) -> np.ndarray:
     return np.concatenate([oxe.execute_onnx(model, {name_in: f[None]})[name_out] for f in frames])
 
 
-def compare(name: str, ref: np.ndarray, out: np.ndarray) -> Arrow:
-    """Argmax must agree on every frame; logits equal up to float rounding."""
+def output_scale(path: Path) -> np.ndarray:
+    """Float scale of the integer logits: the HW graph's host-side output Mul (1 where it has none)."""
+    model = ModelWrapper(str(path))
+    last = model.graph.node[-1]
+    if host_role(model, last) is not None and model.get_initializer(last.input[1]) is not None:
+        return model.get_initializer(last.input[1])
+    return np.ones(1, np.float32)
+
+
+def integer_logits(out: np.ndarray, scale: np.ndarray) -> np.ndarray | None:
+    """`out` / `scale` as integers, or None where some logit lies off that integer grid."""
+    q = out / scale
+    ints = np.rint(q)
+    return ints if np.abs(q - ints).max() <= GRID_TOL else None
+
+
+def compare(name: str, ref: np.ndarray, out: np.ndarray, scale: np.ndarray | float = 1.0) -> Arrow:
+    """Logits equal up to float rounding; argmax agrees on every frame whose integer logits (ref / scale) differ."""
     diff = float(np.abs(ref - out).max())
-    agree = float((ref.argmax(1) == out.argmax(1)).mean())
+    ints_ref, ints_out = integer_logits(ref, scale), integer_logits(out, scale)
+    on_grid = ints_ref is not None and ints_out is not None
+    equal = (ints_ref == ints_out).all(1) if on_grid else np.zeros(len(ref), bool)
+    same_argmax = ref.argmax(1) == out.argmax(1)
+    agree = float((same_argmax | equal).mean())
     ok = agree == 1.0 and diff <= FLOAT_TOL * max(1.0, float(np.abs(ref).max()))
-    return Arrow(name, diff, agree, len(ref), ok)
+    return Arrow(name, diff, agree, len(ref), ok, int((~same_argmax & equal).sum()))
 
 
 def random_frames(input_shape: tuple[int, ...], n: int, scale: float = 2.0 ** -4, seed: int = 0) -> np.ndarray:
@@ -55,6 +80,7 @@ def verify(model: torch.nn.Module | None, build_dir: str | Path, frames: np.ndar
     """Compare Brevitas eval (unless `model` is None: an external QONNX) with each saved stage, stage to stage."""
     initialize_dummy_settings()
     build_dir = Path(build_dir)
+    scale = output_scale(build_dir / "hw.onnx")
     outs = {stage: run_graph(build_dir / f"{stage}.onnx", frames) for stage in STAGES}
     names = STAGES
     if model is not None:
@@ -62,7 +88,7 @@ def verify(model: torch.nn.Module | None, build_dir: str | Path, frames: np.ndar
         with torch.no_grad():
             outs["brevitas"] = model(torch.from_numpy(frames)).numpy()
         names = ("brevitas",) + STAGES
-    return [compare(f"{a} -> {b}", outs[a], outs[b]) for a, b in zip(names, names[1:])]
+    return [compare(f"{a} -> {b}", outs[a], outs[b], scale) for a, b in zip(names, names[1:])]
 
 
 def print_arrows(arrows: list[Arrow]) -> bool:
