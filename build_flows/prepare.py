@@ -90,7 +90,9 @@ def first_unsupported(model: ModelWrapper) -> NodeProto | None:
 
 
 def check_supported(model: ModelWrapper) -> None:
-    """Refuse unsupported layers, float layers, zero-padded binary convs and mixed shortcut grids."""
+    """Refuse resized shortcuts, unsupported layers, float layers, zero-padded binary convs and mixed shortcut grids."""
+    for node in model.graph.node:
+        check_resized_shortcut(model, node)
     node = first_unsupported(model)
     if node is not None:
         raise XnorflowError(f"unsupported layer {where(model, node)}",
@@ -104,6 +106,30 @@ def check_supported(model: ModelWrapper) -> None:
         check_maxpool(model, node)
         check_padding(model, node)
         check_join(model, node)
+
+
+RESIZES = {"Slice": "crops", "Pad": "pads"}
+
+
+def resized_join(model: ModelWrapper, node: NodeProto) -> NodeProto | None:
+    """The residual join (Add, Concat) that a chain of crops and pads starting at `node` feeds, or None."""
+    for consumer in model.find_consumers(node.output[0]):
+        if consumer.op_type in ("Add", "Concat"):
+            return consumer
+        join = resized_join(model, consumer) if consumer.op_type in RESIZES else None
+        if join is not None:
+            return join
+    return None
+
+
+def check_resized_shortcut(model: ModelWrapper, node: NodeProto) -> None:
+    """A shortcut cropped (Slice) or padded (Pad) to the other branch's size before a join has no HW layer."""
+    join = resized_join(model, node) if node.op_type in RESIZES else None
+    if join is not None:
+        raise XnorflowError(f"{where(model, node)} {RESIZES[node.op_type]} the shortcut of {where(model, join)}: "
+                            "a resized shortcut has no HW layer",
+                            "add the shortcut as it is and pad the binary conv with -1 by k // 2 "
+                            "(F.pad(x, (1, 1, 1, 1), value=-1.0) for 3x3, padding=0) so both branches keep one size")
 
 
 def check_float_inputs(model: ModelWrapper, node: NodeProto) -> None:

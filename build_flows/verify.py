@@ -9,23 +9,28 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 from finn.util.settings import initialize_dummy_settings
 
+from xnorflow.build_flows.hw_graph import on_host_tail
+
 STAGES = ("qonnx", "streamlined", "hw")
 FLOAT_TOL = 1e-4  # relative to the largest logit: float rounding of the final scale
+GRID_TOL = 1e-2  # in units of the integer logits: float32 rounding of logits up to ~1e5
 
 
 @dataclass
 class Arrow:
-    """One arrow of the contract: max |diff|, argmax agreement, frames."""
+    """One arrow of the contract: max |diff|, argmax agreement (frames with equal integer logits agree), frames."""
 
     name: str
     max_abs_diff: float
     argmax_agree: float
     frames: int
     ok: bool
+    ties: int = 0  # frames whose argmax differs only by float noise between equal integer logits
 
     def __str__(self) -> str:
         verdict = "ok" if self.ok else "FAIL"
-        return (f"{self.name:<28} max|diff| {self.max_abs_diff:.3g}  argmax {self.argmax_agree:.0%}  "
+        ties = f" ({self.ties} tied)" if self.ties else ""
+        return (f"{self.name:<28} max|diff| {self.max_abs_diff:.3g}  argmax {self.argmax_agree:.0%}{ties}  "
                 f"frames {self.frames}  {verdict}")
 
 
@@ -36,12 +41,36 @@ def run_graph(path: Path, frames: np.ndarray) -> np.ndarray:
     return np.concatenate([oxe.execute_onnx(model, {name_in: f[None]})[name_out] for f in frames])
 
 
-def compare(name: str, ref: np.ndarray, out: np.ndarray) -> Arrow:
-    """Argmax must agree on every frame; logits equal up to float rounding."""
+Affine = tuple[np.ndarray, np.ndarray]  # (scale, bias): logits = integer logits * scale + bias
+
+
+def output_affine(path: Path) -> Affine:
+    """Scale and bias of the float logits over the integer ones: the HW graph's host-side tail of constant Mul/Add."""
+    model = ModelWrapper(str(path))
+    scale, bias = np.ones(1, np.float32), np.zeros(1, np.float32)
+    for node in (n for n in model.graph.node if on_host_tail(model, n)):
+        const = model.get_initializer(node.input[1]).reshape(-1)
+        scale, bias = (scale * const, bias * const) if node.op_type == "Mul" else (scale, bias + const)
+    return scale, bias
+
+
+def integer_logits(out: np.ndarray, affine: Affine) -> np.ndarray | None:
+    """(`out` - bias) / scale as integers, or None where some logit lies off that integer grid."""
+    q = (out - affine[1]) / affine[0]
+    ints = np.rint(q)
+    return ints if np.abs(q - ints).max() <= GRID_TOL else None
+
+
+def compare(name: str, ref: np.ndarray, out: np.ndarray, affine: Affine = (np.ones(1), np.zeros(1))) -> Arrow:
+    """Logits equal up to float rounding; argmax agrees on every frame whose integer logits differ."""
     diff = float(np.abs(ref - out).max())
-    agree = float((ref.argmax(1) == out.argmax(1)).mean())
+    ints_ref, ints_out = integer_logits(ref, affine), integer_logits(out, affine)
+    on_grid = ints_ref is not None and ints_out is not None
+    equal = (ints_ref == ints_out).all(1) if on_grid else np.zeros(len(ref), bool)
+    same_argmax = ref.argmax(1) == out.argmax(1)
+    agree = float((same_argmax | equal).mean())
     ok = agree == 1.0 and diff <= FLOAT_TOL * max(1.0, float(np.abs(ref).max()))
-    return Arrow(name, diff, agree, len(ref), ok)
+    return Arrow(name, diff, agree, len(ref), ok, int((~same_argmax & equal).sum()))
 
 
 def random_frames(input_shape: tuple[int, ...], n: int, scale: float = 2.0 ** -4, seed: int = 0) -> np.ndarray:
@@ -55,6 +84,7 @@ def verify(model: torch.nn.Module | None, build_dir: str | Path, frames: np.ndar
     """Compare Brevitas eval (unless `model` is None: an external QONNX) with each saved stage, stage to stage."""
     initialize_dummy_settings()
     build_dir = Path(build_dir)
+    affine = output_affine(build_dir / "hw.onnx")
     outs = {stage: run_graph(build_dir / f"{stage}.onnx", frames) for stage in STAGES}
     names = STAGES
     if model is not None:
@@ -62,7 +92,7 @@ def verify(model: torch.nn.Module | None, build_dir: str | Path, frames: np.ndar
         with torch.no_grad():
             outs["brevitas"] = model(torch.from_numpy(frames)).numpy()
         names = ("brevitas",) + STAGES
-    return [compare(f"{a} -> {b}", outs[a], outs[b]) for a, b in zip(names, names[1:])]
+    return [compare(f"{a} -> {b}", outs[a], outs[b], affine) for a, b in zip(names, names[1:])]
 
 
 def print_arrows(arrows: list[Arrow]) -> bool:

@@ -31,6 +31,7 @@ from xnorflow.hw.layers import search_stages
 
 THROUGHPUT_SLACK = 8
 RATE_SLACK = 2
+ACCUMULATORS = ("GlobalAccPool", "LabelSelect")  # take their input as it comes, emit at the frame's end
 
 
 @dataclass
@@ -95,7 +96,7 @@ def need(model: ModelWrapper, node, rtl, i: int) -> np.ndarray:
     if op == "Pool":
         pixels = int(np.prod(getCustomOp(node).get_normal_output_shape()[:-1]))
         return (k // (n_out // pixels) + 1) * (n_in // pixels)
-    if n_in == n_out and op not in ("GlobalAccPool", "LabelSelect"):
+    if n_in == n_out and op not in ACCUMULATORS:
         return k + 1
     return np.full(n_out, n_in)
 
@@ -170,17 +171,19 @@ def _spare(node, rtl) -> int:
 def rate_depths(model: ModelWrapper, layers: dict, edges: list[Edge]) -> dict[str, int]:
     """FIFO depth of every edge into a layer whose input use is bursty (padding, windows, MVAU vectors).
 
-    Layers that need their whole input frame (global pool, label select) take it as it comes: none.
+    Accumulators (global pool, label select) take their input as it comes: none. An MVAU whose one vector
+    is the whole frame (a head on a flattened feature map) reads no input during its other NF - 1 tiles,
+    so the next frame must wait in its FIFO.
     """
     depths = {}
     for e in edges:
         node, rtl = model.get_node_from_name(e.dst), layers[e.dst]
+        if base_op(node.op_type) in ACCUMULATORS:
+            continue
         ins = [t for t in node.input if model.get_initializer(t) is None]
         i = ins.index(e.tensor)
         n_in = ports(rtl)[0][i].words
-        need_frame = need(model, node, rtl, i)
-        if not np.all(need_frame == n_in):
-            depths[e.tensor] = max(_rate_depth(need_frame, n_in) - _spare(node, rtl), 0) + RATE_SLACK
+        depths[e.tensor] = max(_rate_depth(need(model, node, rtl, i), n_in) - _spare(node, rtl), 0) + RATE_SLACK
     return depths
 
 

@@ -8,7 +8,7 @@ from brevitas.inject.enum import RestrictValueType, ScalingPerOutputType
 from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
 from brevitas.quant.base import IntQuant
 from brevitas.quant.binary import SignedBinaryActPerTensorConst, SignedBinaryWeightPerTensorConst
-from brevitas.quant.scaled_int import Int8WeightPerChannelFloat
+from brevitas.quant.scaled_int import Int8ActPerTensorFloat, Int8WeightPerChannelFloat, Int8WeightPerTensorFloat
 from brevitas.quant.solver import ActQuantSolver
 from torch import nn
 
@@ -185,6 +185,22 @@ def reactnet_probe(cin: int = 1) -> nn.Module:
 def zero_pad_probe(cin: int = 1) -> nn.Module:
     """A binary conv with zero padding: must be refused."""
     return nn.Sequential(Stem(cin, 8), BinaryConv(8, 8, pad=1, pad_value=0.0), Head(8, 10))
+
+
+def two_bit_act() -> QuantIdentity:
+    """A user's 2-bit activation: stock per-tensor float-scaled Brevitas quantizer at bit_width 2."""
+    return QuantIdentity(act_quant=Int8ActPerTensorFloat, bit_width=2, return_quant_tensor=False)
+
+
+def two_bit_probe(cin: int = 1, widths: tuple[int, ...] = (8, 16, 16), size: int = 8) -> nn.Module:
+    """A user's 2-bit net (plain Brevitas): unpadded 3x3 convs, no pooling, linear head on the flattened map."""
+    layers, c = [two_bit_act()], cin
+    for w in widths:
+        layers += [QuantConv2d(c, w, 3, bias=False, weight_quant=Int8WeightPerTensorFloat, weight_bit_width=2),
+                   nn.BatchNorm2d(w), two_bit_act()]
+        c, size = w, size - 2
+    head = QuantLinear(c * size * size, 10, bias=False, weight_quant=Int8WeightPerTensorFloat, weight_bit_width=2)
+    return nn.Sequential(*layers, nn.Flatten(), head)
 
 
 def seeded(builder, seed: int, **kw) -> nn.Module:

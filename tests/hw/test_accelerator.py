@@ -82,6 +82,28 @@ def test_tiny_model_bit_exact(tmp_path, name):
     assert sim["bit_exact"] and sim["ratio_to_bound"] <= MAX_RATIO
 
 
+@pytest.fixture(scope="module")
+def two_bit_dir(tmp_path_factory) -> Path:
+    """A user's 2-bit net (probes.two_bit_probe) exported with Brevitas' export_qonnx, built by pipeline.build."""
+    from brevitas.export import export_qonnx
+
+    from xnorflow.build_flows.pipeline import build
+    tmp = tmp_path_factory.mktemp("two_bit")
+    with torch.no_grad():
+        export_qonnx(probes.seeded(probes.two_bit_probe, 0), torch.zeros(1, 1, 8, 8), str(tmp / "user.onnx"))
+    build(str(tmp / "user.onnx"), tmp / "build")
+    return tmp / "build"
+
+
+@pytest.mark.parametrize("folding", ["500", None])
+def test_two_bit_flattened_head_at_bound(two_bit_dir, tmp_path, folding):
+    """2-bit weights and activations, no pooling: the linear head takes its whole frame as one vector and reads
+    no input during its other tiles, so its FIFO holds the next frame; bit-exact at the bound (cycles target
+    and board-fitted folding)."""
+    sim = build_target(copy_of(two_bit_dir, tmp_path / "b"), "sim", "Pynq-Z2", folding, frames=4)["sim"]
+    assert sim["bit_exact"] and sim["ratio_to_bound"] <= 1.02
+
+
 def one_block() -> nn.Module:
     """Stem, one Bi-Real block (identity shortcut) and the head, 4 channels: a small stitched design."""
     return nn.Sequential(probes.Stem(1, 4), probes.ResidualBlock(4, 4), probes.Head(4, 10))
