@@ -7,6 +7,10 @@ MODEL   ?= tiny-bireal
 DATA    ?= digits
 BOARD   ?= Pynq-Z2
 OUT     ?= runs/$(MODEL)
+# TORCH=cpu (or cu128, ...): torch wheels from that build's PyTorch index; empty: whatever pip finds first
+# (here a local CPU wheel; from PyPI on x86_64 Linux that is the CUDA build).
+TORCH   ?=
+TORCH_INDEX := $(if $(TORCH),--extra-index-url https://download.pytorch.org/whl/$(TORCH))
 
 .PHONY: setup demo test test-all bench bitfile clean
 
@@ -16,7 +20,7 @@ $(STAMP): pyproject.toml requirements.lock
 	@command -v $(PY) >/dev/null || { echo "error: $(PY) not found; install Python 3.11 (e.g. apt-get install python3.11 python3.11-venv)"; exit 1; }
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -r requirements.lock
+	$(BIN)/pip install -q $(TORCH_INDEX) -r requirements.lock
 	$(BIN)/pip install -q --no-deps finn-plus==1.6.1
 	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)

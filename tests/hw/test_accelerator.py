@@ -150,7 +150,8 @@ def test_unknown_board(bireal_dir):
 
 def test_bitfile_stops_at_vivado(bireal_dir, tmp_path, monkeypatch):
     """No Vivado: the TCL script and sources are written, then one line says what to install."""
-    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name, path=None: None)
+    monkeypatch.delenv("XILINX_VIVADO", raising=False)
     build = copy_of(bireal_dir, tmp_path / "b")
     from xnorflow.hw import accelerator
     monkeypatch.setattr(accelerator, "synth_report", lambda st, b: {"fits": True})
