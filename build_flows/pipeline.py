@@ -86,7 +86,8 @@ def inference_model(model: nn.Module, spec: QuantSpec) -> tuple[nn.Module, SnapR
 
 def name_source(name: str, options: dict[str, bool] | None, seed: int) -> Source:
     """A registry model with its initial weights (torch seeded with `seed`) at its default input."""
-    from xnorflow.training.models.registry import build_model, entry
+    from xnorflow.training.models.catalog import entry
+    from xnorflow.training.models.registry import build_model
 
     row = entry(name)
     torch.manual_seed(seed)

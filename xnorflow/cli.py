@@ -12,7 +12,7 @@ def cmd_models(args: argparse.Namespace) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from xnorflow.training.models.registry import REGISTRY, complexity, entry
+    from xnorflow.training.models.catalog import REGISTRY, complexity, entry
 
     names = args.names or list(REGISTRY)
     table = Table(title="xnorflow models (OPs = BOPs/64 + FLOPs)")
@@ -81,7 +81,8 @@ def cmd_build(args: argparse.Namespace) -> None:
     from xnorflow.build_dir import check_out, replacing
     from xnorflow.build_flows.pipeline import build_staged, resolve
     from xnorflow.hw.accelerator import build_target
-    from xnorflow.hw.folding import board, check_folding_arg
+    from xnorflow.hw.boards import board
+    from xnorflow.hw.folding import check_folding_arg
 
     out, folding = check_out(args.out), check_folding_arg(args.folding)
     board(args.board)
@@ -155,33 +156,46 @@ def cmd_verify(args: argparse.Namespace) -> None:
 
 
 def _add_source_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--option", action="append", help="model builder option KEY=true|false for a registry NAME "
-                   "(e.g. gating=false, dpconv=false; repeatable)")
+    p.add_argument("--option", action="append", metavar="KEY=BOOL",
+                   help="model builder option KEY=true|false for a registry NAME (e.g. gating=false, dpconv=false; "
+                   "repeatable) (default: the builder's, every option on)")
     p.add_argument("--seed", type=int, default=0, help="torch seed of a registry NAME's initial weights "
                    "(and of random verify frames)")
 
 
-def _add_train_args(p: argparse.ArgumentParser) -> None:
+def _recipe_steps() -> str:
+    """Every recipe with its steps in order, for --recipe's help."""
     from xnorflow.training.recipes import RECIPES
-    from xnorflow.training.ste import ESTIMATORS
 
-    p.add_argument("--model", required=True, help="registry name, see `xnorflow models`")
-    p.add_argument("--data", required=True, help="digits | fashion-mnist | cifar10 | cifar100 | imagefolder")
-    p.add_argument("--data-root", help="folder of the data set where it is not built in")
-    p.add_argument("--recipe", default="bireal", help=f"one of {', '.join(RECIPES)}")
+    return "; ".join(f"{name}: {' -> '.join(s.name for s in steps)}" for name, steps in RECIPES.items())
+
+
+def _add_train_args(p: argparse.ArgumentParser) -> None:
+    from xnorflow.training.datasets import DATASETS
+    from xnorflow.training.recipes import ESTIMATORS, RECIPES
+
+    p.add_argument("--model", required=True, metavar="NAME", help="registry name, see `xnorflow models`")
+    p.add_argument("--data", required=True, choices=DATASETS, help="data set")
+    p.add_argument("--data-root", help="folder of the data set (default: built in for digits, the Debian package "
+                   "dataset-fashion-mnist's folder for fashion-mnist)")
+    p.add_argument("--recipe", default="bireal", choices=RECIPES, help=f"training recipe, its steps: {_recipe_steps()}")
     p.add_argument("--epochs", type=positive, default=30, help="epochs per recipe step")
-    p.add_argument("--batch-size", type=positive, default=64)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=positive, default=64, help="images per batch")
+    p.add_argument("--seed", type=int, default=0, help="torch seed of the initial weights and the batch order")
     p.add_argument("--teacher", help="real-valued teacher for the distributional loss: CKPT, torchscript:FILE, "
-                   "or torchvision:ARCH:WEIGHTS")
-    p.add_argument("--estimator", choices=ESTIMATORS, help="override the recipe's sign backward")
-    p.add_argument("--until", help="stop after this recipe step (e.g. train only a real-valued step 1)")
-    p.add_argument("--attention-weight", type=float, help="override the attention-matching weight (R2B Eq. 2)")
-    p.add_argument("--option", action="append", help="model builder option KEY=true|false, e.g. gating=false, "
-                   "hyper=false (repeatable)")
-    p.add_argument("--shortcut-bits", type=int, default=8, help="fixed-point width of the real shortcuts")
+                   "or torchvision:ARCH:WEIGHTS (default: none, no distributional loss)")
+    p.add_argument("--estimator", choices=ESTIMATORS, help="override the recipe's sign backward "
+                   "(default: the recipe's)")
+    p.add_argument("--until", metavar="STEP", help="stop after this recipe step, e.g. train only a real-valued "
+                   "step 1 (default: run every step)")
+    p.add_argument("--attention-weight", type=float, help="override the attention-matching weight (R2B Eq. 2) "
+                   "(default: the recipe's)")
+    p.add_argument("--option", action="append", metavar="KEY=BOOL", help="model builder option KEY=true|false, "
+                   "e.g. gating=false, hyper=false (repeatable) (default: the builder's, every option on)")
+    p.add_argument("--shortcut-bits", type=positive, default=8, help="fixed-point width of the real shortcuts")
     p.add_argument("--shortcut-frac-bits", type=int, default=4, help="fractional bits of the shortcut grid")
-    p.add_argument("--limit", type=positive, help="use only the first N train/test images (quick runs)")
+    p.add_argument("--limit", type=positive, help="use only the first N train/test images, for quick runs "
+                   "(default: every image)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--out", required=True, help="run folder: checkpoints, metrics.csv/json/png, model.pt")
 
@@ -205,50 +219,71 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"xnorflow: error: {self.prog.removeprefix('xnorflow ')}: {message}; see `{self.prog} --help`\n")
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """argparse's help with every option's default (or `required`) named at the end of its line."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        """The help text plus `(required)`, `(default: off)` for a flag, or argparse's `(default: ...)`."""
+        text = action.help or ""
+        if action.required:
+            return f"{text} (required)"
+        if action.nargs == 0 and action.default is False:
+            return f"{text} (default: off)"
+        return text if "(default:" in text else super()._get_help_string(action)
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
+    from xnorflow.hw.boards import BOARDS, DEFAULT
+
     p = OneLineParser(prog="xnorflow", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
-    models = sub.add_parser("models", help="list the model registry with params/BOPs/FLOPs/OPs")
-    models.add_argument("names", nargs="*")
-    models.add_argument("--input-size", type=int)
-    models.set_defaults(func=cmd_models)
-    train = sub.add_parser("train", help="train a model with a recipe (resumes after a kill)")
-    _add_train_args(train)
-    train.set_defaults(func=cmd_train)
-    demo = sub.add_parser("demo", help="the main job: train a tiny model on digits and check it end to end")
-    demo.add_argument("--model", default="tiny-bireal")
-    demo.add_argument("--data", default="digits")
-    demo.add_argument("--epochs", type=positive, default=30)
-    demo.add_argument("--out", default="runs/demo")
-    demo.set_defaults(func=cmd_demo)
-    export = sub.add_parser("export", help="QONNX export of a checkpoint (or registry name)")
+
+    def add(name: str, func, text: str) -> argparse.ArgumentParser:
+        """One subcommand, running `func`, whose help names every default."""
+        command = sub.add_parser(name, help=text, description=text, formatter_class=HelpFormatter)
+        command.set_defaults(func=func)
+        return command
+
+    models = add("models", cmd_models, "list the model registry with params/BOPs/FLOPs/OPs")
+    models.add_argument("names", nargs="*", metavar="NAME", help="registry names to list (default: every model)")
+    models.add_argument("--input-size", type=positive, help="count at this input size, on the built model "
+                        "(default: each model's own input size, from the catalog)")
+    _add_train_args(add("train", cmd_train, "train a model with a recipe (resumes after a kill)"))
+    demo = add("demo", cmd_demo, "the main job: train a tiny model on digits (the bireal recipe's 2 steps) and "
+               "check it end to end")
+    demo.add_argument("--model", default="tiny-bireal", metavar="NAME", help="registry name, see `xnorflow models`")
+    demo.add_argument("--data", default="digits", choices=("digits", "fashion-mnist"), help="data set")
+    demo.add_argument("--epochs", type=positive, default=30, help="epochs per recipe step")
+    demo.add_argument("--out", default="runs/demo", help="folder for the run (train/) and its build (build/)")
+    export = add("export", cmd_export, "QONNX export of a checkpoint (or registry name)")
     export.add_argument("model", metavar="CKPT", help="model.pt of `xnorflow train`, or a registry name")
     export.add_argument("--out", required=True, help="the .onnx file to write")
-    export.add_argument("--option", action="append", help="builder option KEY=true|false for a registry name")
-    export.set_defaults(func=cmd_export)
-    build = sub.add_parser("build", help="export, streamline and convert to FINN HW layers [and beyond]")
-    build.add_argument("--model", required=True, help="registry NAME (initial weights), CKPT (model.pt) or QONNX file.onnx")
-    build.add_argument("--target", choices=TARGETS, default="hw-graph")
-    build.add_argument("--board", default="Pynq-Z2")
-    build.add_argument("--folding", help="FINN folding-config JSON")
+    export.add_argument("--option", action="append", metavar="KEY=BOOL", help="builder option KEY=true|false for "
+                        "a registry name (default: the builder's, every option on)")
+    build = add("build", cmd_build, "export, streamline and convert to FINN HW layers [and beyond]")
+    build.add_argument("--model", required=True, help="registry NAME (untrained initial weights), CKPT (model.pt) "
+                       "or QONNX file.onnx")
+    build.add_argument("--target", choices=TARGETS, default="hw-graph",
+                       help="last stage to run; each target runs the ones before it (in this order)")
+    build.add_argument("--board", default=DEFAULT, help=f"target board, one of {', '.join(BOARDS)} (any case)")
+    build.add_argument("--folding", help="a cycles/frame target (a positive integer, e.g. 4000: the smallest "
+                       "folding that meets it) or a FINN folding-config JSON file (default: the largest folding "
+                       "that fits the board's LUTs)")
     build.add_argument("--frames", type=positive, default=16, help="frames to simulate (sim target)")
     build.add_argument("--out", required=True, help="build directory (stages, dataflow_partition/, report.json)")
     _add_source_args(build)
-    build.set_defaults(func=cmd_build)
-    sim = sub.add_parser("sim", help="re-simulate a build directory's RTL in Verilator, bit-exact against FINN")
-    sim.add_argument("build_dir")
-    sim.add_argument("--frames", type=positive, default=8)
-    sim.add_argument("--layer", help="simulate only this HW layer (a node name of rtl/folded.onnx)")
-    sim.set_defaults(func=cmd_sim)
-    verify = sub.add_parser("verify", help="check the numeric contract arrow by arrow")
+    sim = add("sim", cmd_sim, "re-simulate a build directory's RTL in Verilator, bit-exact against FINN")
+    sim.add_argument("build_dir", metavar="BUILD_DIR", help="a directory written by `xnorflow build`")
+    sim.add_argument("--frames", type=positive, default=8, help="frames to simulate")
+    sim.add_argument("--layer", help="simulate only this HW layer, a node name of rtl/folded.onnx "
+                     "(default: the whole design)")
+    verify = add("verify", cmd_verify, "check the numeric contract arrow by arrow")
     verify.add_argument("artifact", metavar="ARTIFACT", help="build directory, or NAME|CKPT|file.onnx to build first")
     verify.add_argument("--frames", type=positive, default=32, help="frames to compare")
     _add_source_args(verify)
-    verify.set_defaults(func=cmd_verify)
-    cache = sub.add_parser("cache", help="show the cache of compiled Verilator models (size, cap), or clear it")
+    cache = add("cache", cmd_cache, "show the cache of compiled Verilator models (size, cap), or clear it")
     cache.add_argument("--clear", action="store_true", help="remove every compiled model")
-    cache.set_defaults(func=cmd_cache)
     return p
 
 

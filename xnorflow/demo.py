@@ -15,7 +15,7 @@ from xnorflow.build_flows.pipeline import build, resolve, verify_build
 from xnorflow.errors import XnorflowError
 from xnorflow.hw.accelerator import build_target, make_rtl
 from xnorflow.hw.driver import VerilatorAccelerator
-from xnorflow.hw.folding import board as board_spec
+from xnorflow.hw.boards import board as board_spec
 from xnorflow.hw.resources import fit_verdict, synth_top
 from xnorflow.training.data import load_dataset
 from xnorflow.training.trainer import TrainConfig, run

@@ -18,7 +18,7 @@ from xnorflow.build_flows.export import export
 from xnorflow.build_flows.hw_graph import build_hw_graph
 from xnorflow.errors import XnorflowError
 from xnorflow.hw.accelerator import build_target, simulate_build
-from xnorflow.hw.folding import board
+from xnorflow.hw.boards import board
 from xnorflow.hw.verilator import SimulationDeadlock
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "build_flows"))

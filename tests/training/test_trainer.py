@@ -75,7 +75,7 @@ def test_training_with_a_teacher_checkpoint(tmp_path: Path, digits_ckpt: Path) -
     out = tmp_path / "kd"
     assert main(["train", "--model", "tiny-reactnet", "--data", "digits", "--recipe", "reactnet", "--epochs", "1",
                  "--teacher", str(digits_ckpt), "--quiet", "--out", str(out)]) == 0
-    assert [r["step"] for r in metrics.read_csv(out / "metrics.csv")] == ["step1", "step2"]
+    assert [r["step"] for r in metrics.read_csv(out / "metrics.csv")] == ["binary-activations", "binary"]
 
 
 def _error(capsys: pytest.CaptureFixture, *args: str) -> str:
