@@ -8,6 +8,7 @@ import torch
 from qonnx.core.modelwrapper import ModelWrapper
 
 from finn.util.settings import initialize_dummy_settings
+from xnorflow.chatter import say
 
 STAGES = ("qonnx", "streamlined", "hw")
 FLOAT_TOL = 1e-4  # relative to the largest logit: float rounding of the final scale
@@ -68,5 +69,5 @@ def verify(model: torch.nn.Module | None, build_dir: str | Path, frames: np.ndar
 def print_arrows(arrows: list[Arrow]) -> bool:
     """Print one line per arrow; True when all hold."""
     for arrow in arrows:
-        print(arrow)
+        say(arrow)
     return all(a.ok for a in arrows)

@@ -17,6 +17,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 from tqdm import tqdm
 
+from xnorflow.chatter import terminal
 from xnorflow.errors import XnorflowError
 from xnorflow.training import checkpoint, metrics
 from xnorflow.training.data import DataBundle, load_dataset
@@ -241,8 +242,8 @@ def _train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Op
     model.train()
     _set_epoch(loader, cfg.seed, epoch)
     sums = torch.zeros(3, dtype=torch.float64)
-    bar = tqdm(loader, desc=f"{label} epoch {epoch + 1}/{cfg.epochs}", leave=False,
-               disable=not cfg.progress or rank() != 0)
+    bar = tqdm(loader, desc=f"{label} epoch {epoch + 1}/{cfg.epochs}", leave=False, file=terminal(err=True),
+               disable=True if not cfg.progress or rank() != 0 else None)  # None: off where stderr is no terminal
     for i, (images, target) in enumerate(bar):
         if step.estimator == "warmup":
             _set_warmup(model, step, epoch * len(loader) + i, cfg.epochs * len(loader))

@@ -4,6 +4,7 @@ import json
 import sys
 from pathlib import Path
 
+from xnorflow.chatter import keep, say, terminal, to_log
 from xnorflow.errors import FlowStopped, XnorflowError
 
 
@@ -24,7 +25,7 @@ def cmd_models(args: argparse.Namespace) -> None:
         size = args.input_size or row.input_size
         table.add_row(name, f"{row.in_channels}x{size}x{size}", f"{c.params:,}", f"{c.bops:.3e}",
                       f"{c.flops:.3e}", f"{c.ops:.3e}", row.summary)
-    Console(width=160).print(table)
+    Console(file=terminal(), width=160).print(table)
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -32,8 +33,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     from xnorflow.training.trainer import run
 
     summary = run(_train_config(args))
-    print(f"trained {summary['model']} on {summary['data']} ({summary['recipe']}: {', '.join(summary['steps'])}): "
-          f"test accuracy {summary['test_acc']:.4f}; checkpoint {summary['checkpoint']}")
+    say(f"trained {summary['model']} on {summary['data']} ({summary['recipe']}: {', '.join(summary['steps'])}): "
+        f"test accuracy {summary['test_acc']:.4f}; checkpoint {summary['checkpoint']}")
 
 
 def _train_config(args: argparse.Namespace):
@@ -73,7 +74,7 @@ def cmd_export(args: argparse.Namespace) -> None:
     """QONNX (Brevitas export, quant nodes visible) of a checkpoint or registry model."""
     from xnorflow.build_flows.pipeline import export_file
 
-    print(f"exported {args.model} -> {export_file(args.model, args.out, _options(args.option))}")
+    say(f"exported {args.model} -> {export_file(args.model, args.out, _options(args.option))}")
 
 
 def cmd_build(args: argparse.Namespace) -> None:
@@ -87,16 +88,20 @@ def cmd_build(args: argparse.Namespace) -> None:
     out, folding = check_out(args.out), check_folding_arg(args.folding)
     board(args.board)
     src = resolve(args.model, _options(args.option), args.seed)
+    if src.kind == "name":
+        say(f"note: {args.model} is a registry name: building its untrained initial weights (seed {args.seed}); "
+            "pass a trained model.pt to build that")
     stopped, result = None, {}
     with replacing(out) as tmp:
         rep = build_staged(src, tmp, out)
-        print(f"hw-graph: {rep['hw_layers']} HW layers, weights {rep['weight_memory_bits']} bits, thresholds/tables "
-              f"{rep['threshold_memory_bits']} bits -> {out}")
+        say(f"hw-graph: {rep['hw_layers']} HW layers, weights {rep['weight_memory_bits']} bits, thresholds/tables "
+            f"{rep['threshold_memory_bits']} bits -> {out}")
         if args.target != "hw-graph":
             try:
                 result = build_target(tmp, args.target, args.board, folding, args.frames)
             except FlowStopped as stop:  # everything before the missing tool (or the overfull board) is kept
                 stopped = stop
+        keep(tmp / "build.log")
     _print_sections(json.loads((out / "report.json").read_text()) if stopped else result, out)
     if stopped:
         raise stopped
@@ -106,15 +111,15 @@ def _print_sections(result: dict, out: Path) -> None:
     """One line per report section of a hardware target."""
     rtl, sim, synth = result.get("rtl"), result.get("sim"), result.get("synth")
     if rtl:
-        print(f"rtl: {rtl['layers']} layers, folding {rtl['folding']}, bound {rtl['analytical_bound']} cycles/frame "
-              f"-> {out / rtl['top']}")
+        say(f"rtl: {rtl['layers']} layers, folding {rtl['folding']}, bound {rtl['analytical_bound']} cycles/frame "
+            f"-> {out / rtl['top']}")
     if sim:
-        print(f"sim: bit-exact on {sim['frames']} frames (also with gaps/stalls); {sim['cycles_per_frame']:.0f} "
-              f"cycles/frame, ratio to bound {sim['ratio_to_bound']}, latency {sim['latency_cycles']} cycles, "
-              f"{sim['sim_cycles_per_second']:,} simulated cycles/s")
+        say(f"sim: bit-exact on {sim['frames']} frames (also with gaps/stalls); {sim['cycles_per_frame']:.0f} "
+            f"cycles/frame, ratio to bound {sim['ratio_to_bound']}, latency {sim['latency_cycles']} cycles, "
+            f"{sim['sim_cycles_per_second']:,} simulated cycles/s")
     if synth and "use" in synth:
         use = ", ".join(f"{k.upper()} {u['used']:g}/{u['available']}" for k, u in synth["use"].items())
-        print(f"synth: {use} on {synth['board']}; fits: {synth['fits']}")
+        say(f"synth: {use} on {synth['board']}; fits: {synth['fits']}")
 
 
 def cmd_cache(args: argparse.Namespace) -> None:
@@ -123,11 +128,11 @@ def cmd_cache(args: argparse.Namespace) -> None:
 
     if args.clear:
         count, freed = model_cache.clear()
-        print(f"cache: removed {count} compiled models ({freed / 2**20:.1f} MB) from {model_cache.cache_dir()}")
+        say(f"cache: removed {count} compiled models ({freed / 2**20:.1f} MB) from {model_cache.cache_dir()}")
         return
     items = model_cache.entries()
-    print(f"cache: {len(items)} compiled models, {sum(e.size for e in items) / 2**20:.1f} MB of a "
-          f"{model_cache.max_bytes() / 2**20:.0f} MB cap (XNORFLOW_CACHE_MAX_MB) in {model_cache.cache_dir()}")
+    say(f"cache: {len(items)} compiled models, {sum(e.size for e in items) / 2**20:.1f} MB of a "
+        f"{model_cache.max_bytes() / 2**20:.0f} MB cap (XNORFLOW_CACHE_MAX_MB) in {model_cache.cache_dir()}")
 
 
 def cmd_sim(args: argparse.Namespace) -> None:
@@ -139,8 +144,8 @@ def cmd_sim(args: argparse.Namespace) -> None:
         _print_sections({"sim": simulate_build(args.build_dir, args.frames)}, Path(args.build_dir))
         return
     r = simulate_layer(args.build_dir, args.layer, args.frames)
-    print(f"sim: layer {r['layer']} ({r['op_type']} -> {r['module']}) bit-exact on {r['frames']} frames, "
-          f"{r['cycles']} cycles at full rate, {r['cycles_with_gaps']} with input gaps and output stalls")
+    say(f"sim: layer {r['layer']} ({r['op_type']} -> {r['module']}) bit-exact on {r['frames']} frames, "
+        f"{r['cycles']} cycles at full rate, {r['cycles_with_gaps']} with input gaps and output stalls")
 
 
 def cmd_verify(args: argparse.Namespace) -> None:
@@ -149,7 +154,7 @@ def cmd_verify(args: argparse.Namespace) -> None:
     from xnorflow.build_flows.verify import print_arrows
 
     arrows, frames = verify_artifact(args.artifact, args.frames, args.seed, _options(args.option))
-    print(f"frames: {frames}")
+    say(f"frames: {frames}")
     if not print_arrows(arrows):
         broken = ", ".join(a.name for a in arrows if not a.ok)
         raise XnorflowError(f"numeric contract broken: {broken}", "report the model and this build directory")
@@ -243,6 +248,8 @@ def parser() -> argparse.ArgumentParser:
         """One subcommand, running `func`, whose help names every default."""
         command = sub.add_parser(name, help=text, description=text, formatter_class=HelpFormatter)
         command.set_defaults(func=func)
+        command.add_argument("--verbose", action="store_true", help="show the libraries' own output (FINN, QONNX, "
+                             "torch.onnx, Verilator) on the terminal instead of the log (a build's build.log)")
         return command
 
     models = add("models", cmd_models, "list the model registry with params/BOPs/FLOPs/OPs")
@@ -294,7 +301,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as done:  # --help (0) or a one-line usage error (2)
         return int(done.code or 0)
     try:
-        args.func(args)
+        with to_log(args.verbose):
+            args.func(args)
     except XnorflowError as err:
         print(f"xnorflow: error: {err}", file=sys.stderr)
         return 2
