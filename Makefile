@@ -7,6 +7,10 @@ MODEL   ?= tiny-bireal
 DATA    ?= digits
 BOARD   ?= Pynq-Z2
 OUT     ?= runs/$(MODEL)
+# `make bitfile` builds CKPT (a trained model.pt, into build/<its run folder>-BOARD) or else MODEL's untrained weights
+CKPT    ?=
+SOURCE  := $(or $(CKPT),$(MODEL))
+NAME    := $(if $(CKPT),$(notdir $(patsubst %/,%,$(dir $(CKPT)))),$(MODEL))
 # TORCH=cpu (or cu128, ...): torch wheels from that build's PyTorch index; empty: whatever pip finds first
 # (here a local CPU wheel; from PyPI on x86_64 Linux that is the CUDA build).
 TORCH   ?=
@@ -38,7 +42,7 @@ bench: setup
 	$(BIN)/python benchmarks/run_all.py
 
 bitfile: setup
-	$(BIN)/xnorflow build --model $(MODEL) --board $(BOARD) --target bitfile --out build/$(MODEL)-$(BOARD)
+	$(BIN)/xnorflow build --model $(SOURCE) --board $(BOARD) --target bitfile --out build/$(NAME)-$(BOARD)
 
 clean:
 	rm -rf build runs .pytest_cache
