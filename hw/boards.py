@@ -3,7 +3,7 @@ from dataclasses import dataclass
 
 from xnorflow.errors import XnorflowError
 
-DEFAULT = "Pynq-Z2"
+DEFAULT = "Pynq-Z2"  # the board of `--board` and `make bitfile` (BOARD) when none is named
 
 
 @dataclass(frozen=True)
