@@ -87,8 +87,8 @@ def _error(capsys: pytest.CaptureFixture, *args: str) -> str:
 
 @pytest.mark.parametrize("args,message", [
     (["--model", "resnet-9000", "--data", "digits"], "unknown model 'resnet-9000'"),
-    (["--model", "tiny-bireal", "--data", "mnist-3d"], "unknown data set 'mnist-3d'"),
-    (["--model", "tiny-bireal", "--data", "digits", "--recipe", "magic"], "unknown recipe 'magic'"),
+    (["--model", "tiny-bireal", "--data", "mnist-3d"], "--data: invalid choice: 'mnist-3d' (choose from 'digits'"),
+    (["--model", "tiny-bireal", "--data", "digits", "--recipe", "magic"], "--recipe: invalid choice: 'magic'"),
     (["--model", "tiny-bireal", "--data", "fashion-mnist", "--data-root", "/nonexistent"],
      "Fashion-MNIST not found at /nonexistent/train-images-idx3-ubyte.gz; apt-get install dataset-fashion-mnist"),
     (["--model", "tiny-bireal", "--data", "cifar10", "--data-root", "/nonexistent"], "cifar10 not found at"),
