@@ -7,6 +7,14 @@ MODEL   ?= tiny-bireal
 DATA    ?= digits
 BOARD   ?= Pynq-Z2
 OUT     ?= runs/$(MODEL)
+# `make bitfile` builds CKPT (a trained model.pt, into build/<its run folder>-BOARD) or else MODEL's untrained weights
+CKPT    ?=
+SOURCE  := $(or $(CKPT),$(MODEL))
+NAME    := $(if $(CKPT),$(notdir $(patsubst %/,%,$(dir $(CKPT)))),$(MODEL))
+# TORCH=cpu (or cu128, ...): torch wheels from that build's PyTorch index; empty: whatever pip finds first
+# (here a local CPU wheel; from PyPI on x86_64 Linux that is the CUDA build).
+TORCH   ?=
+TORCH_INDEX := $(if $(TORCH),--extra-index-url https://download.pytorch.org/whl/$(TORCH))
 
 .PHONY: setup demo test test-all bench bitfile clean
 
@@ -16,7 +24,7 @@ $(STAMP): pyproject.toml requirements.lock
 	@command -v $(PY) >/dev/null || { echo "error: $(PY) not found; install Python 3.11 (e.g. apt-get install python3.11 python3.11-venv)"; exit 1; }
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -r requirements.lock
+	$(BIN)/pip install -q $(TORCH_INDEX) -r requirements.lock
 	$(BIN)/pip install -q --no-deps finn-plus==1.6.1
 	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)
@@ -34,7 +42,7 @@ bench: setup
 	$(BIN)/python benchmarks/run_all.py
 
 bitfile: setup
-	$(BIN)/xnorflow build --model $(MODEL) --board $(BOARD) --target bitfile --out build/$(MODEL)-$(BOARD)
+	$(BIN)/xnorflow build --model $(SOURCE) --board $(BOARD) --target bitfile --out build/$(NAME)-$(BOARD)
 
 clean:
 	rm -rf build runs .pytest_cache

@@ -18,7 +18,7 @@ from xnorflow.build_flows.export import export
 from xnorflow.build_flows.hw_graph import build_hw_graph
 from xnorflow.build_flows.pipeline import name_source
 from xnorflow.hw.accelerator import build_target, make_rtl, random_frames, run_design
-from xnorflow.hw.folding import board
+from xnorflow.hw.boards import board
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "build_flows"))
 import torch  # noqa: E402

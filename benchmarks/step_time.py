@@ -7,7 +7,8 @@ import torch.nn.functional as F
 from common import record
 
 from xnorflow.training.layers import QuantSpec
-from xnorflow.training.models.registry import REGISTRY, build_model
+from xnorflow.training.models.catalog import REGISTRY
+from xnorflow.training.models.registry import build_model
 
 
 def step_time(name: str, precision: str, batch: int, repeats: int) -> float:

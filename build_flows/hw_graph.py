@@ -32,6 +32,7 @@ from xnorflow.build_flows.chain_lut import NarrowPopcountOutputs
 from xnorflow.build_flows.fast_qonnx import accelerated
 from xnorflow.build_flows.rounding import NEAR_TIES
 from xnorflow.build_flows.streamline import round_thresholds, streamline, tidy, to_finn, to_fixpoint
+from xnorflow.chatter import say
 from xnorflow.errors import XnorflowError
 
 # Host-side ends of the graph: NCHW->NHWC or flattening and quantizing of the float input, scaling of the logits.
@@ -230,9 +231,9 @@ def write_hw_graph(onnx_path: str | Path, tmp: Path, final: Path, meta: dict | N
         rep = (meta or {}) | run_stages(ModelWrapper(str(onnx_path)), tmp)
     (tmp / "report.json").write_text(json.dumps(rep, indent=1, default=str))
     if rep["near_ties"]:
-        print(f"warning: {rep['near_ties']} integer thresholds lie within float32 noise of an integer input; "
-              "frames that hit one may round differently before and after streamlining (snap the model's "
-              "requantizers with xnorflow.training.requant before export)")
+        say(f"warning: {rep['near_ties']} integer thresholds lie within float32 noise of an integer input; "
+            "frames that hit one may round differently before and after streamlining (snap the model's "
+            "requantizers with xnorflow.training.requant before export)")
     retarget_partitions(tmp / "dataflow_parent.onnx", tmp, final)
     return rep
 

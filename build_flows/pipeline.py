@@ -20,6 +20,7 @@ from xnorflow.build_dir import replacing
 from xnorflow.build_flows.export import export, exported_here
 from xnorflow.build_flows.hw_graph import write_hw_graph
 from xnorflow.build_flows.verify import Arrow, random_frames, verify
+from xnorflow.chatter import say
 from xnorflow.errors import XnorflowError
 from xnorflow.training.hyperconv import materialize
 from xnorflow.training.layers import QuantSpec
@@ -79,14 +80,15 @@ def inference_model(model: nn.Module, spec: QuantSpec) -> tuple[nn.Module, SnapR
     model = materialize(model).eval()
     report = snap_requantizers(model, spec)
     if report.unsafe:
-        print(f"warning: {len(report.unsafe)} channels have a multiplier below float32's safe margin "
-              f"(e.g. {report.unsafe[0]}): their rounding may differ between stages on a near-tie")
+        say(f"warning: {len(report.unsafe)} channels have a multiplier below float32's safe margin "
+            f"(e.g. {report.unsafe[0]}): their rounding may differ between stages on a near-tie")
     return model, report
 
 
 def name_source(name: str, options: dict[str, bool] | None, seed: int) -> Source:
     """A registry model with its initial weights (torch seeded with `seed`) at its default input."""
-    from xnorflow.training.models.registry import build_model, entry
+    from xnorflow.training.models.catalog import entry
+    from xnorflow.training.models.registry import build_model
 
     row = entry(name)
     torch.manual_seed(seed)

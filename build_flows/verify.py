@@ -8,6 +8,7 @@ import torch
 from qonnx.core.modelwrapper import ModelWrapper
 
 from finn.util.settings import initialize_dummy_settings
+from xnorflow.chatter import say
 
 from xnorflow.build_flows.hw_graph import on_host_tail
 
@@ -98,5 +99,5 @@ def verify(model: torch.nn.Module | None, build_dir: str | Path, frames: np.ndar
 def print_arrows(arrows: list[Arrow]) -> bool:
     """Print one line per arrow; True when all hold."""
     for arrow in arrows:
-        print(arrow)
+        say(arrow)
     return all(a.ok for a in arrows)

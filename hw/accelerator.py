@@ -24,8 +24,9 @@ from finn.util.fpgadataflow import is_fpgadataflow_node
 from finn.util.settings import initialize_dummy_settings
 from xnorflow.build_dir import clean_stale, locked, publish, stage
 from xnorflow.errors import FlowStopped, XnorflowError
-from xnorflow.hw.folding import (Board, analytical_bound, apply_config, board, check_folding, check_folding_arg,
-                                 fold_for_cycles, folding_config, insert_dwcs, split_forks)
+from xnorflow.hw.boards import Board, board
+from xnorflow.hw.folding import (analytical_bound, apply_config, check_folding, check_folding_arg, fold_for_cycles,
+                                 folding_config, insert_dwcs, split_forks)
 from xnorflow.hw.resources import fit_board, fit_verdict, synth_layers, synth_top
 from xnorflow.hw.stitch import TOP, Stitched, stitch
 from xnorflow.hw.streams import pack_words, random_tensor, unpack_words

@@ -10,7 +10,6 @@ constraint. Cycle counts are the folded word counts our RTL streams at one word 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,28 +23,6 @@ from xnorflow.errors import XnorflowError
 from xnorflow.hw.dataflow import _folded_output, base_op
 
 LUT_HEADROOM = 0.8  # share of the board's LUTs a fitted folding may use (routing, shell, DMA)
-
-
-@dataclass(frozen=True)
-class Board:
-    """A target board: its FPGA part and resources (LUT, FF, 36 Kb block RAMs, DSPs)."""
-
-    name: str
-    part: str
-    lut: int
-    ff: int
-    bram36: int
-    dsp: int
-    clock_mhz: float
-
-
-BOARDS = {b.name: b for b in (
-    Board("Pynq-Z1", "xc7z020clg400-1", 53200, 106400, 140, 220, 100.0),
-    Board("Pynq-Z2", "xc7z020clg400-1", 53200, 106400, 140, 220, 100.0),
-    Board("Ultra96", "xczu3eg-sbva484-1-e", 70560, 141120, 216, 360, 200.0),
-    Board("ZCU104", "xczu7ev-ffvc1156-2-e", 230400, 460800, 312, 1728, 200.0),
-    Board("KV260", "xck26-sfvc784-2LV-c", 117120, 234240, 144, 1248, 200.0),
-)}
 
 # (attribute, what it must divide) per generic op type; MVAU has two
 CONSTRAINTS = {
@@ -62,14 +39,6 @@ CONSTRAINTS = {
     "StreamingConcat": (("SIMD", "ChannelsPerStream"),),
     "LabelSelect": (("PE", "Labels"),),
 }
-
-
-def board(name: str) -> Board:
-    """The board called `name` (case-insensitive), or one clear error listing the known boards."""
-    for key, b in BOARDS.items():
-        if key.lower() == str(name).lower():
-            return b
-    raise XnorflowError(f"unknown board '{name}'", f"use one of: {', '.join(BOARDS)}")
 
 
 def hw_nodes(model: ModelWrapper) -> list:

@@ -11,8 +11,9 @@ import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
+from xnorflow.hw.boards import Board
 from xnorflow.hw.dataflow import base_op
-from xnorflow.hw.folding import CONSTRAINTS, LUT_HEADROOM, Board, analytical_bound, fold_for_cycles, hw_nodes
+from xnorflow.hw.folding import CONSTRAINTS, LUT_HEADROOM, analytical_bound, fold_for_cycles, hw_nodes
 from xnorflow.hw.synth import synthesize
 
 XNOR_LUT_PER_LANE = 3.8     # measured (hw_lut_per_lane): xnor_mvu, popcount and control included

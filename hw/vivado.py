@@ -6,6 +6,7 @@ script: read, synthesise, place, route, write_bitstream) and tell the user how t
 """
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -27,6 +28,14 @@ def tcl_script(top: str, sources: list[str], part: str, clock_mhz: float) -> str
             f"write_checkpoint -force {top}_routed.dcp\n")
 
 
+def vivado_executable() -> str | None:
+    """Vivado as installed: `vivado` on PATH, else `$XILINX_VIVADO/bin/vivado` (Xilinx's settings64.sh sets it)."""
+    found = shutil.which("vivado")
+    if found is None and os.environ.get("XILINX_VIVADO"):
+        found = shutil.which("vivado", path=str(Path(os.environ["XILINX_VIVADO"]) / "bin"))
+    return found
+
+
 def vivado_project(build_dir: Path, stitched, board) -> None:
     """Write build_dir/vivado/ (sources, memory files, TCL), then stop with what to install and run."""
     out = Path(build_dir) / "vivado"
@@ -37,11 +46,11 @@ def vivado_project(build_dir: Path, stitched, board) -> None:
             shutil.copy(f, out / f.name)
     names = [Path(s).name for s in stitched.design.sources]
     (out / SCRIPT).write_text(tcl_script(stitched.design.top, names, board.part, board.clock_mhz))
-    if shutil.which("vivado") is not None:
+    if vivado_executable() is not None:
         raise FlowStopped("the PYNQ shell (Zynq PS + DMA block design) is not generated yet; vivado/ in the build "
                           "directory holds an out-of-context implementation script for timing and utilisation",
                           f"run `cd BUILD_DIR/vivado && vivado -mode batch -source {SCRIPT}`")
     raise FlowStopped("Vivado is not installed: the bitstream step stops here (RTL, simulation and the Vivado "
                       "script are in the build directory, under rtl/ and vivado/)",
-                      f"install Vivado 2022.2+ with {board.part} device support, put `vivado` on PATH, "
-                      f"then rerun the build with --target bitfile")
+                      f"install Vivado 2022.2+ with {board.part} device support, put `vivado` on PATH "
+                      f"(or set XILINX_VIVADO to the installation), then rerun the build with --target bitfile")

@@ -14,9 +14,9 @@ from torch import Tensor
 from torch.utils.data import Dataset, TensorDataset
 
 from xnorflow.errors import XnorflowError
+from xnorflow.training.datasets import DATASETS
 
 FASHION_ROOT = Path("/usr/share/datasets/fashion-mnist")
-DATASETS = ("digits", "fashion-mnist", "cifar10", "cifar100", "imagefolder")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 

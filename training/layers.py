@@ -18,7 +18,7 @@ from xnorflow.training.quantizers import (
     MagnitudeAwareSignWeightQuant,
     SignActQuant,
 )
-from xnorflow.training.ste import ESTIMATORS
+from xnorflow.training.recipes import ESTIMATORS
 
 PRECISIONS = ("float", "soft", "binact", "binary")
 

@@ -10,11 +10,14 @@
   betas (0.5, 0.99), learning rate halved at 1/3 and 2/3 of training (Hyper-BinaryNet Sec. 5).
 - `binary`: one fully binary step from scratch (the plain baseline); `float`: the float model of the
   same shape (clip activations), e.g. a teacher for the distributional loss.
-Every step after the first starts from the previous step's weights.
+Every step after the first starts from the previous step's weights. Steps are named for what they train:
+`real`, `soft-activations`, `binary-activations` (real weights) and `binary` (binary activations and weights).
 """
 from dataclasses import dataclass, replace
 
 from xnorflow.errors import XnorflowError
+
+ESTIMATORS = ("ste", "approx", "warmup")  # sign backwards (training/ste.py) a step may use
 
 
 @dataclass(frozen=True)
@@ -38,18 +41,18 @@ class Step:
 
 
 RECIPES: dict[str, list[Step]] = {
-    "bireal": [Step("pretrain", "float", lr=1e-3, weight_decay=1e-5),
+    "bireal": [Step("real", "float", lr=1e-3, weight_decay=1e-5),
                Step("binary", "binary", estimator="approx", lr=1e-3)],
-    "reactnet": [Step("step1", "binact", lr=5e-4, weight_decay=1e-5, schedule="linear"),
-                 Step("step2", "binary", lr=5e-4, weight_decay=0.0, schedule="linear")],
-    "real2bin": [Step("step1", "soft", lr=1e-3, weight_decay=1e-5, kd="ce+kl"),
-                 Step("step2", "binact", lr=1e-3, weight_decay=1e-5, teacher="previous", kd="ce+kl",
+    "reactnet": [Step("binary-activations", "binact", lr=5e-4, weight_decay=1e-5, schedule="linear"),
+                 Step("binary", "binary", lr=5e-4, weight_decay=0.0, schedule="linear")],
+    "real2bin": [Step("soft-activations", "soft", lr=1e-3, weight_decay=1e-5, kd="ce+kl"),
+                 Step("binary-activations", "binact", lr=1e-3, weight_decay=1e-5, teacher="previous", kd="ce+kl",
                       attention_weight=1.0),
-                 Step("step3", "binary", lr=2e-4, weight_decay=0.0, teacher="previous", kd="ce+kl")],
+                 Step("binary", "binary", lr=2e-4, weight_decay=0.0, teacher="previous", kd="ce+kl")],
     "hyperbnn": [Step("binary", "binary", estimator="warmup", lr=5e-3, optimizer="amsgrad", betas=(0.5, 0.99),
                       schedule="step")],
     "binary": [Step("binary", "binary", lr=1e-3)],
-    "float": [Step("float", "float", lr=1e-3, weight_decay=1e-5)],
+    "float": [Step("real", "float", lr=1e-3, weight_decay=1e-5)],
 }
 
 

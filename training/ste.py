@@ -58,5 +58,3 @@ def warmup_lambda(t: int, sigma: float, milestone: int, step: int) -> float:
     """lambda_t = sigma^(max(0, t - M) // S) at iteration t, the STE-Warmup schedule (Hyper-BinaryNet Eq. 6)."""
     return float(sigma ** (max(0, t - milestone) // step))
 
-
-ESTIMATORS = ("ste", "approx", "warmup")

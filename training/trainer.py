@@ -17,12 +17,14 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 from tqdm import tqdm
 
+from xnorflow.chatter import terminal
 from xnorflow.errors import XnorflowError
 from xnorflow.training import checkpoint, metrics
 from xnorflow.training.data import DataBundle, load_dataset
 from xnorflow.training.layers import QuantSpec
 from xnorflow.training.losses import objective
-from xnorflow.training.models.registry import build_model, entry
+from xnorflow.training.models.catalog import entry
+from xnorflow.training.models.registry import build_model
 from xnorflow.training.quantizers import SignQuant
 from xnorflow.training.recipes import Step, recipe
 from xnorflow.training.ste import warmup_lambda
@@ -77,9 +79,10 @@ def run(cfg: TrainConfig) -> dict:
     given = _teacher(cfg, data)
     history: list[dict] = []
     previous: dict | None = None
-    for step in steps:
+    for number, step in enumerate(steps, 1):
         teacher = _previous_model(previous) if step.teacher == "previous" else given
-        previous = _run_step(cfg, step, spec, data, teacher, previous, history, out)
+        label = f"step {number} of {len(steps)} ({step.name})"
+        previous = _run_step(cfg, step, label, spec, data, teacher, previous, history, out)
     summary = {"model": cfg.model, "data": cfg.data, "recipe": cfg.recipe, "steps": [s.name for s in steps],
                "test_acc": history[-1]["test_acc"], "epochs": cfg.epochs, "checkpoint": str(out / "model.pt")}
     if rank() == 0:
@@ -138,9 +141,9 @@ def _previous_model(previous: dict | None) -> nn.Module:
     return model
 
 
-def _run_step(cfg: TrainConfig, step: Step, spec: QuantSpec, data: DataBundle, teacher: nn.Module | None,
-              previous: dict | None, history: list[dict], out: Path) -> dict:
-    """Train one recipe step to cfg.epochs, resuming from its checkpoint; returns its final checkpoint."""
+def _run_step(cfg: TrainConfig, step: Step, label: str, spec: QuantSpec, data: DataBundle,
+              teacher: nn.Module | None, previous: dict | None, history: list[dict], out: Path) -> dict:
+    """Train one recipe step (`label`: its place in the recipe) to cfg.epochs, resuming; its final checkpoint."""
     torch.manual_seed(cfg.seed)
     step_spec = spec.for_step(step.precision, step.estimator)
     model = build_model(cfg.model, data.num_classes, data.in_channels, data.input_size, step_spec, cfg.options)
@@ -158,7 +161,7 @@ def _run_step(cfg: TrainConfig, step: Step, spec: QuantSpec, data: DataBundle, t
     state = None
     for epoch in range(start, cfg.epochs):
         began = time.time()
-        train_loss, train_acc = _train_epoch(ddp, loader, optimizer, scheduler, teacher, step, epoch, cfg)
+        train_loss, train_acc = _train_epoch(ddp, loader, optimizer, scheduler, teacher, step, label, epoch, cfg)
         test_loss, test_acc = evaluate(model, data.test, cfg)
         history.append({"step": step.name, "epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc,
                         "test_loss": test_loss, "test_acc": test_acc, "lr": scheduler.get_last_lr()[0],
@@ -234,13 +237,13 @@ def _set_warmup(model: nn.Module, step: Step, iteration: int, total: int) -> Non
 
 def _train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
                  scheduler: torch.optim.lr_scheduler.LRScheduler, teacher: nn.Module | None, step: Step,
-                 epoch: int, cfg: TrainConfig) -> tuple[float, float]:
+                 label: str, epoch: int, cfg: TrainConfig) -> tuple[float, float]:
     """One pass over the training data; returns mean loss and accuracy (reduced over ranks)."""
     model.train()
     _set_epoch(loader, cfg.seed, epoch)
     sums = torch.zeros(3, dtype=torch.float64)
-    bar = tqdm(loader, desc=f"{step.name} {epoch + 1}/{cfg.epochs}", leave=False,
-               disable=not cfg.progress or rank() != 0)
+    bar = tqdm(loader, desc=f"{label} epoch {epoch + 1}/{cfg.epochs}", leave=False, file=terminal(err=True),
+               disable=True if not cfg.progress or rank() != 0 else None)  # None: off where stderr is no terminal
     for i, (images, target) in enumerate(bar):
         if step.estimator == "warmup":
             _set_warmup(model, step, epoch * len(loader) + i, cfg.epochs * len(loader))

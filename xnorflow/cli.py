@@ -4,6 +4,7 @@ import json
 import sys
 from pathlib import Path
 
+from xnorflow.chatter import keep, say, terminal, to_log
 from xnorflow.errors import FlowStopped, XnorflowError
 
 
@@ -12,7 +13,7 @@ def cmd_models(args: argparse.Namespace) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from xnorflow.training.models.registry import REGISTRY, complexity, entry
+    from xnorflow.training.models.catalog import REGISTRY, complexity, entry
 
     names = args.names or list(REGISTRY)
     table = Table(title="xnorflow models (OPs = BOPs/64 + FLOPs)")
@@ -24,7 +25,7 @@ def cmd_models(args: argparse.Namespace) -> None:
         size = args.input_size or row.input_size
         table.add_row(name, f"{row.in_channels}x{size}x{size}", f"{c.params:,}", f"{c.bops:.3e}",
                       f"{c.flops:.3e}", f"{c.ops:.3e}", row.summary)
-    Console(width=160).print(table)
+    Console(file=terminal(), width=160).print(table)
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -32,8 +33,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     from xnorflow.training.trainer import run
 
     summary = run(_train_config(args))
-    print(f"trained {summary['model']} on {summary['data']} ({summary['recipe']}: {', '.join(summary['steps'])}): "
-          f"test accuracy {summary['test_acc']:.4f}; checkpoint {summary['checkpoint']}")
+    say(f"trained {summary['model']} on {summary['data']} ({summary['recipe']}: {', '.join(summary['steps'])}): "
+        f"test accuracy {summary['test_acc']:.4f}; checkpoint {summary['checkpoint']}")
 
 
 def _train_config(args: argparse.Namespace):
@@ -73,7 +74,7 @@ def cmd_export(args: argparse.Namespace) -> None:
     """QONNX (Brevitas export, quant nodes visible) of a checkpoint or registry model."""
     from xnorflow.build_flows.pipeline import export_file
 
-    print(f"exported {args.model} -> {export_file(args.model, args.out, _options(args.option))}")
+    say(f"exported {args.model} -> {export_file(args.model, args.out, _options(args.option))}")
 
 
 def cmd_build(args: argparse.Namespace) -> None:
@@ -81,21 +82,26 @@ def cmd_build(args: argparse.Namespace) -> None:
     from xnorflow.build_dir import check_out, replacing
     from xnorflow.build_flows.pipeline import build_staged, resolve
     from xnorflow.hw.accelerator import build_target
-    from xnorflow.hw.folding import board, check_folding_arg
+    from xnorflow.hw.boards import board
+    from xnorflow.hw.folding import check_folding_arg
 
     out, folding = check_out(args.out), check_folding_arg(args.folding)
     board(args.board)
     src = resolve(args.model, _options(args.option), args.seed)
+    if src.kind == "name":
+        say(f"note: {args.model} is a registry name: building its untrained initial weights (seed {args.seed}); "
+            "pass a trained model.pt to build that")
     stopped, result = None, {}
     with replacing(out) as tmp:
         rep = build_staged(src, tmp, out)
-        print(f"hw-graph: {rep['hw_layers']} HW layers, weights {rep['weight_memory_bits']} bits, thresholds/tables "
-              f"{rep['threshold_memory_bits']} bits -> {out}")
+        say(f"hw-graph: {rep['hw_layers']} HW layers, weights {rep['weight_memory_bits']} bits, thresholds/tables "
+            f"{rep['threshold_memory_bits']} bits -> {out}")
         if args.target != "hw-graph":
             try:
                 result = build_target(tmp, args.target, args.board, folding, args.frames)
             except FlowStopped as stop:  # everything before the missing tool (or the overfull board) is kept
                 stopped = stop
+        keep(tmp / "build.log")
     _print_sections(json.loads((out / "report.json").read_text()) if stopped else result, out)
     if stopped:
         raise stopped
@@ -105,15 +111,15 @@ def _print_sections(result: dict, out: Path) -> None:
     """One line per report section of a hardware target."""
     rtl, sim, synth = result.get("rtl"), result.get("sim"), result.get("synth")
     if rtl:
-        print(f"rtl: {rtl['layers']} layers, folding {rtl['folding']}, bound {rtl['analytical_bound']} cycles/frame "
-              f"-> {out / rtl['top']}")
+        say(f"rtl: {rtl['layers']} layers, folding {rtl['folding']}, bound {rtl['analytical_bound']} cycles/frame "
+            f"-> {out / rtl['top']}")
     if sim:
-        print(f"sim: bit-exact on {sim['frames']} frames (also with gaps/stalls); {sim['cycles_per_frame']:.0f} "
-              f"cycles/frame, ratio to bound {sim['ratio_to_bound']}, latency {sim['latency_cycles']} cycles, "
-              f"{sim['sim_cycles_per_second']:,} simulated cycles/s")
+        say(f"sim: bit-exact on {sim['frames']} frames (also with gaps/stalls); {sim['cycles_per_frame']:.0f} "
+            f"cycles/frame, ratio to bound {sim['ratio_to_bound']}, latency {sim['latency_cycles']} cycles, "
+            f"{sim['sim_cycles_per_second']:,} simulated cycles/s")
     if synth and "use" in synth:
         use = ", ".join(f"{k.upper()} {u['used']:g}/{u['available']}" for k, u in synth["use"].items())
-        print(f"synth: {use} on {synth['board']}; fits: {synth['fits']}")
+        say(f"synth: {use} on {synth['board']}; fits: {synth['fits']}")
 
 
 def cmd_cache(args: argparse.Namespace) -> None:
@@ -122,11 +128,11 @@ def cmd_cache(args: argparse.Namespace) -> None:
 
     if args.clear:
         count, freed = model_cache.clear()
-        print(f"cache: removed {count} compiled models ({freed / 2**20:.1f} MB) from {model_cache.cache_dir()}")
+        say(f"cache: removed {count} compiled models ({freed / 2**20:.1f} MB) from {model_cache.cache_dir()}")
         return
     items = model_cache.entries()
-    print(f"cache: {len(items)} compiled models, {sum(e.size for e in items) / 2**20:.1f} MB of a "
-          f"{model_cache.max_bytes() / 2**20:.0f} MB cap (XNORFLOW_CACHE_MAX_MB) in {model_cache.cache_dir()}")
+    say(f"cache: {len(items)} compiled models, {sum(e.size for e in items) / 2**20:.1f} MB of a "
+        f"{model_cache.max_bytes() / 2**20:.0f} MB cap (XNORFLOW_CACHE_MAX_MB) in {model_cache.cache_dir()}")
 
 
 def cmd_sim(args: argparse.Namespace) -> None:
@@ -138,8 +144,8 @@ def cmd_sim(args: argparse.Namespace) -> None:
         _print_sections({"sim": simulate_build(args.build_dir, args.frames)}, Path(args.build_dir))
         return
     r = simulate_layer(args.build_dir, args.layer, args.frames)
-    print(f"sim: layer {r['layer']} ({r['op_type']} -> {r['module']}) bit-exact on {r['frames']} frames, "
-          f"{r['cycles']} cycles at full rate, {r['cycles_with_gaps']} with input gaps and output stalls")
+    say(f"sim: layer {r['layer']} ({r['op_type']} -> {r['module']}) bit-exact on {r['frames']} frames, "
+        f"{r['cycles']} cycles at full rate, {r['cycles_with_gaps']} with input gaps and output stalls")
 
 
 def cmd_verify(args: argparse.Namespace) -> None:
@@ -148,40 +154,53 @@ def cmd_verify(args: argparse.Namespace) -> None:
     from xnorflow.build_flows.verify import print_arrows
 
     arrows, frames = verify_artifact(args.artifact, args.frames, args.seed, _options(args.option))
-    print(f"frames: {frames}")
+    say(f"frames: {frames}")
     if not print_arrows(arrows):
         broken = ", ".join(a.name for a in arrows if not a.ok)
         raise XnorflowError(f"numeric contract broken: {broken}", "report the model and this build directory")
 
 
 def _add_source_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--option", action="append", help="model builder option KEY=true|false for a registry NAME "
-                   "(e.g. gating=false, dpconv=false; repeatable)")
+    p.add_argument("--option", action="append", metavar="KEY=BOOL",
+                   help="model builder option KEY=true|false for a registry NAME (e.g. gating=false, dpconv=false; "
+                   "repeatable) (default: the builder's, every option on)")
     p.add_argument("--seed", type=int, default=0, help="torch seed of a registry NAME's initial weights "
                    "(and of random verify frames)")
 
 
-def _add_train_args(p: argparse.ArgumentParser) -> None:
+def _recipe_steps() -> str:
+    """Every recipe with its steps in order, for --recipe's help."""
     from xnorflow.training.recipes import RECIPES
-    from xnorflow.training.ste import ESTIMATORS
 
-    p.add_argument("--model", required=True, help="registry name, see `xnorflow models`")
-    p.add_argument("--data", required=True, help="digits | fashion-mnist | cifar10 | cifar100 | imagefolder")
-    p.add_argument("--data-root", help="folder of the data set where it is not built in")
-    p.add_argument("--recipe", default="bireal", help=f"one of {', '.join(RECIPES)}")
+    return "; ".join(f"{name}: {' -> '.join(s.name for s in steps)}" for name, steps in RECIPES.items())
+
+
+def _add_train_args(p: argparse.ArgumentParser) -> None:
+    from xnorflow.training.datasets import DATASETS
+    from xnorflow.training.recipes import ESTIMATORS, RECIPES
+
+    p.add_argument("--model", required=True, metavar="NAME", help="registry name, see `xnorflow models`")
+    p.add_argument("--data", required=True, choices=DATASETS, help="data set")
+    p.add_argument("--data-root", help="folder of the data set (default: built in for digits, the Debian package "
+                   "dataset-fashion-mnist's folder for fashion-mnist)")
+    p.add_argument("--recipe", default="bireal", choices=RECIPES, help=f"training recipe, its steps: {_recipe_steps()}")
     p.add_argument("--epochs", type=positive, default=30, help="epochs per recipe step")
-    p.add_argument("--batch-size", type=positive, default=64)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=positive, default=64, help="images per batch")
+    p.add_argument("--seed", type=int, default=0, help="torch seed of the initial weights and the batch order")
     p.add_argument("--teacher", help="real-valued teacher for the distributional loss: CKPT, torchscript:FILE, "
-                   "or torchvision:ARCH:WEIGHTS")
-    p.add_argument("--estimator", choices=ESTIMATORS, help="override the recipe's sign backward")
-    p.add_argument("--until", help="stop after this recipe step (e.g. train only a real-valued step 1)")
-    p.add_argument("--attention-weight", type=float, help="override the attention-matching weight (R2B Eq. 2)")
-    p.add_argument("--option", action="append", help="model builder option KEY=true|false, e.g. gating=false, "
-                   "hyper=false (repeatable)")
-    p.add_argument("--shortcut-bits", type=int, default=8, help="fixed-point width of the real shortcuts")
+                   "or torchvision:ARCH:WEIGHTS (default: none, no distributional loss)")
+    p.add_argument("--estimator", choices=ESTIMATORS, help="override the recipe's sign backward "
+                   "(default: the recipe's)")
+    p.add_argument("--until", metavar="STEP", help="stop after this recipe step, e.g. train only a real-valued "
+                   "step 1 (default: run every step)")
+    p.add_argument("--attention-weight", type=float, help="override the attention-matching weight (R2B Eq. 2) "
+                   "(default: the recipe's)")
+    p.add_argument("--option", action="append", metavar="KEY=BOOL", help="model builder option KEY=true|false, "
+                   "e.g. gating=false, hyper=false (repeatable) (default: the builder's, every option on)")
+    p.add_argument("--shortcut-bits", type=positive, default=8, help="fixed-point width of the real shortcuts")
     p.add_argument("--shortcut-frac-bits", type=int, default=4, help="fractional bits of the shortcut grid")
-    p.add_argument("--limit", type=positive, help="use only the first N train/test images (quick runs)")
+    p.add_argument("--limit", type=positive, help="use only the first N train/test images, for quick runs "
+                   "(default: every image)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--out", required=True, help="run folder: checkpoints, metrics.csv/json/png, model.pt")
 
@@ -205,50 +224,73 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"xnorflow: error: {self.prog.removeprefix('xnorflow ')}: {message}; see `{self.prog} --help`\n")
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """argparse's help with every option's default (or `required`) named at the end of its line."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        """The help text plus `(required)`, `(default: off)` for a flag, or argparse's `(default: ...)`."""
+        text = action.help or ""
+        if action.required:
+            return f"{text} (required)"
+        if action.nargs == 0 and action.default is False:
+            return f"{text} (default: off)"
+        return text if "(default:" in text else super()._get_help_string(action)
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
+    from xnorflow.hw.boards import BOARDS, DEFAULT
+
     p = OneLineParser(prog="xnorflow", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
-    models = sub.add_parser("models", help="list the model registry with params/BOPs/FLOPs/OPs")
-    models.add_argument("names", nargs="*")
-    models.add_argument("--input-size", type=int)
-    models.set_defaults(func=cmd_models)
-    train = sub.add_parser("train", help="train a model with a recipe (resumes after a kill)")
-    _add_train_args(train)
-    train.set_defaults(func=cmd_train)
-    demo = sub.add_parser("demo", help="the main job: train a tiny model on digits and check it end to end")
-    demo.add_argument("--model", default="tiny-bireal")
-    demo.add_argument("--data", default="digits")
-    demo.add_argument("--epochs", type=positive, default=30)
-    demo.add_argument("--out", default="runs/demo")
-    demo.set_defaults(func=cmd_demo)
-    export = sub.add_parser("export", help="QONNX export of a checkpoint (or registry name)")
+
+    def add(name: str, func, text: str) -> argparse.ArgumentParser:
+        """One subcommand, running `func`, whose help names every default."""
+        command = sub.add_parser(name, help=text, description=text, formatter_class=HelpFormatter)
+        command.set_defaults(func=func)
+        command.add_argument("--verbose", action="store_true", help="show the libraries' own output (FINN, QONNX, "
+                             "torch.onnx, Verilator) on the terminal instead of the log (a build's build.log)")
+        return command
+
+    models = add("models", cmd_models, "list the model registry with params/BOPs/FLOPs/OPs")
+    models.add_argument("names", nargs="*", metavar="NAME", help="registry names to list (default: every model)")
+    models.add_argument("--input-size", type=positive, help="count at this input size, on the built model "
+                        "(default: each model's own input size, from the catalog)")
+    _add_train_args(add("train", cmd_train, "train a model with a recipe (resumes after a kill)"))
+    demo = add("demo", cmd_demo, "the main job: train a tiny model on digits (the bireal recipe's 2 steps) and "
+               "check it end to end")
+    demo.add_argument("--model", default="tiny-bireal", metavar="NAME", help="registry name, see `xnorflow models`")
+    demo.add_argument("--data", default="digits", choices=("digits", "fashion-mnist"), help="data set")
+    demo.add_argument("--epochs", type=positive, default=30, help="epochs per recipe step")
+    demo.add_argument("--out", default="runs/demo", help="folder for the run (train/) and its build (build/)")
+    export = add("export", cmd_export, "QONNX export of a checkpoint (or registry name)")
     export.add_argument("model", metavar="CKPT", help="model.pt of `xnorflow train`, or a registry name")
     export.add_argument("--out", required=True, help="the .onnx file to write")
-    export.add_argument("--option", action="append", help="builder option KEY=true|false for a registry name")
-    export.set_defaults(func=cmd_export)
-    build = sub.add_parser("build", help="export, streamline and convert to FINN HW layers [and beyond]")
-    build.add_argument("--model", required=True, help="registry NAME (initial weights), CKPT (model.pt) or QONNX file.onnx")
-    build.add_argument("--target", choices=TARGETS, default="hw-graph")
-    build.add_argument("--board", default="Pynq-Z2")
-    build.add_argument("--folding", help="FINN folding-config JSON")
+    export.add_argument("--option", action="append", metavar="KEY=BOOL", help="builder option KEY=true|false for "
+                        "a registry name (default: the builder's, every option on)")
+    build = add("build", cmd_build, "export, streamline and convert to FINN HW layers [and beyond]")
+    build.add_argument("--model", required=True, help="registry NAME (untrained initial weights), CKPT (model.pt) "
+                       "or QONNX file.onnx")
+    build.add_argument("--target", choices=TARGETS, default="hw-graph",
+                       help="last stage to run; each target runs the ones before it (in this order)")
+    build.add_argument("--board", default=DEFAULT, help=f"target board, one of {', '.join(BOARDS)} (any case)")
+    build.add_argument("--folding", help="a cycles/frame target (a positive integer, e.g. 4000: the smallest "
+                       "folding that meets it) or a FINN folding-config JSON file (default: the largest folding "
+                       "that fits the board's LUTs)")
     build.add_argument("--frames", type=positive, default=16, help="frames to simulate (sim target)")
     build.add_argument("--out", required=True, help="build directory (stages, dataflow_partition/, report.json)")
     _add_source_args(build)
-    build.set_defaults(func=cmd_build)
-    sim = sub.add_parser("sim", help="re-simulate a build directory's RTL in Verilator, bit-exact against FINN")
-    sim.add_argument("build_dir")
-    sim.add_argument("--frames", type=positive, default=8)
-    sim.add_argument("--layer", help="simulate only this HW layer (a node name of rtl/folded.onnx)")
-    sim.set_defaults(func=cmd_sim)
-    verify = sub.add_parser("verify", help="check the numeric contract arrow by arrow")
+    sim = add("sim", cmd_sim, "re-simulate a build directory's RTL in Verilator, bit-exact against FINN")
+    sim.add_argument("build_dir", metavar="BUILD_DIR", help="a directory written by `xnorflow build`")
+    sim.add_argument("--frames", type=positive, default=8, help="frames to simulate")
+    sim.add_argument("--layer", help="simulate only this HW layer, a node name of rtl/folded.onnx "
+                     "(default: the whole design)")
+    verify = add("verify", cmd_verify, "check the numeric contract arrow by arrow")
     verify.add_argument("artifact", metavar="ARTIFACT", help="build directory, or NAME|CKPT|file.onnx to build first")
     verify.add_argument("--frames", type=positive, default=32, help="frames to compare")
     _add_source_args(verify)
-    verify.set_defaults(func=cmd_verify)
-    cache = sub.add_parser("cache", help="show the cache of compiled Verilator models (size, cap), or clear it")
+    cache = add("cache", cmd_cache, "show the cache of compiled Verilator models (size, cap), or clear it")
     cache.add_argument("--clear", action="store_true", help="remove every compiled model")
-    cache.set_defaults(func=cmd_cache)
     return p
 
 
@@ -259,7 +301,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as done:  # --help (0) or a one-line usage error (2)
         return int(done.code or 0)
     try:
-        args.func(args)
+        with to_log(args.verbose):
+            args.func(args)
     except XnorflowError as err:
         print(f"xnorflow: error: {err}", file=sys.stderr)
         return 2

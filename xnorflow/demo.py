@@ -3,8 +3,6 @@
 Every stage is the library's own (the same functions `xnorflow train|build|verify|sim` call); the demo
 adds the end-to-end check that the RTL classifies the whole test set exactly as the Brevitas model does.
 """
-import io
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +10,11 @@ import torch
 from torch.utils.data import DataLoader
 
 from xnorflow.build_flows.pipeline import build, resolve, verify_build
+from xnorflow.chatter import keep, say
 from xnorflow.errors import XnorflowError
 from xnorflow.hw.accelerator import build_target, make_rtl
 from xnorflow.hw.driver import VerilatorAccelerator
-from xnorflow.hw.folding import board as board_spec
+from xnorflow.hw.boards import DEFAULT, board as board_spec
 from xnorflow.hw.resources import fit_verdict, synth_top
 from xnorflow.training.data import load_dataset
 from xnorflow.training.trainer import TrainConfig, run
@@ -42,20 +41,28 @@ def _yosys_use(build_dir: Path, board: str) -> dict:
     return fit_verdict(synth_top(st), {}, b)["use"]
 
 
-def demo(model: str, data: str, out: str, epochs: int, board: str = "Pynq-Z2") -> dict:
+def demo(model: str, data: str, out: str, epochs: int, board: str = DEFAULT) -> dict:
     """Run every stage on `model` trained on `data`; print one line per stage and the final verdicts."""
     root = Path(out)
     summary = run(TrainConfig(model=model, data=data, out=str(root / "train"), epochs=epochs, batch_size=64))
     ckpt = Path(summary["checkpoint"])
-    print(f"[train]  {model} on {data}: test accuracy {summary['test_acc']:.4f} -> {ckpt}")
+    say(f"[train]  {model} on {data}: test accuracy {summary['test_acc']:.4f} -> {ckpt}")
     build_dir = root / "build"
-    with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):  # FINN narrates every skipped rewrite
-        report = build(str(ckpt), build_dir)
-    print(f"[build]  HW-layer graph: {report['hw_layers']} layers -> {build_dir}")
+    report = build(str(ckpt), build_dir)
+    say(f"[build]  HW-layer graph: {report['hw_layers']} layers -> {build_dir}")
+    try:
+        checked = _check(ckpt, build_dir, data, board)
+    finally:
+        keep(build_dir / "build.log")  # what the libraries printed, also when a later stage stops
+    return {"train": summary, **checked}
+
+
+def _check(ckpt: Path, build_dir: Path, data: str, board: str) -> dict:
+    """Verify, simulate and synthesise the build, one line per stage; an error if the numeric contract broke."""
     arrows, frames_from = verify_build(build_dir, 64, 0)
-    print(f"[verify] frames: {frames_from}")
+    say(f"[verify] frames: {frames_from}")
     for arrow in arrows:
-        print(f"[verify] {arrow}")
+        say(f"[verify] {arrow}")
     hw = build_target(build_dir, "sim", board, FOLDING)
     sim = hw["sim"]
     images, labels = _test_set(data)
@@ -64,18 +71,18 @@ def demo(model: str, data: str, out: str, epochs: int, board: str = "Pynq-Z2") -
     rtl_pred, torch_pred = rtl_logits.argmax(1), torch_logits.argmax(1)
     same = bool((rtl_pred == torch_pred).all())
     max_diff = float(np.abs(rtl_logits - torch_logits).max())
-    print(f"[sim]    Verilator vs FINN python execution: bit-exact on {sim['frames']} frames (also with input "
-          f"gaps and output stalls)")
-    print(f"[sim]    test accuracy: torch {np.mean(torch_pred == labels):.4f}, RTL {np.mean(rtl_pred == labels):.4f} "
-          f"on {len(labels)} images; predictions identical: {same}; max |logit diff| {max_diff:.2g}")
+    say(f"[sim]    Verilator vs FINN python execution: bit-exact on {sim['frames']} frames (also with input "
+        f"gaps and output stalls)")
+    say(f"[sim]    test accuracy: torch {np.mean(torch_pred == labels):.4f}, RTL {np.mean(rtl_pred == labels):.4f} "
+        f"on {len(labels)} images; predictions identical: {same}; max |logit diff| {max_diff:.2g}")
     fps = CLOCK_HZ / sim["cycles_per_frame"]
-    print(f"[sim]    {sim['cycles_per_frame']:.0f} cycles/frame vs analytical bound {sim['analytical_bound']} "
-          f"(ratio {sim['ratio_to_bound']}), latency {sim['latency_cycles']} cycles, {fps:,.0f} frames/s at 100 MHz")
+    say(f"[sim]    {sim['cycles_per_frame']:.0f} cycles/frame vs analytical bound {sim['analytical_bound']} "
+        f"(ratio {sim['ratio_to_bound']}), latency {sim['latency_cycles']} cycles, {fps:,.0f} frames/s at 100 MHz")
     use = _yosys_use(build_dir, board)
-    print(f"[synth]  Yosys synth_xilinx, whole design on {board}: "
-          + ", ".join(f"{k.upper()} {u['used']:g} of {u['available']:,} ({u['percent']}%)" for k, u in use.items())
-          + f" (per layer: xnorflow build --model {ckpt} --target synth --folding {FOLDING} --out {build_dir})")
+    say(f"[synth]  Yosys synth_xilinx, whole design on {board}: "
+        + ", ".join(f"{k.upper()} {u['used']:g} of {u['available']:,} ({u['percent']}%)" for k, u in use.items())
+        + f" (per layer: xnorflow build --model {ckpt} --target synth --folding {FOLDING} --out {build_dir})")
     if not same or not all(a.ok for a in arrows):
         raise XnorflowError("the numeric contract broke in the demo (see the lines above)",
                             "report it with the build directory " + str(build_dir))
-    return {"train": summary, "arrows": [str(a) for a in arrows], "sim": sim, "synth": use}
+    return {"arrows": [str(a) for a in arrows], "sim": sim, "synth": use}

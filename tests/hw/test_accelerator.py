@@ -18,7 +18,7 @@ from xnorflow.build_flows.export import export
 from xnorflow.build_flows.hw_graph import build_hw_graph
 from xnorflow.errors import XnorflowError
 from xnorflow.hw.accelerator import build_target, simulate_build
-from xnorflow.hw.folding import board
+from xnorflow.hw.boards import board
 from xnorflow.hw.verilator import SimulationDeadlock
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "build_flows"))
@@ -172,7 +172,8 @@ def test_unknown_board(bireal_dir):
 
 def test_bitfile_stops_at_vivado(bireal_dir, tmp_path, monkeypatch):
     """No Vivado: the TCL script and sources are written, then one line says what to install."""
-    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name, path=None: None)
+    monkeypatch.delenv("XILINX_VIVADO", raising=False)
     build = copy_of(bireal_dir, tmp_path / "b")
     from xnorflow.hw import accelerator
     monkeypatch.setattr(accelerator, "synth_report", lambda st, b: {"fits": True})

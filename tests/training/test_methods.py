@@ -64,15 +64,18 @@ def test_materialize_ships_the_generated_kernel_only() -> None:
     assert not [n for n, _ in model.named_parameters() if "parametrizations" in n]
 
 
+STEPS = ["soft-activations", "binary-activations", "binary"]
+
+
 def test_progressive_real2bin_runs_three_steps_each_checkpointed(tmp_path: Path) -> None:
     out = tmp_path / "r2b"
     args = ["train", "--model", "tiny-real2bin", "--data", "digits", "--recipe", "real2bin", "--epochs", "1",
             "--limit", "256", "--quiet", "--out", str(out)]
-    assert main([*args, "--until", "step1"]) == 0
-    assert [r["step"] for r in metrics.read_csv(out / "metrics.csv")] == ["step1"]
+    assert main([*args, "--until", "soft-activations"]) == 0
+    assert [r["step"] for r in metrics.read_csv(out / "metrics.csv")] == ["soft-activations"]
     assert main(args) == 0  # continues with steps 2 and 3, step 1 is not retrained
-    assert [r["step"] for r in metrics.read_csv(out / "metrics.csv")] == ["step1", "step2", "step3"]
-    assert all((out / s / "checkpoint.pt").exists() for s in ("step1", "step2", "step3"))
+    assert [r["step"] for r in metrics.read_csv(out / "metrics.csv")] == STEPS
+    assert all((out / s / "checkpoint.pt").exists() for s in STEPS)
 
 
 def test_hyperbnn_recipe_decays_lambda_every_iteration(tmp_path: Path) -> None:
@@ -93,4 +96,4 @@ def test_hyperbnn_recipe_decays_lambda_every_iteration(tmp_path: Path) -> None:
 def test_unknown_recipe_step_is_one_line(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
     assert main(["train", "--model", "tiny-real2bin", "--data", "digits", "--recipe", "real2bin", "--until", "step9",
                  "--out", str(tmp_path / "x")]) == 2
-    assert "recipe 'real2bin' has no step 'step9'; its steps are: step1, step2, step3" in capsys.readouterr().err
+    assert f"recipe 'real2bin' has no step 'step9'; its steps are: {', '.join(STEPS)}" in capsys.readouterr().err

@@ -4,7 +4,8 @@ import torch
 from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
 
 from xnorflow.training.layers import BinaryConv2d, BipolarConv2d, LearnableBias, QuantSpec, RPReLU
-from xnorflow.training.models.registry import REGISTRY, build_model, complexity
+from xnorflow.training.models.catalog import REGISTRY, complexity
+from xnorflow.training.models.registry import BUILDERS, build_model, measure
 
 TINY = [n for n in REGISTRY if n.startswith("tiny-")]
 PAPER = {  # (BOPs, FLOPs, OPs) as the papers report them
@@ -29,6 +30,20 @@ def test_full_models_match_paper_counts(name: str) -> None:
     c = complexity(name)
     for ours, paper in zip((c.bops, c.flops, c.ops), PAPER[name]):
         assert abs(ours - paper) / paper < 0.05, (name, ours, paper)
+
+
+@pytest.mark.parametrize("name", [*TINY, pytest.param("reactnet-a-cifar", marks=pytest.mark.slow)])
+def test_catalog_counts_are_the_built_models(name: str) -> None:
+    """`xnorflow models` prints the catalog's counts: they must be what the builder's model counts to."""
+    assert complexity(name) == measure(name)
+
+
+def test_every_catalog_name_has_a_builder() -> None:
+    assert list(BUILDERS) == list(REGISTRY)
+
+
+def test_other_input_size_is_counted_on_the_built_model() -> None:
+    assert complexity("tiny-bireal", 16).bops == 4 * complexity("tiny-bireal").bops
 
 
 def test_binary_conv_pads_with_minus_one() -> None:

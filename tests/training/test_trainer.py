@@ -75,7 +75,7 @@ def test_training_with_a_teacher_checkpoint(tmp_path: Path, digits_ckpt: Path) -
     out = tmp_path / "kd"
     assert main(["train", "--model", "tiny-reactnet", "--data", "digits", "--recipe", "reactnet", "--epochs", "1",
                  "--teacher", str(digits_ckpt), "--quiet", "--out", str(out)]) == 0
-    assert [r["step"] for r in metrics.read_csv(out / "metrics.csv")] == ["step1", "step2"]
+    assert [r["step"] for r in metrics.read_csv(out / "metrics.csv")] == ["binary-activations", "binary"]
 
 
 def _error(capsys: pytest.CaptureFixture, *args: str) -> str:
@@ -87,8 +87,8 @@ def _error(capsys: pytest.CaptureFixture, *args: str) -> str:
 
 @pytest.mark.parametrize("args,message", [
     (["--model", "resnet-9000", "--data", "digits"], "unknown model 'resnet-9000'"),
-    (["--model", "tiny-bireal", "--data", "mnist-3d"], "unknown data set 'mnist-3d'"),
-    (["--model", "tiny-bireal", "--data", "digits", "--recipe", "magic"], "unknown recipe 'magic'"),
+    (["--model", "tiny-bireal", "--data", "mnist-3d"], "--data: invalid choice: 'mnist-3d' (choose from 'digits'"),
+    (["--model", "tiny-bireal", "--data", "digits", "--recipe", "magic"], "--recipe: invalid choice: 'magic'"),
     (["--model", "tiny-bireal", "--data", "fashion-mnist", "--data-root", "/nonexistent"],
      "Fashion-MNIST not found at /nonexistent/train-images-idx3-ubyte.gz; apt-get install dataset-fashion-mnist"),
     (["--model", "tiny-bireal", "--data", "cifar10", "--data-root", "/nonexistent"], "cifar10 not found at"),
@@ -157,3 +157,18 @@ def test_each_step_trains_with_its_own_sign_estimator(tmp_path: Path, recipe_nam
                  "--limit", "128", "--quiet", "--out", str(out)]) == 0
     steps = [s.name for s in RECIPES[recipe_name]]
     assert [torch.load(out / s / "checkpoint.pt")["spec"]["estimator"] for s in steps] == estimators
+
+
+def test_progress_bars_name_the_step_and_stay_off_a_file(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bars say 'step 1 of 2 (real) epoch 1/1'; written to a file (not a terminal) they write nothing."""
+    from tqdm import tqdm
+
+    from xnorflow.training import trainer
+
+    bars: list[tuple[str, tqdm]] = []
+    monkeypatch.setattr(trainer, "tqdm", lambda *args, **kw: bars.append((kw["desc"], tqdm(*args, **kw))) or bars[-1][1])
+    assert main(["train", "--model", "tiny-bireal", "--data", "digits", "--recipe", "bireal", "--epochs", "1",
+                 "--limit", "64", "--out", str(tmp_path / "run")]) == 0
+    assert [desc for desc, _ in bars] == ["step 1 of 2 (real) epoch 1/1", "step 2 of 2 (binary) epoch 1/1"]
+    assert all(bar.disable for _, bar in bars) and capsys.readouterr().err == ""

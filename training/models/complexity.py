@@ -1,28 +1,9 @@
-"""Model complexity as the papers count it: params, BOPs (binary MACs), FLOPs (real MACs), OPs = BOPs/64 + FLOPs (ReActNet Sec. 4.1)."""
-from dataclasses import asdict, dataclass
-
+"""Model complexity counted as the papers do: params, BOPs (binary MACs), FLOPs (real MACs), OPs = BOPs/64 + FLOPs (ReActNet Sec. 4.1)."""
 import torch
 from torch import nn
 
 from xnorflow.training.layers import BipolarConv2d
-
-
-@dataclass(frozen=True)
-class Complexity:
-    """Counts for one forward pass of a single image."""
-
-    params: int
-    bops: int
-    flops: int
-
-    @property
-    def ops(self) -> float:
-        """OPs = BOPs / 64 + FLOPs, the ReActNet/Bi-Real convention."""
-        return self.bops / 64 + self.flops
-
-    def as_dict(self) -> dict:
-        """Counts plus OPs, for JSON reports."""
-        return {**asdict(self), "ops": self.ops}
+from xnorflow.training.models.catalog import Complexity
 
 
 def _macs(module: nn.Module, output: torch.Tensor) -> int:

@@ -1,16 +1,15 @@
-"""The model registry: names users type, each with its default input and a builder."""
+"""The model registry: a builder for every name of the catalog (training/models/catalog.py)."""
 import inspect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from functools import partial
 
 from torch import nn
 
 from xnorflow.errors import XnorflowError
 from xnorflow.training.layers import QuantSpec
 from xnorflow.training.models.bireal import BiRealBlock
-from xnorflow.training.models.complexity import Complexity, count
+from xnorflow.training.models.catalog import Complexity, entry
+from xnorflow.training.models.complexity import count
 from xnorflow.training.models.hyperbnn import HyperBlock
 from xnorflow.training.models.reactnet import ReActNet
 from xnorflow.training.models.real2bin import Real2BinBlock
@@ -19,18 +18,6 @@ from xnorflow.training.models.staged import StagedNet
 Builder = Callable[..., nn.Module]  # (in_channels, num_classes, spec, **options) -> model
 
 REACTNET_A = [32, 64, 128, 128, 256, 256, 512, 512, 512, 512, 512, 512, 1024, 1024]
-
-
-@dataclass(frozen=True)
-class ModelEntry:
-    """A registry row: builder (in_channels, num_classes, spec, **options) and the input it was designed for."""
-
-    name: str
-    build: Builder
-    input_size: int
-    in_channels: int
-    num_classes: int
-    summary: str
 
 
 def block_options(block: type) -> tuple[str, ...]:
@@ -67,42 +54,22 @@ def _reactnet(channels: list[int], stem_stride: int) -> Builder:
 
 BIREAL18 = [(64, 4), (128, 4), (256, 4), (512, 4)]
 BIREAL34 = [(64, 6), (128, 8), (256, 12), (512, 6)]
-IMAGENET = partial(ModelEntry, input_size=224, in_channels=3, num_classes=1000)
-CIFAR = partial(ModelEntry, input_size=32, in_channels=3, num_classes=10)
-TINY = partial(ModelEntry, input_size=8, in_channels=1, num_classes=10)
-
-REGISTRY: dict[str, ModelEntry] = {
-    e.name: e
-    for e in [
-        IMAGENET(name="bireal18", build=_bireal(BIREAL18, (64, 7, 2, True)), summary="Bi-Real Net 18, ImageNet"),
-        IMAGENET(name="bireal34", build=_bireal(BIREAL34, (64, 7, 2, True)), summary="Bi-Real Net 34, ImageNet"),
-        IMAGENET(name="reactnet-a", build=_reactnet(REACTNET_A, 2), summary="ReActNet-A (MobileNetV1), ImageNet"),
-        CIFAR(name="bireal18-cifar", build=_bireal(BIREAL18, (64, 3, 1, False)), summary="Bi-Real 18, 32x32 stem"),
-        CIFAR(name="bireal34-cifar", build=_bireal(BIREAL34, (64, 3, 1, False)), summary="Bi-Real 34, 32x32 stem"),
-        CIFAR(name="reactnet-a-cifar", build=_reactnet(REACTNET_A, 1), summary="ReActNet-A, 32x32 stem"),
-        IMAGENET(name="real2bin18", build=_real2bin(BIREAL18, (64, 7, 2, True)),
-                 summary="Real-to-Binary ResNet-18 (gated), ImageNet"),
-        CIFAR(name="real2bin18-cifar", build=_real2bin(BIREAL18, (64, 3, 1, False)), summary="Real-to-Binary 18, 32x32"),
-        IMAGENET(name="hyperbnn18", build=_hyperbnn(BIREAL18, (64, 7, 2, True)),
-                 summary="Hyper-BinaryNet ResNet-18, ImageNet"),
-        CIFAR(name="hyperbnn18-cifar", build=_hyperbnn(BIREAL18, (64, 3, 1, False)), summary="Hyper-BinaryNet 18, 32x32"),
-        TINY(name="tiny-bireal", build=_bireal([(16, 2), (32, 2)], (16, 3, 1, False)),
-             summary="Bi-Real blocks + downsample shortcut (digits, fashion-mnist)"),
-        TINY(name="tiny-reactnet", build=_reactnet([8, 16, 32, 32], 1),
-             summary="RSign, RPReLU, concat, avg-pool shortcut (digits, fashion-mnist)"),
-        TINY(name="tiny-real2bin", build=_real2bin([(16, 2), (32, 2)], (16, 3, 1, False)),
-             summary="R2B blocks: BN-sign-conv-scale-PReLU-gate, real downsample"),
-        TINY(name="tiny-hyperbnn", build=_hyperbnn([(16, 2), (32, 2)], (16, 3, 1, False)),
-             summary="HyperConv, DPConv, enhanced shortcut and head"),
-    ]
+BUILDERS: dict[str, Builder] = {
+    "bireal18": _bireal(BIREAL18, (64, 7, 2, True)),
+    "bireal34": _bireal(BIREAL34, (64, 7, 2, True)),
+    "reactnet-a": _reactnet(REACTNET_A, 2),
+    "bireal18-cifar": _bireal(BIREAL18, (64, 3, 1, False)),
+    "bireal34-cifar": _bireal(BIREAL34, (64, 3, 1, False)),
+    "reactnet-a-cifar": _reactnet(REACTNET_A, 1),
+    "real2bin18": _real2bin(BIREAL18, (64, 7, 2, True)),
+    "real2bin18-cifar": _real2bin(BIREAL18, (64, 3, 1, False)),
+    "hyperbnn18": _hyperbnn(BIREAL18, (64, 7, 2, True)),
+    "hyperbnn18-cifar": _hyperbnn(BIREAL18, (64, 3, 1, False)),
+    "tiny-bireal": _bireal([(16, 2), (32, 2)], (16, 3, 1, False)),
+    "tiny-reactnet": _reactnet([8, 16, 32, 32], 1),
+    "tiny-real2bin": _real2bin([(16, 2), (32, 2)], (16, 3, 1, False)),
+    "tiny-hyperbnn": _hyperbnn([(16, 2), (32, 2)], (16, 3, 1, False)),
 }
-
-
-def entry(name: str) -> ModelEntry:
-    """The registry row for `name`, or one clear error listing the known names."""
-    if name not in REGISTRY:
-        raise XnorflowError(f"unknown model '{name}'", f"use one of: {', '.join(REGISTRY)} (see `xnorflow models`)")
-    return REGISTRY[name]
 
 
 def build_model(name: str, num_classes: int | None = None, in_channels: int | None = None,
@@ -111,8 +78,8 @@ def build_model(name: str, num_classes: int | None = None, in_channels: int | No
     """Build registry model `name` (with builder options, e.g. gating=False) and check that the input size fits."""
     row = entry(name)
     cin = in_channels or row.in_channels
-    check_options(name, row.build, options or {})
-    model = row.build(cin, num_classes or row.num_classes, spec or QuantSpec(), **(options or {}))
+    check_options(name, BUILDERS[name], options or {})
+    model = BUILDERS[name](cin, num_classes or row.num_classes, spec or QuantSpec(), **(options or {}))
     size = input_size or row.input_size
     with input_fits(name, cin, size):
         count(model, cin, size)
@@ -141,10 +108,10 @@ def input_fits(name: str, in_channels: int, input_size: int) -> Iterator[None]:
         ) from None
 
 
-def complexity(name: str, input_size: int | None = None) -> Complexity:
-    """Params/BOPs/FLOPs of registry model `name` at its default (or the given) input size."""
+def measure(name: str, input_size: int | None = None) -> Complexity:
+    """Params/BOPs/FLOPs counted on a freshly built model `name` at its default (or the given) input size."""
     row = entry(name)
     size = input_size or row.input_size
-    model = row.build(row.in_channels, row.num_classes, QuantSpec())
+    model = BUILDERS[name](row.in_channels, row.num_classes, QuantSpec())
     with input_fits(name, row.in_channels, size):
         return count(model, row.in_channels, size)
