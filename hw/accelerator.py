@@ -208,11 +208,11 @@ def build_target(hw_build_dir: Path, target: str, board_name: str, folding: str 
 
 
 def remake_rtl(build_dir: Path) -> tuple[Stitched, ModelWrapper, dict]:
-    """make_rtl with the folding and board a build's rtl target saved (under the build's lock)."""
+    """make_rtl with the folding and board a build's rtl target saved (the caller holds the build's lock)."""
     rep = json.loads((build_dir / "report.json").read_text()) if (build_dir / "report.json").exists() else {}
     if "rtl" not in rep or not (build_dir / RTL_DIR / "folding.json").exists():
         raise XnorflowError(f"{build_dir} has no RTL", f"run `xnorflow build --target rtl --out {build_dir}` first")
-    with locked(build_dir), tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp:
         saved = Path(tmp) / "folding.json"  # make_rtl replaces rtl/, the saved folding with it
         shutil.copy(build_dir / RTL_DIR / "folding.json", saved)
         return make_rtl(build_dir, board(rep["rtl"]["board"]), str(saved))
@@ -222,7 +222,8 @@ def simulate_build(build_dir: Path, frames: int = 8) -> dict:
     """`xnorflow sim BUILD_DIR`: re-simulate the RTL of a build with its saved folding."""
     build_dir = Path(build_dir).resolve()
     initialize_dummy_settings()
-    st, ref, _ = remake_rtl(build_dir)
-    sim = sim_report(st, ref, frames)
-    update_report(build_dir, "sim", sim)
+    with locked(build_dir):  # no build may replace the directory while its RTL is simulated and reported
+        st, ref, _ = remake_rtl(build_dir)
+        sim = sim_report(st, ref, frames)
+        update_report(build_dir, "sim", sim)
     return sim

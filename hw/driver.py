@@ -14,6 +14,7 @@ from qonnx.core.onnx_exec import execute_onnx
 
 from finn.util.fpgadataflow import is_fpgadataflow_node
 from finn.util.settings import initialize_dummy_settings
+from xnorflow.build_dir import locked
 from xnorflow.errors import XnorflowError
 from xnorflow.hw.accelerator import remake_rtl, run_design
 
@@ -57,7 +58,8 @@ class VerilatorAccelerator:
     def __init__(self, build_dir: str | Path) -> None:
         self.build_dir = Path(build_dir).resolve()
         initialize_dummy_settings()
-        self.design, _, _ = remake_rtl(self.build_dir)
+        with locked(self.build_dir):
+            self.design, _, _ = remake_rtl(self.build_dir)
         self.pre, self.post = host_ends(ModelWrapper(str(self.build_dir / "hw.onnx")))
         self.last_cycles = 0
 

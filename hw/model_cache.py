@@ -1,18 +1,21 @@
 """The cache of compiled Verilator models: where it lives, a size cap (least recently used go first), clearing.
 
-Each entry is one directory `TOP-HASH` holding the executable `Vdut`; a compile works in `build-xxxx` beside
-it and renames it into place. Nothing else in the cache directory is touched, so pointing $XNORFLOW_CACHE at
-a folder of the user's never deletes their files.
+Each entry is one directory `TOP-HASH` (20 hex digits) holding the executable `Vdut`; a compile works in
+`build-xxxxxxxx` beside it and renames it into place. Only directories of exactly those names are ever removed,
+so pointing $XNORFLOW_CACHE at a folder of the user's does not delete their files.
 """
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 EXE = "Vdut"
+ENTRY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*-[0-9a-f]{20}")  # TOP-HASH (verilator._cache_key)
+BUILD_NAME = re.compile(r"build-[a-z0-9_]{8}")  # tempfile.mkdtemp(prefix="build-")
 DEFAULT_MAX_MB = 1024
 STALE_BUILD_S = 3600  # a compile of even a whole design takes minutes: older work dirs were interrupted
 
@@ -45,7 +48,8 @@ def _size(path: Path) -> int:
 def entries() -> list[Entry]:
     """Compiled models in the cache, least recently used first."""
     root = cache_dir()
-    found = [p for p in root.glob("*-*") if p.is_dir() and (p / EXE).is_file()] if root.is_dir() else []
+    found = [p for p in root.iterdir() if ENTRY_NAME.fullmatch(p.name) and p.is_dir() and not p.is_symlink()
+             and (p / EXE).is_file()] if root.is_dir() else []
     return sorted((Entry(p, _size(p), (p / EXE).stat().st_mtime) for p in found), key=lambda e: e.used)
 
 
@@ -57,8 +61,8 @@ def touch(exe: Path) -> None:
 def _stale_builds() -> list[Path]:
     """Compile work directories left by interrupted runs."""
     root, now = cache_dir(), time.time()
-    return [p for p in root.glob("build-*") if p.is_dir() and now - p.stat().st_mtime > STALE_BUILD_S] \
-        if root.is_dir() else []
+    return [p for p in root.iterdir() if BUILD_NAME.fullmatch(p.name) and p.is_dir() and not p.is_symlink()
+            and now - p.stat().st_mtime > STALE_BUILD_S] if root.is_dir() else []
 
 
 def trim(keep: Path | None = None) -> list[Path]:

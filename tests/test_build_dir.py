@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from xnorflow.build_dir import MARKER, check_out, locked
+from xnorflow.build_dir import MARKER, STAGING, check_out, locked
 from xnorflow.cli import main
 from xnorflow.errors import XnorflowError
 
@@ -46,11 +46,12 @@ def workdir(tmp_path, monkeypatch, good_build) -> Path:
     (tmp_path / "notes.txt").write_text("mine\n")
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "x.csv").write_text("1,2\n")
+    (tmp_path / "link").symlink_to(tmp_path / "data")
     shutil.copytree(good_build, tmp_path / "b")
     return tmp_path
 
 
-@pytest.mark.parametrize("out, why", [(".", "the working directory"), ("..", "a parent of the working directory"),
+@pytest.mark.parametrize("out, why", [(".", "the working directory"), ("link", "is a symbolic link"), ("..", "a parent of the working directory"),
                                       ("/", "the file-system root"), ("~", "your home directory"),
                                       ("data", "did not write"), ("notes.txt", "is a file"),
                                       ("notes.txt/sub", "inside the file")])
@@ -127,18 +128,20 @@ def test_second_writer_refused(workdir, capsys):
 
 def test_rebuild_replaces_only_its_own_and_cleans_stale(workdir, capsys):
     """A rebuild replaces the earlier build, removes staging dirs an interrupted run left, keeps look-alikes."""
-    stale = workdir / ".b.k3j4h5"
+    stale = workdir / ".b.k3j4h5x_"
     stale.mkdir()
-    (stale / MARKER).write_text("")
+    (stale / STAGING).write_text("")
     (stale / "hw.onnx").write_text("half-written")
     lookalike = workdir / ".b.mine"
     lookalike.mkdir()
     (lookalike / "keep.txt").write_text("a user's hidden folder\n")
+    backup = workdir / ".b.backup01"  # a user's copy of a finished build: marker, but no staging mark
+    shutil.copytree(workdir / "b", backup)
     (workdir / "b" / "stray.txt").write_text("old build content\n")
     assert main(["build", "--model", "tiny-bireal", "--out", "b"]) == 0
-    assert not stale.exists() and (lookalike / "keep.txt").is_file()
+    assert not stale.exists() and (lookalike / "keep.txt").is_file() and (backup / MARKER).is_file()
     assert (workdir / "b" / MARKER).is_file() and not (workdir / "b" / "stray.txt").exists()
-    assert sorted(p.name for p in workdir.iterdir() if p.name.startswith(".b")) == [".b.mine"]
+    assert sorted(p.name for p in workdir.iterdir() if p.name.startswith(".b")) == [".b.backup01", ".b.mine"]
     assert (workdir / "notes.txt").read_text() == "mine\n"
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -20,6 +21,8 @@ from pathlib import Path
 from xnorflow.errors import XnorflowError
 
 MARKER = ".xnorflow-build"
+STAGING = ".xnorflow-staging"  # only in a staging (or replaced, about to be removed) directory
+STAGING_NAME = re.compile(r"[a-z0-9_]{8}")  # tempfile.mkdtemp's random part
 
 
 def is_build(path: Path) -> bool:
@@ -46,6 +49,8 @@ def check_out(path: str | Path) -> Path:
     why = _protected(out)
     if why:
         raise XnorflowError(f"--out {path} is {why}; a build replaces its output directory whole", fix)
+    if Path(path).expanduser().is_symlink():
+        raise XnorflowError(f"--out {path} is a symbolic link; a build replaces its output directory whole", fix)
     if out.exists() and not out.is_dir():
         raise XnorflowError(f"--out {path} is a file, not a build directory", fix)
     if out.is_dir() and not is_build(out) and any(out.iterdir()):
@@ -67,6 +72,8 @@ def locked(out: Path) -> Iterator[None]:
     with open(lock, "a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if not lock.exists() or os.stat(lock).st_ino != os.fstat(handle.fileno()).st_ino:
+                raise BlockingIOError  # the holder unlinked it as we opened it: its successor holds the new one
         except BlockingIOError:
             raise XnorflowError(f"another xnorflow command is writing {out}",
                                 "wait for it to finish, or build into another --out") from None
@@ -77,9 +84,12 @@ def locked(out: Path) -> Iterator[None]:
 
 
 def clean_stale(final: Path) -> None:
-    """Remove staging directories of `final` (`.NAME.*` with the marker) that an interrupted run left behind."""
-    for path in final.parent.glob(f".{final.name}.*"):
-        if path.is_dir() and not path.is_symlink() and is_build(path):
+    """Remove staging directories of `final` (`.NAME.xxxxxxxx` marked as staging) an interrupted run left behind."""
+    prefix = f".{final.name}."
+    for path in final.parent.iterdir() if final.parent.is_dir() else ():
+        name = path.name
+        if name.startswith(prefix) and STAGING_NAME.fullmatch(name[len(prefix):]) and path.is_dir() \
+                and not path.is_symlink() and (path / STAGING).is_file():
             shutil.rmtree(path, ignore_errors=True)
 
 
@@ -87,19 +97,28 @@ def stage(final: Path) -> Path:
     """A new, marked staging directory beside `final`."""
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    (tmp / STAGING).write_text("being written by xnorflow; removed when unfinished\n")
     (tmp / MARKER).write_text("written by xnorflow; a later build may replace this directory\n")
     return tmp
 
 
 def publish(tmp: Path, final: Path) -> None:
     """Move finished staging directory `tmp` to `final`, replacing an earlier build (or empty folder) there."""
-    if final.exists() and not is_build(final) and any(final.iterdir()):
+    if final.is_symlink() or (final.exists() and not is_build(final) and any(final.iterdir())):
         raise XnorflowError(f"{final} is not an xnorflow build directory", "name a new folder for the output")
     old = None
     if final.exists():
         old = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
         os.replace(final, old)  # onto an empty directory: atomic on POSIX
-    os.replace(tmp, final)
+        (old / STAGING).write_text("replaced by a newer build; removed\n")
+    (tmp / STAGING).unlink()
+    try:
+        os.replace(tmp, final)
+    except BaseException:
+        if old is not None:
+            os.replace(old, final)
+            (final / STAGING).unlink()
+        raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 

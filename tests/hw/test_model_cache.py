@@ -21,7 +21,7 @@ def cache(tmp_path, monkeypatch) -> Path:
 
 def fake_model(cache: Path, name: str, mb: float, age_s: float) -> Path:
     """A compiled-model entry of `mb` megabytes last used `age_s` seconds ago."""
-    entry = cache / f"xnorflow_top-{name}"
+    entry = cache / f"xnorflow_top-{name * 20}"
     entry.mkdir(parents=True)
     exe = entry / model_cache.EXE
     exe.write_bytes(b"\0" * int(mb * 2**20))
@@ -33,15 +33,18 @@ def test_trim_evicts_least_recently_used(cache, monkeypatch):
     """Over the cap, the oldest entries go until the rest fit; the one just built stays; other files stay."""
     old, mid, new = (fake_model(cache, n, 1.0, age) for n, age in (("a", 300), ("b", 200), ("c", 100)))
     (cache / "README").write_text("not a model\n")
-    stale = cache / "build-x1"
+    stale = cache / "build-x1x1x1x1"
     stale.mkdir()
     os.utime(stale, (time.time() - 2 * model_cache.STALE_BUILD_S,) * 2)
-    fresh = cache / "build-x2"
+    fresh = cache / "build-x2x2x2x2"
+    users = cache / "build-release"  # a user's folder: not a compile dir name, never removed
+    users.mkdir()
+    os.utime(users, (time.time() - 2 * model_cache.STALE_BUILD_S,) * 2)
     fresh.mkdir()
     monkeypatch.setenv("XNORFLOW_CACHE_MAX_MB", "2.5")
     removed = model_cache.trim(keep=new)
-    assert sorted(p.name for p in removed) == ["build-x1", "xnorflow_top-a"]
-    assert not old.exists() and mid.exists() and new.exists() and fresh.exists()
+    assert sorted(p.name for p in removed) == ["build-x1x1x1x1", "xnorflow_top-" + "a" * 20]
+    assert not old.exists() and mid.exists() and new.exists() and fresh.exists() and users.exists()
     assert (cache / "README").is_file()
     monkeypatch.setenv("XNORFLOW_CACHE_MAX_MB", "0.5")
     model_cache.trim(keep=new)
