@@ -3,7 +3,7 @@ import numpy as np
 from common import record
 from qonnx.core.datatype import DataType
 
-from xnorflow.hw.layers import sources
+from xnorflow.hw.ops import module_sources
 from xnorflow.hw.streams import mem_file
 from xnorflow.hw.synth import synthesize
 
@@ -18,7 +18,7 @@ def lut_per_lane(module: str, bits: int, rng: np.random.Generator) -> dict:
               "OBITS": 2 * bits + 8, "WEIGHT_STYLE": "distributed"}
     if module == "mvu":
         params |= {"IBITS": bits, "WBITS": bits, "IKIND": 1, "WKIND": 1}
-    res = synthesize(module, sources(module), params, {"weights.mem": mem_file(rows, wdt)}, nodsp=True)
+    res = synthesize(module, module_sources(module), params, {"weights.mem": mem_file(rows, wdt)}, nodsp=True)
     lanes = PE * SIMD
     return {"lut": res["lut"], "lutram": res["lutram"], "ff": res["ff"], "lanes": lanes,
             "lut_per_lane": round((res["lut"] + res["lutram"]) / lanes, 2)}

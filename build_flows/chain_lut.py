@@ -18,7 +18,7 @@ from qonnx.custom_op.general.multithreshold import multithreshold
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
 
-from xnorflow.build_flows.custom_op import DOMAIN
+from xnorflow.hw.ops import DOMAIN
 from xnorflow.build_flows.prepare import new_tensor
 from xnorflow.errors import XnorflowError
 

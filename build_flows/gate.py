@@ -15,7 +15,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.transformation.base import Transformation
 from qonnx.transformation.infer_shapes import InferShapes
 
-from xnorflow.build_flows.custom_op import DOMAIN
+from xnorflow.hw.ops import DOMAIN
 from xnorflow.build_flows.prepare import chain, const, grid, nhwc, quant_dtype, quant_of, signed_grid, where
 from xnorflow.errors import XnorflowError
 

@@ -19,7 +19,7 @@ from qonnx.transformation.base import Transformation
 from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.util.basic import get_by_name
 
-from xnorflow.build_flows.custom_op import DOMAIN
+from xnorflow.hw.ops import DOMAIN
 from xnorflow.errors import XnorflowError
 
 SUPPORTED = {"Quant", "BipolarQuant", "Conv", "BatchNormalization", "Add", "Sub", "Mul", "Pad", "AveragePool",

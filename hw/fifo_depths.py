@@ -23,15 +23,13 @@ from dataclasses import dataclass
 
 import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
-from qonnx.custom_op.registry import getCustomOp
 
-from xnorflow.hw.dataflow import Port, base_op, ports
-from xnorflow.hw.folding import hw_nodes
-from xnorflow.hw.layers import search_stages
+from xnorflow.hw.ops import base_op, hw_nodes, op_of
+from xnorflow.hw.ops.common import LayerRTL, Port
+from xnorflow.hw.ops.thresholds import search_latency
 
 THROUGHPUT_SLACK = 8
 RATE_SLACK = 2
-ACCUMULATORS = ("GlobalAccPool", "LabelSelect")  # take their input as it comes, emit at the frame's end
 
 
 @dataclass
@@ -46,59 +44,9 @@ class Edge:
     depth: int = 0
 
 
-def _cummax_need(idx: np.ndarray) -> np.ndarray:
-    """Words needed so far, from the input index (0-based, -1 for none) each output word reads."""
-    return np.maximum.accumulate(idx + 1)
-
-
-def _swg_need(p: dict) -> np.ndarray:
-    """ConvolutionInputGenerator: im2col windows (oy, ox, ky, kx, cf) read input (y, x, cf)."""
-    cf = p["C"] // p["SIMD"]
-    oh, ow = (p["IFM_H"] - p["K_H"]) // p["S_H"] + 1, (p["IFM_W"] - p["K_W"]) // p["S_W"] + 1
-    oy, ox, ky, kx, c = np.meshgrid(np.arange(oh), np.arange(ow), np.arange(p["K_H"]), np.arange(p["K_W"]),
-                                    np.arange(cf), indexing="ij")
-    idx = ((oy * p["S_H"] + ky) * p["IFM_W"] + ox * p["S_W"] + kx) * cf + c
-    return _cummax_need(idx.reshape(-1))
-
-
-def _pad_need(p: dict) -> np.ndarray:
-    """FMPadding: border words need nothing new, image words their input word."""
-    cf = p["C"] // p["SIMD"]
-    h, w = p["IMG_H"] + p["PAD_T"] + p["PAD_B"], p["IMG_W"] + p["PAD_L"] + p["PAD_R"]
-    y, x, c = np.meshgrid(np.arange(h) - p["PAD_T"], np.arange(w) - p["PAD_L"], np.arange(cf), indexing="ij")
-    inside = (y >= 0) & (y < p["IMG_H"]) & (x >= 0) & (x < p["IMG_W"])
-    return _cummax_need(np.where(inside, (y * p["IMG_W"] + x) * cf + c, -1).reshape(-1))
-
-
-def _concat_need(p: dict, n_out: int, i: int) -> np.ndarray:
-    """StreamingConcat: per vector CF0 words of input 0, then CF1 of input 1."""
-    k = np.arange(n_out)
-    cf0, cf1 = p["CF0"], p["CF1"]
-    vec, j = k // (cf0 + cf1), k % (cf0 + cf1) + 1
-    return vec * cf0 + np.minimum(j, cf0) if i == 0 else vec * cf1 + np.maximum(j - cf0, 0)
-
-
-def need(model: ModelWrapper, node, rtl, i: int) -> np.ndarray:
+def need(model: ModelWrapper, node, rtl: LayerRTL, i: int) -> np.ndarray:
     """Per output word k of one frame: input-i words the layer needs before it can emit words 0..k."""
-    ins, outs = ports(rtl)
-    n_in, n_out = ins[i].words, outs[0].words
-    p, op, k = rtl.design.params, base_op(node.op_type), np.arange(n_out)
-    if op == "MVAU":
-        return (k // (p["MH"] // p["PE"]) + 1) * (p["MW"] // p["SIMD"])
-    if op == "ConvolutionInputGenerator":
-        return _swg_need(p)
-    if op == "FMPadding":
-        return _pad_need(p)
-    if op == "StreamingConcat":
-        return _concat_need(p, n_out, i)
-    if op == "StreamingDataWidthConverter":
-        return np.minimum(-(-(k + 1) * p["OW"] // p["IW"]), n_in)
-    if op == "Pool":
-        pixels = int(np.prod(getCustomOp(node).get_normal_output_shape()[:-1]))
-        return (k // (n_out // pixels) + 1) * (n_in // pixels)
-    if n_in == n_out and op not in ACCUMULATORS:
-        return k + 1
-    return np.full(n_out, n_in)
+    return op_of(node).need(node, rtl, i)
 
 
 def _through(fork_need: np.ndarray, needed: np.ndarray) -> np.ndarray:
@@ -106,16 +54,10 @@ def _through(fork_need: np.ndarray, needed: np.ndarray) -> np.ndarray:
     return np.where(needed > 0, fork_need[np.maximum(needed, 1) - 1], 0)
 
 
-def search_latency(rtl) -> int:
-    """Cycles a layer's threshold search adds to its pipeline (beyond one compare stage)."""
-    nthres = rtl.design.params.get("NTHRES", 0)
-    return search_stages(nthres) - 1 if nthres else 0
-
-
 def fork_needs(model: ModelWrapper, layers: dict, fork) -> tuple[dict[str, np.ndarray], dict[str, int]]:
     """For every stream downstream of `fork`: fork words needed before each of its words, and the
     threshold-search latency on the way."""
-    out = {t: np.arange(1, ports(layers[fork.name])[1][0].words + 1) for t in fork.output}
+    out = {t: np.arange(1, layers[fork.name].outputs[0].words + 1) for t in fork.output}
     lat = dict.fromkeys(fork.output, 0)
     nodes = hw_nodes(model)
     for node in nodes[nodes.index(fork) + 1:]:
@@ -126,7 +68,7 @@ def fork_needs(model: ModelWrapper, layers: dict, fork) -> tuple[dict[str, np.nd
         rtl = layers[node.name]
         arr = np.max([_through(out[t], need(model, node, rtl, i)) for i, t in reach], axis=0)
         out |= {t: arr for t in node.output}
-        lat |= dict.fromkeys(node.output, max(lat[t] for _, t in reach) + search_latency(rtl))
+        lat |= dict.fromkeys(node.output, max(lat[t] for _, t in reach) + search_latency(rtl.design.params))
     return out, lat
 
 
@@ -158,16 +100,6 @@ def _rate_depth(need_frame: np.ndarray, n_in: int) -> int:
     return int(np.ceil(np.ptp(_lag(need_frame, n_in))))
 
 
-def _spare(node, rtl) -> int:
-    """Input words a layer takes beyond what its outputs need: a sliding window's spare line-buffer rows
-    (sliding_window.sv's DEPTH of (K_H + S_H) rows, less the K_H - 1 rows and K_W pixels of one window)."""
-    if base_op(node.op_type) != "ConvolutionInputGenerator":
-        return 0
-    p = rtl.design.params
-    cf = p["C"] // p["SIMD"]
-    return (p["S_H"] + 1) * p["IFM_W"] * cf - p["K_W"] * cf
-
-
 def rate_depths(model: ModelWrapper, layers: dict, edges: list[Edge]) -> dict[str, int]:
     """FIFO depth of every edge into a layer whose input use is bursty (padding, windows, MVAU vectors).
 
@@ -178,12 +110,12 @@ def rate_depths(model: ModelWrapper, layers: dict, edges: list[Edge]) -> dict[st
     depths = {}
     for e in edges:
         node, rtl = model.get_node_from_name(e.dst), layers[e.dst]
-        if base_op(node.op_type) in ACCUMULATORS:
+        if op_of(node).accumulates:
             continue
         ins = [t for t in node.input if model.get_initializer(t) is None]
         i = ins.index(e.tensor)
-        n_in = ports(rtl)[0][i].words
-        depths[e.tensor] = max(_rate_depth(need(model, node, rtl, i), n_in) - _spare(node, rtl), 0) + RATE_SLACK
+        n_in = rtl.inputs[i].words
+        depths[e.tensor] = max(_rate_depth(need(model, node, rtl, i), n_in) - op_of(node).spare(rtl), 0) + RATE_SLACK
     return depths
 
 
@@ -192,11 +124,11 @@ def _lead(model: ModelWrapper, layers: dict, reach: dict, fork, tensor: str) -> 
     node = model.find_producer(tensor)
     if node.name == fork.name:
         return 0.0
-    rtl, n_fork = layers[node.name], ports(layers[fork.name])[1][0].words
+    rtl, n_fork = layers[node.name], layers[fork.name].outputs[0].words
     leads = [0.0]
     for i, t in enumerate(t for t in node.input if model.get_initializer(t) is None):
         if t in reach:
-            n_in = ports(rtl)[0][i].words
+            n_in = rtl.inputs[i].words
             own = max(float(np.max(_lag(need(model, node, rtl, i), n_in))), 0.0) * n_fork / n_in
             leads.append(own + _lead(model, layers, reach, fork, t))
     return max(leads)
@@ -206,7 +138,7 @@ def rate_join_depths(model: ModelWrapper, layers: dict, join, fork, reach: dict)
     """Words each join input's FIFO holds at full rate while the slower branch's FIFOs fill (even streams)."""
     data = [t for t in join.input if model.get_initializer(t) is None]
     leads = {t: _lead(model, layers, reach, fork, t) for t in data}
-    n_fork = ports(layers[fork.name])[1][0].words
+    n_fork = layers[fork.name].outputs[0].words
     return {t: int(np.ceil((max(leads.values()) - lead) * reach[t].size / n_fork)) + THROUGHPUT_SLACK
             for t, lead in leads.items()}
 

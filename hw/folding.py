@@ -5,14 +5,13 @@ FINN's SetFolding only folds specialised (_hls/_rtl) nodes and knows nothing of 
 so the target-driven search here follows its rule (SIMD first, then PE, smallest divisor meeting the
 target) on the generic nodes our RTL maps. A user's JSON goes through FINN's own ApplyConfig (node
 names with _hls/_rtl are accepted too); every folding is checked against each layer's divisibility
-constraint. Cycle counts are the folded word counts our RTL streams at one word per cycle.
+constraint. Each op's constraints and cycle model live with the op (hw/ops/).
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import numpy as np
 from onnx import TensorProto, helper
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
@@ -20,86 +19,19 @@ from qonnx.custom_op.registry import getCustomOp
 from finn.transformation.general import ApplyConfig
 from finn.util.fpgadataflow import is_fpgadataflow_node
 from xnorflow.errors import XnorflowError
-from xnorflow.hw.dataflow import _folded_output, base_op
-
-LUT_HEADROOM = 0.8  # share of the board's LUTs a fitted folding may use (routing, shell, DMA)
-
-# (attribute, what it must divide) per generic op type; MVAU has two
-CONSTRAINTS = {
-    "MVAU": (("SIMD", "MW"), ("PE", "MH")),
-    "Thresholding": (("PE", "NumChannels"),),
-    "ChannelwiseLUT": (("PE", "NumChannels"),),
-    "ChannelGateMul": (("PE", "NumChannels"),),
-    "ConvolutionInputGenerator": (("SIMD", "IFMChannels"),),
-    "FMPadding": (("SIMD", "NumChannels"),),
-    "Pool": (("PE", "Channels"),),
-    "GlobalAccPool": (("PE", "NumChannels"),),
-    "DuplicateStreams": (("PE", "NumChannels"),),
-    "ElementwiseAdd": (("PE", None),),
-    "StreamingConcat": (("SIMD", "ChannelsPerStream"),),
-    "LabelSelect": (("PE", "Labels"),),
-}
-
-
-def hw_nodes(model: ModelWrapper) -> list:
-    """The HW-layer nodes (FINN fpgadataflow backend), in graph order."""
-    return [n for n in model.graph.node if is_fpgadataflow_node(n)]
-
-
-def limit(inst, what: str | None) -> int:
-    """The number a folding attribute must divide (gcd over streams for a concatenation)."""
-    if what is None:  # ElementwiseAdd: its channels
-        return int(inst.get_normal_output_shape()[-1])
-    value = inst.get_nodeattr(what)
-    return int(np.gcd.reduce(value)) if isinstance(value, (list, tuple)) else int(value)
-
-
-def divisors(n: int) -> list[int]:
-    """Divisors of n, ascending."""
-    return [d for d in range(1, n + 1) if n % d == 0]
-
-
-def nearest_divisor(n: int, value: int) -> int:
-    """The divisor of n closest to value (the smaller one on a tie)."""
-    return min(divisors(n), key=lambda d: (abs(d - value), d))
+from xnorflow.hw.ops import base_op, hw_nodes, op_of
+from xnorflow.hw.ops.common import divisors, folded_output, limit
 
 
 def check_folding(model: ModelWrapper) -> None:
     """Raise naming the first layer whose PE/SIMD breaks its divisibility constraint."""
     for node in hw_nodes(model):
-        inst = getCustomOp(node)
-        for attr, what in CONSTRAINTS.get(base_op(node.op_type), ()):
-            value, n = int(inst.get_nodeattr(attr)), limit(inst, what)
-            if value <= 0 or n % value:
-                raise XnorflowError(
-                    f"folding of layer {node.name} ({node.op_type}): {attr}={value} does not divide "
-                    f"{what or 'channels'}={n}",
-                    f"use {attr}={nearest_divisor(n, value)}, the nearest legal value")
-
-
-def _words(shape, fold: int) -> int:
-    """Stream words of a channels-last tensor with `fold` elements per word."""
-    return int(np.prod(shape[:-1])) * int(shape[-1]) // fold
+        op_of(node).check_folding(node)
 
 
 def layer_cycles(model: ModelWrapper, node) -> int:
-    """Folded cycles per frame of one layer: its busiest stream at one word per cycle (MVAU: SF x NF)."""
-    inst = getCustomOp(node)
-    op = base_op(node.op_type)
-    if op == "MVAU":
-        vectors = int(np.prod(inst.get_normal_input_shape()[:-1]))
-        return vectors * (inst.get_nodeattr("MW") // inst.get_nodeattr("SIMD")) * \
-            (inst.get_nodeattr("MH") // inst.get_nodeattr("PE"))
-    if op == "StreamingDataWidthConverter":
-        bits = int(np.prod(inst.get_normal_input_shape())) * inst.get_input_datatype().bitwidth()
-        return -(-bits // min(inst.get_nodeattr("inWidth"), inst.get_nodeattr("outWidth")))
-    attr = CONSTRAINTS[op][0][0] if op in CONSTRAINTS else None
-    fold = int(inst.get_nodeattr(attr)) if attr else 1
-    n_in = len([t for t in node.input if model.get_initializer(t) is None])
-    n_out = len(node.output)
-    shapes = [inst.get_normal_input_shape(i) for i in range(n_in)] + \
-             [inst.get_normal_output_shape(i) for i in range(n_out)]
-    return max(_words(s, fold) for s in shapes)
+    """Folded cycles per frame of one layer (its op's cycle model)."""
+    return op_of(node).cycles(model, node)
 
 
 def cycles_per_layer(model: ModelWrapper) -> dict[str, int]:
@@ -115,7 +47,7 @@ def analytical_bound(model: ModelWrapper) -> int:
 def _fold_to_target(model: ModelWrapper, node, target: int) -> None:
     """Smallest folding of one layer (SIMD before PE) whose cycles meet `target`, else the largest."""
     inst = getCustomOp(node)
-    for attr, what in CONSTRAINTS.get(base_op(node.op_type), ()):
+    for attr, what in op_of(node).folding:
         for value in divisors(limit(inst, what)):
             inst.set_nodeattr(attr, value)
             if layer_cycles(model, node) <= target:
@@ -180,7 +112,7 @@ def apply_config(model: ModelWrapper, path: str | Path) -> ModelWrapper:
         if bad:
             raise XnorflowError(f"folding config: layer {node.name} ({node.op_type}) has no attribute "
                                 f"{', '.join(bad)}", f"its folding attributes are "
-                                f"{', '.join(a for a, _ in CONSTRAINTS.get(base_op(node.op_type), ())) or 'none'}")
+                                f"{', '.join(a for a, _ in op_of(node).folding) or 'none'}")
     model = model.transform(ApplyConfig(renamed))
     check_folding(model)
     return model
@@ -191,7 +123,7 @@ def folding_config(model: ModelWrapper) -> dict:
     config = {}
     for node in hw_nodes(model):
         inst = getCustomOp(node)
-        attrs = {a: int(inst.get_nodeattr(a)) for a, _ in CONSTRAINTS.get(base_op(node.op_type), ())}
+        attrs = {a: int(inst.get_nodeattr(a)) for a, _ in op_of(node).folding}
         if attrs:
             config[node.name] = attrs
     return config
@@ -200,7 +132,7 @@ def folding_config(model: ModelWrapper) -> dict:
 def _elems_per_word(inst, index: int, output: bool) -> int:
     """Elements per stream word of an input or output of a HW node."""
     if output:
-        return int(_folded_output(inst, index)[-1])
+        return int(folded_output(inst, index)[-1])
     return int(inst.get_folded_input_shape(index)[-1])
 
 

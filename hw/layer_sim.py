@@ -14,9 +14,8 @@ from qonnx.custom_op.registry import getCustomOp
 
 from xnorflow.errors import XnorflowError
 from xnorflow.hw.accelerator import check_equal
-from xnorflow.hw.dataflow import ports, run_frames
-from xnorflow.hw.folding import hw_nodes
-from xnorflow.hw.layers import layer_rtl
+from xnorflow.hw.ops import hw_nodes, layer_rtl
+from xnorflow.hw.ops.common import run_frames
 from xnorflow.hw.streams import random_tensor
 
 GAPS = {"seed": 11, "in_gap": 0.3, "out_stall": 0.3}
@@ -54,7 +53,7 @@ def simulate_layer(build_dir: Path, name: str, frames: int = 4, seed: int = 0) -
     model = folded_graph(build_dir)
     node = find_layer(model, name)
     rtl = layer_rtl(model, node)
-    ins, _ = ports(rtl)
+    ins = rtl.inputs
     rng = np.random.default_rng(seed)
     xs = [[random_tensor(rng, p.dtype, p.normal) for p in ins] for _ in range(max(frames, 2))]
     refs = [node_reference(model, node, x) for x in xs]

@@ -1,51 +1,26 @@
 """Resources of a stitched design: a quick LUT model for fitting a folding to a board, and Yosys
 counts per layer and for the whole design checked against the board's budget.
 
-The model exists because folding search tries many foldings and Yosys takes seconds per layer;
-its constants come from Yosys runs of our modules (benchmarks/hw_lut_per_lane.py). The verdict on a
-board always comes from Yosys, never from the model.
+The model exists because folding search tries many foldings and Yosys takes seconds per layer; each
+op's model (hw/ops/) has constants from Yosys runs of our modules (benchmarks/hw_lut_per_lane.py). The
+verdict on a board always comes from Yosys, never from the model.
 """
 from __future__ import annotations
 
 import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
-from qonnx.custom_op.registry import getCustomOp
 
 from xnorflow.hw.boards import Board
-from xnorflow.hw.dataflow import base_op
-from xnorflow.hw.folding import CONSTRAINTS, LUT_HEADROOM, analytical_bound, fold_for_cycles, hw_nodes
+from xnorflow.hw.folding import analytical_bound, fold_for_cycles
+from xnorflow.hw.ops import hw_nodes, op_of
 from xnorflow.hw.synth import synthesize
 
-XNOR_LUT_PER_LANE = 3.8     # measured (hw_lut_per_lane): xnor_mvu, popcount and control included
-MUL_LUT_PER_BIT2 = 4.0      # measured: mvu LUTs per lane per (input bits x weight bits), no DSPs
-LUT_PER_STREAM_BIT = 2.0    # data-movement layers: registers and muxes per word bit
-LUTRAM_BITS = 64            # ROM/FIFO bits per LUT when not in block RAM
-LAYER_BASE = 40             # counters and handshakes of any layer
-
-
-def _mvau_luts(inst) -> int:
-    """LUT model of one MVAU: its lanes plus weights held in LUTs when small."""
-    lanes = inst.get_nodeattr("PE") * inst.get_nodeattr("SIMD")
-    if inst.get_nodeattr("binaryXnorMode"):
-        per_lane = XNOR_LUT_PER_LANE
-    else:
-        per_lane = MUL_LUT_PER_BIT2 * inst.get_input_datatype(0).bitwidth() * inst.get_input_datatype(1).bitwidth()
-    return int(lanes * per_lane) + LAYER_BASE
+LUT_HEADROOM = 0.8  # share of the board's LUTs a fitted folding may use (routing, shell, DMA)
 
 
 def estimate_luts(model: ModelWrapper) -> dict[str, int]:
-    """Modelled LUTs per HW layer of a folded graph."""
-    out = {}
-    for node in hw_nodes(model):
-        inst = getCustomOp(node)
-        if base_op(node.op_type) == "MVAU":
-            out[node.name] = _mvau_luts(inst)
-            continue
-        attr = CONSTRAINTS.get(base_op(node.op_type), ((None, None),))[0][0]
-        fold = int(inst.get_nodeattr(attr)) if attr else 1
-        bits = fold * max(inst.get_input_datatype(0).bitwidth(), inst.get_output_datatype(0).bitwidth())
-        out[node.name] = int(LUT_PER_STREAM_BIT * bits) + LAYER_BASE
-    return out
+    """Modelled LUTs per HW layer of a folded graph (each op's LUT model)."""
+    return {node.name: op_of(node).luts(model, node) for node in hw_nodes(model)}
 
 
 def synth_layers(stitched) -> dict[str, dict]:

@@ -1,6 +1,6 @@
 """Stitcher: a folded FINN HW graph -> one top-level SystemVerilog module, AXI-stream in and out.
 
-Every HW layer becomes an instance of its module (layer_rtl), every edge a stream_fifo. FINN's own
+Every HW layer becomes an instance of its op's module (hw/ops/), every edge a stream_fifo. FINN's own
 stitching (CreateStitchedIP) drives Vivado IP Integrator, so we write the top ourselves. Shortcut
 FIFOs are sized by analysis, not by simulation: fifo_depths.py works out, word by word, how far the
 fork runs ahead of each reconvergent branch. Memory files are renamed per layer (<layer>_<file>).
@@ -16,10 +16,10 @@ from pathlib import Path
 from qonnx.core.modelwrapper import ModelWrapper
 
 from xnorflow.errors import XnorflowError
-from xnorflow.hw.dataflow import MultiStreamRTL, Port, ports
 from xnorflow.hw.fifo_depths import Edge, branch_depths, rate_depths
-from xnorflow.hw.folding import cycles_per_layer, hw_nodes
-from xnorflow.hw.layers import LayerRTL, layer_rtl, sources
+from xnorflow.hw.folding import cycles_per_layer
+from xnorflow.hw.ops import hw_nodes, layer_rtl, module_sources
+from xnorflow.hw.ops.common import LayerRTL, Port
 from xnorflow.hw.verilator import Design, Stream
 
 TOP = "xnorflow_top"
@@ -33,7 +33,7 @@ class Stitched:
 
     design: Design
     mem_files: dict[str, str]
-    layers: dict[str, LayerRTL | MultiStreamRTL]
+    layers: dict[str, LayerRTL]
     edges: list[Edge]
     in_port: Port
     out_port: Port
@@ -52,7 +52,7 @@ def data_inputs(model: ModelWrapper, node) -> list[str]:
     return [t for t in node.input if model.get_initializer(t) is None]
 
 
-def renamed(rtl: LayerRTL | MultiStreamRTL, prefix: str) -> tuple[dict, dict[str, str]]:
+def renamed(rtl: LayerRTL, prefix: str) -> tuple[dict, dict[str, str]]:
     """Parameters and memory files with every *_FILE name prefixed by the layer's name."""
     params = {k: f"{prefix}_{v}" if k.endswith("_FILE") else v for k, v in rtl.design.params.items()}
     return params, {f"{prefix}_{name}": text for name, text in rtl.mem_files.items()}
@@ -62,11 +62,11 @@ def _edges(model: ModelWrapper, layers: dict) -> list[Edge]:
     """Every stream between two layers, with the ports at both ends."""
     producers = {}
     for node in hw_nodes(model):
-        for tensor, port in zip(node.output, ports(layers[node.name])[1]):
+        for tensor, port in zip(node.output, layers[node.name].outputs):
             producers[tensor] = (node.name, port)
     edges = []
     for node in hw_nodes(model):
-        for tensor, port in zip(data_inputs(model, node), ports(layers[node.name])[0]):
+        for tensor, port in zip(data_inputs(model, node), layers[node.name].inputs):
             if tensor in producers:
                 src, src_port = producers[tensor]
                 if src_port.stream.bits != port.stream.bits:
@@ -82,9 +82,9 @@ def _ends(model: ModelWrapper, layers: dict) -> tuple[str, Port, str, Port]:
     nodes = hw_nodes(model)
     produced = {t for n in nodes for t in n.output}
     consumed = {t for n in nodes for t in data_inputs(model, n)}
-    ins = [(t, p) for n in nodes for t, p in zip(data_inputs(model, n), ports(layers[n.name])[0])
+    ins = [(t, p) for n in nodes for t, p in zip(data_inputs(model, n), layers[n.name].inputs)
            if t not in produced]
-    outs = [(t, p) for n in nodes for t, p in zip(n.output, ports(layers[n.name])[1]) if t not in consumed]
+    outs = [(t, p) for n in nodes for t, p in zip(n.output, layers[n.name].outputs) if t not in consumed]
     if len(ins) != 1 or len(outs) != 1:
         raise XnorflowError(f"the HW part has {len(ins)} input and {len(outs)} output streams",
                             "stitch a graph with one streamed input and one output")
@@ -166,7 +166,7 @@ def top_module(model: ModelWrapper, layers: dict, edges: list[Edge], params: dic
                               f"fifo_{src}", _connect("in0_V", src) + _connect("out0_V", dst)))
     consumed = {e.tensor for e in edges}
     for node in hw_nodes(model):
-        rtl_in, rtl_out = ports(layers[node.name])
+        rtl_in, rtl_out = layers[node.name].inputs, layers[node.name].outputs
         conns = [c for t, p in zip(data_inputs(model, node), rtl_in)
                  for c in _connect(p.stream.name, ident(t) + ("_q" if t in consumed else ""))]
         conns += [c for t, p in zip(node.output, rtl_out) for c in _connect(p.stream.name, ident(t))]
@@ -204,7 +204,7 @@ def stitch(model: ModelWrapper, out_dir: Path) -> Stitched:
     top_file = out_dir / f"{TOP}.sv"
     top_file.write_text(text)
     modules = ["stream_fifo"] + [rtl.design.top for rtl in layers.values()]
-    files = list(dict.fromkeys(f for m in modules for f in sources(m)))
+    files = list(dict.fromkeys(f for m in modules for f in module_sources(m)))
     design = Design(TOP, (*files, top_file), (Stream("in0_V", p_in.stream.bits),),
                     (Stream("out0_V", p_out.stream.bits),))
     return Stitched(design, mems, layers, edges, p_in, p_out, text, cycles)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 from onnx import TensorProto, helper
-from qonnx.core.datatype import BaseDataType, DataType
+from qonnx.core.datatype import BaseDataType
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.core.onnx_exec import execute_onnx
 from qonnx.custom_op.registry import getCustomOp

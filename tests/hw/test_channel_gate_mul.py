@@ -11,10 +11,9 @@ from qonnx.core.onnx_exec import execute_onnx
 from qonnx.util.basic import qonnx_make_model
 
 from finn_dataflow_nodes import random_tensor
-from xnorflow.build_flows.custom_op import DOMAIN
 from xnorflow.errors import XnorflowError
-from xnorflow.hw.dataflow import run_frames
-from xnorflow.hw.layers import layer_rtl, sources
+from xnorflow.hw.ops import DOMAIN, layer_rtl, module_sources
+from xnorflow.hw.ops.common import run_frames
 from xnorflow.hw.synth import synthesize
 from xnorflow.hw.verilator import Design, lint
 
@@ -67,7 +66,7 @@ def test_narrow_output_refused():
                                     {"C": 6, "PE": 2, "PIXELS": 5, "OBITS": 20}])
 def test_lint_clean(params):
     """verilator -Wall has nothing to say at the corners."""
-    lint(Design("channel_gate_mul", sources("channel_gate_mul"), (), (), params))
+    lint(Design("channel_gate_mul", module_sources("channel_gate_mul"), (), (), params))
 
 
 def test_synthesizes():

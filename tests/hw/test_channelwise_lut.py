@@ -11,10 +11,9 @@ from qonnx.core.onnx_exec import execute_onnx
 from qonnx.util.basic import qonnx_make_model
 
 from finn_dataflow_nodes import random_tensor
-from xnorflow.build_flows.custom_op import DOMAIN
 from xnorflow.errors import XnorflowError
-from xnorflow.hw.dataflow import run_frames
-from xnorflow.hw.layers import layer_rtl, sources
+from xnorflow.hw.ops import DOMAIN, layer_rtl, module_sources
+from xnorflow.hw.ops.common import run_frames
 from xnorflow.hw.synth import synthesize
 from xnorflow.hw.verilator import Design, lint
 
@@ -79,7 +78,7 @@ def test_bad_pe_refused(rng):
 @pytest.mark.parametrize("params", [{}, {"C": 3, "PE": 1, "IBITS": 1, "OBITS": 1}, {"C": 6, "PE": 2}])
 def test_lint_clean(params):
     """verilator -Wall has nothing to say at the corners."""
-    lint(Design("channelwise_lut", sources("channelwise_lut"), (), (), params))
+    lint(Design("channelwise_lut", module_sources("channelwise_lut"), (), (), params))
 
 
 def test_synthesizes(rng):

@@ -8,7 +8,7 @@ from qonnx.core.datatype import DataType as DT
 from finn_dataflow_nodes import (add_model, concat_model, duplicate_model, dwc_model,
                                  fmpadding_model, global_acc_pool_model, label_select_model,
                                  pool_model, swg_model)
-from xnorflow.hw.layers import layer_rtl, sources
+from xnorflow.hw.ops import layer_rtl, module_sources
 from xnorflow.hw.synth import synthesize
 from xnorflow.hw.verilator import Design, lint
 
@@ -53,7 +53,7 @@ SYNTH_MODELS = {
 @pytest.mark.parametrize("top,index", LINT_CASES)
 def test_lint_clean(top, index):
     """verilator --lint-only -Wall reports nothing."""
-    lint(Design(top, sources(top), (), (), CORNERS[top][index]))
+    lint(Design(top, module_sources(top), (), (), CORNERS[top][index]))
 
 
 SLOW_SYNTH = {"global_acc_pool", "duplicate_streams", "stream_concat"}   # simple, or pool again

@@ -11,8 +11,8 @@ from finn_dataflow_nodes import (add_model, concat_model, dwc_model, duplicate_m
                                  finn_outputs, fmpadding_model, global_acc_pool_model,
                                  label_select_model, pool_model, random_inputs, swg_model)
 from xnorflow.errors import XnorflowError
-from xnorflow.hw.dataflow import ports, run_frames
-from xnorflow.hw.layers import layer_rtl
+from xnorflow.hw.ops import layer_rtl
+from xnorflow.hw.ops.common import run_frames
 
 FRAMES = 3
 CASES = {
@@ -74,7 +74,7 @@ def test_matches_finn(rng, case):
     """Bit-exact with FINN at full rate, then with gaps and stalls (same compiled model)."""
     model = CASES[case]()
     rtl, res = _check(model, rng)
-    ins, outs = ports(rtl)
+    ins, outs = rtl.inputs, rtl.outputs
     busiest = max(p.words for p in ins + outs)
     assert res.cycles <= FRAMES * busiest + _fill(rtl)   # no stalls after the first window
     for seed in (1, 2):
@@ -86,13 +86,13 @@ def test_swg_window_is_im2col_slice(rng):
     model = CASES["swg_3x3_s1"]()
     rtl = layer_rtl(model, model.graph.node[0])
     x = random_inputs(rng, model)[0]
-    y, _ = rtl.run(x)
+    (y,), _ = rtl.run(x)
     assert y.shape == (1, 5, 4, 72)
     np.testing.assert_array_equal(y[0, 1, 2].reshape(3, 3, 8), x[0, 1:4, 2:5])
 
 
 @pytest.mark.parametrize("build,problem", [
-    (lambda: swg_model((6, 6), 4, 3, (3, 3), (1, 1), DT["UINT4"]), "SIMD: 3 does not divide 4"),
+    (lambda: swg_model((6, 6), 4, 3, (3, 3), (1, 1), DT["UINT4"]), "SIMD=3 does not divide IFMChannels=4"),
     (lambda: pool_model("AvgPool", (2, 2), (2, 2), 4, 2, DT["UINT4"], DT["UINT4"]),
      "not integer-exact"),
     (lambda: add_model([1, 4], 1, DT["INT4"], DT["INT4"], DT["INT4"]),

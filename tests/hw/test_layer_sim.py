@@ -10,7 +10,7 @@ from test_accelerator import registry_graph
 from xnorflow.cli import main
 from xnorflow.errors import XnorflowError
 from xnorflow.hw.accelerator import build_target
-from xnorflow.hw.folding import hw_nodes
+from xnorflow.hw.ops import hw_nodes
 from xnorflow.hw.layer_sim import folded_graph, simulate_layer
 
 

@@ -6,7 +6,9 @@ import pytest
 from qonnx.core.datatype import DataType as DT
 
 from finn_nodes import finn_execute, mvau_model, thresholding_model
-from xnorflow.hw.layers import fold_cycles, layer_rtl, search_stages
+from xnorflow.hw.folding import layer_cycles
+from xnorflow.hw.ops import layer_rtl
+from xnorflow.hw.ops.thresholds import search_stages
 from xnorflow.hw.streams import pack_words
 from xnorflow.hw.verilator import SimulationDeadlock, simulate
 
@@ -23,6 +25,8 @@ MVU_CASES = [
     (32, 6, 3, 8, "INT4", "INT4", 3, "UINT2", 0, [3]),
     (16, 4, 1, 16, "INT8", "BIPOLAR", 1, "BIPOLAR", 0, [2]),
     (32, 8, 2, 8, "INT4", "INT4", 12, "INT4", -6, [3]),
+    (12, 4, 2, 4, "UINT8", "BINARY", 3, "UINT2", 0, [2]),     # 1-bit {0, 1} weights: selects, no multiplier
+    (12, 4, 2, 6, "BIPOLAR", "INT4", 3, "UINT2", 0, [2]),     # bipolar activations x 4-bit weights
 ]
 # (channels, PE, input type, thresholds, output type, ActVal, vectors)
 THRESHOLD_CASES = [
@@ -80,7 +84,7 @@ def _thresholding_model(rng, case):
 def _check(model, x, **sim_kwargs):
     """Simulate the model's node and compare with FINN; returns the layer and sim result."""
     layer = layer_rtl(model, model.graph.node[0])
-    y, res = layer.run(x, **sim_kwargs)
+    (y,), res = layer.run(x, **sim_kwargs)
     np.testing.assert_array_equal(y, finn_execute(model, x))
     return layer, res
 
@@ -94,10 +98,11 @@ ALL_CASES = [(kind, i) for kind, (_, cases) in BUILDERS.items() for i in range(l
 def test_matches_finn_at_full_throughput(rng, kind, index):
     """Bit-exact with FINN, one fold per cycle: outputs spaced exactly by the fold count."""
     build, cases = BUILDERS[kind]
-    layer, res = _check(*build(rng, cases[index]))
-    n_out = int(np.prod(layer.out_folded[:-1]))
-    per_out = fold_cycles(layer) // n_out
-    assert res.last_out - res.first_out == fold_cycles(layer) - per_out
+    model, x = build(rng, cases[index])
+    layer, res = _check(model, x)
+    cycles = layer_cycles(model, model.graph.node[0])
+    per_out = cycles // layer.outputs[0].words
+    assert res.last_out - res.first_out == cycles - per_out
 
 
 @pytest.mark.parametrize("kind,index", ALL_CASES)
@@ -121,7 +126,7 @@ def test_missing_output_is_reported(rng):
     """Input that runs out before all outputs: the report names the output stream."""
     model, x = _thresholding_model(rng, THRESHOLD_CASES[1])
     layer = layer_rtl(model, model.graph.node[0])
-    words = pack_words(x.reshape(layer.in_folded), layer.in_dtype)
+    words = pack_words(x.reshape(layer.inputs[0].folded), layer.inputs[0].dtype)
     with pytest.raises(SimulationDeadlock, match=r"output out0_V not produced \(3 of 4 words\)"):
         simulate(layer.design, {"in0_V": words[:3]}, {"out0_V": 4}, layer.mem_files, timeout=100)
 

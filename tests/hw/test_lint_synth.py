@@ -7,7 +7,7 @@ import pytest
 from qonnx.core.datatype import DataType as DT
 
 from finn_nodes import mvau_model, thresholding_model
-from xnorflow.hw.layers import layer_rtl, sources
+from xnorflow.hw.ops import layer_rtl, module_sources
 from xnorflow.hw.synth import synthesize
 from xnorflow.hw.verilator import Design, lint
 
@@ -31,7 +31,7 @@ LINT_CASES = [(top, i) for top, corners in CORNERS.items() for i in range(len(co
 @pytest.mark.parametrize("top,index", LINT_CASES)
 def test_lint_clean(top, index):
     """verilator --lint-only -Wall reports nothing."""
-    lint(Design(top, sources(top), (), (), CORNERS[top][index]))
+    lint(Design(top, module_sources(top), (), (), CORNERS[top][index]))
 
 
 def _synth_models(rng: np.random.Generator) -> dict:

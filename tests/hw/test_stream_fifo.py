@@ -2,11 +2,11 @@
 import numpy as np
 import pytest
 
-from xnorflow.hw.layers import sources
+from xnorflow.hw.ops import module_sources
 from xnorflow.hw.synth import synthesize
 from xnorflow.hw.verilator import Design, Stream, simulate
 
-FIFO = Design("stream_fifo", sources("stream_fifo"), (Stream("in0_V", 70),),
+FIFO = Design("stream_fifo", module_sources("stream_fifo"), (Stream("in0_V", 70),),
               (Stream("out0_V", 70),), {"W": 70, "DEPTH": 5})
 
 

@@ -1,21 +1,25 @@
-"""Our HW layers FINN lacks: a per-channel lookup table int -> int, and a per-frame channel gate multiply.
+"""ChannelwiseLUT, an op FINN lacks: a per-channel lookup table int -> int, on our channelwise_lut.sv.
 
-- ChannelwiseLUT: RPReLU(x) = PReLU(x - gamma) + zeta, requantized, is not monotonic when its slope is
-  negative, so it is not a Thresholding layer. On an integer stream of b bits it is exactly a table of 2^b
-  entries per channel: y[..., c] = table[c, x[..., c] - in_min] (also R2B's PReLU on the raw popcount).
-- ChannelGateMul: Real-to-Binary's data-driven re-scaling (R2B Eq. 3) multiplies every pixel of a stream by
-  a per-frame channel vector computed from the same frame: an activation x activation product, which no
-  FINN streaming layer computes.
-This module is the ONNX domain `xnorflow.build_flows.custom_op` (qonnx finds ops through the module-level
-`custom_op` dict); each `execute_node` is the reference semantics the RTL must match.
+ReActNet's RPReLU(x) = PReLU(x - gamma) + zeta (ReActNet Eq. 4), requantized, is not monotonic when its
+slope is negative, so it is not a Thresholding layer. On an integer stream of b bits it is exactly a table
+of 2^b entries per channel: y[..., c] = table[c, x[..., c] - in_min] (also R2B's PReLU on the raw
+popcount). `ChannelwiseLUT.execute_node` is the reference the RTL must match. The ROM of lane p is
+addressed by {channel fold, raw input bits}: each channel's table is reordered from FINN's index
+(x - min) into raw-bit order, so the RTL needs no decoding.
 """
+from __future__ import annotations
+
 import numpy as np
 from onnx import helper
-from qonnx.core.datatype import DataType
+from qonnx.core.datatype import BaseDataType, DataType
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
 
 from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp
+from xnorflow.hw.ops.common import HWOp, LayerRTL, fail
+from xnorflow.hw.streams import mem_file, unpack_words
 
-DOMAIN = "xnorflow.build_flows.custom_op"
+LUT_FILE = "lut"
 
 
 class ChannelwiseLUT(HWCustomOp):
@@ -95,45 +99,42 @@ class ChannelwiseLUT(HWCustomOp):
         return self.get_number_output_values()
 
 
-class ChannelGateMul(ChannelwiseLUT):
-    """y[n, ..., c] = x[n, ..., c] * g[n, c] of a channels-last stream and a per-frame gate (input 1)."""
-
-    def get_nodeattr_types(self) -> dict:
-        """ChannelwiseLUT's attributes plus the gate stream's datatype."""
-        return super().get_nodeattr_types() | {"gateDataType": ("s", True, "")}
-
-    def execute_node(self, context: dict, graph) -> None:
-        """Multiply each pixel's channels by the frame's gate vector."""
-        x, g = context[self.onnx_node.input[0]], context[self.onnx_node.input[1]]
-        gate = g.reshape(g.shape[0], *([1] * (x.ndim - 2)), g.shape[-1])
-        context[self.onnx_node.output[0]] = (x * gate).astype(np.float32)
-
-    def get_input_datatype(self, ind: int = 0) -> DataType:
-        """Stream (0) or gate (1) datatype."""
-        return DataType[self.get_nodeattr("gateDataType" if ind == 1 else "inputDataType")]
-
-    def get_normal_input_shape(self, ind: int = 0) -> tuple[int, ...]:
-        """(1, ..., C) for the stream, (1, C) for the gate."""
-        shape = super().get_normal_input_shape()
-        return (shape[0], shape[-1]) if ind == 1 else shape
-
-    def get_folded_input_shape(self, ind: int = 0) -> tuple[int, ...]:
-        """Channels folded by PE, on both inputs."""
-        *outer, c = self.get_normal_input_shape(ind)
-        pe = self.get_nodeattr("PE")
-        return (*outer, c // pe, pe)
-
-    def get_normal_output_shape(self, ind: int = 0) -> tuple[int, ...]:
-        """The stream's shape."""
-        return self.get_normal_input_shape(0)
-
-    def get_folded_output_shape(self, ind: int = 0) -> tuple[int, ...]:
-        """The stream's folded shape."""
-        return self.get_folded_input_shape(0)
-
-    def get_instream_width(self, ind: int = 0) -> int:
-        """PE words of the stream or the gate per cycle."""
-        return self.get_nodeattr("PE") * self.get_input_datatype(ind).bitwidth()
+def raw_values(dtype: BaseDataType) -> np.ndarray:
+    """The value each raw bit pattern 0 .. 2^bits-1 of `dtype` encodes (FINN's stream encoding)."""
+    bits = dtype.bitwidth()
+    codes = np.arange(2 ** bits, dtype=np.uint64).astype("<u8").view(np.uint8).reshape(-1, 8)
+    return unpack_words(codes[:, : (bits + 7) // 8], dtype, (2 ** bits, 1)).reshape(-1).astype(np.int64)
 
 
-custom_op = {"ChannelwiseLUT": ChannelwiseLUT, "ChannelGateMul": ChannelGateMul}
+def raw_order_tables(table: np.ndarray, idt: BaseDataType) -> np.ndarray:
+    """Per channel, the table entry for each raw input pattern (0 where the pattern is not a value)."""
+    idx = raw_values(idt) - int(idt.min())
+    valid = (idx >= 0) & (idx < table.shape[1])
+    return np.where(valid[None, :], table[:, np.clip(idx, 0, table.shape[1] - 1)], 0)
+
+
+def lut_mem_files(table: np.ndarray, idt: BaseDataType, odt: BaseDataType, pe: int) -> dict[str, str]:
+    """$readmemh text of every lane: lane p holds channels p, p+PE, ... one after another."""
+    rows = raw_order_tables(np.asarray(table), idt)
+    return {f"{LUT_FILE}_{p}.mem": mem_file(rows[p::pe].reshape(-1, 1), odt) for p in range(pe)}
+
+
+class ChannelwiseLUTOp(HWOp):
+    """PE table lookups per cycle, each lane's ROM holding its channels' tables."""
+
+    op_type = "ChannelwiseLUT"
+    folding = (("PE", "NumChannels"),)
+    modules = {"channelwise_lut": ("skid_buffer.sv", "rom.sv", "channel_fold.sv", "channelwise_lut.sv")}
+
+    def rtl(self, model: ModelWrapper, node) -> LayerRTL:
+        """channelwise_lut with one ROM file per lane."""
+        self.check_folding(node)
+        inst = getCustomOp(node)
+        ch, pe = inst.get_nodeattr("NumChannels"), inst.get_nodeattr("PE")
+        idt, odt = inst.get_input_datatype(), inst.get_output_datatype()
+        table = model.get_initializer(node.input[1])
+        if table is None or table.shape[0] != ch:
+            fail(node, f"table is not a constant of {ch} rows",
+                 "give the node its (channels, entries) table as an initializer")
+        params = {"C": ch, "PE": pe, "IBITS": idt.bitwidth(), "OBITS": odt.bitwidth(), "LUT_FILE": LUT_FILE}
+        return self.design(inst, "channelwise_lut", params, mems=lut_mem_files(table, idt, odt, pe))

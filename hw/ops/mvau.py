@@ -1,0 +1,101 @@
+"""MVAU: FINN's matrix-vector-activation unit on our xnor_mvu.sv (XNOR-popcount) or mvu.sv (multiply).
+
+The reference is FINN's MVAU python execution; weights are written in the order mvu_core.sv reads them
+(one row of PE x SIMD per cycle), thresholds as threshold_search.sv's per-stage files.
+"""
+from __future__ import annotations
+
+import numpy as np
+from qonnx.core.datatype import DataType
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
+
+from xnorflow.hw.ops.common import LAYER_BASE, HWOp, LayerRTL
+from xnorflow.hw.ops.thresholds import THRESH_FILE, clip_thresholds, threshold_mem_files
+from xnorflow.hw.streams import mem_file, operand_kind, signed_type
+
+WEIGHT_FILE = "weights.mem"
+XNOR_LUT_PER_LANE = 3.8     # measured (benchmarks/hw_lut_per_lane.py): xnor_mvu, popcount and control included
+MUL_LUT_PER_BIT2 = 4.0      # measured: mvu LUTs per lane per (input bits x weight bits), no DSPs
+_CORE = ("adder_tree.sv", "skid_buffer.sv", "rom.sv", "operand_decode.sv", "threshold_search.sv",
+         "dot_xnor.sv", "dot_mul.sv", "mvu_core.sv")
+
+
+def is_xnor(inst) -> bool:
+    """True if the MVAU computes an XNOR-popcount (FINN's binaryXnorMode or bipolar x bipolar)."""
+    bipolar = DataType["BIPOLAR"]
+    both_bipolar = inst.get_input_datatype(0) == bipolar and inst.get_input_datatype(1) == bipolar
+    return bool(inst.get_nodeattr("binaryXnorMode")) or both_bipolar
+
+
+def acc_range(inst, xnor: bool) -> tuple[int, int]:
+    """Accumulator range over all inputs and weights of the node's data types."""
+    mw = inst.get_nodeattr("MW")
+    if xnor:
+        return 0, mw
+    idt, wdt = inst.get_input_datatype(0), inst.get_input_datatype(1)
+    prods = [a * b for a in (idt.min(), idt.max()) for b in (wdt.min(), wdt.max())]
+    return int(mw * min(prods)), int(mw * max(prods))
+
+
+def weight_rows(weights: np.ndarray, inst, xnor: bool) -> np.ndarray:
+    """The (MW, MH) weight matrix as mvu_core.sv reads it: NF x SF rows of PE x SIMD (bipolar as bits)."""
+    mw, mh = inst.get_nodeattr("MW"), inst.get_nodeattr("MH")
+    pe, simd = inst.get_nodeattr("PE"), inst.get_nodeattr("SIMD")
+    sf, nf = mw // simd, mh // pe
+    rows = weights.reshape(sf, simd, nf, pe).transpose(2, 0, 3, 1).reshape(nf * sf, pe * simd)
+    return (rows + 1) / 2 if xnor and inst.get_input_datatype(1) == DataType["BIPOLAR"] else rows
+
+
+class MVAUOp(HWOp):
+    """Matrix-vector product of SIMD inputs x PE outputs per cycle, then thresholds (or none)."""
+
+    op_type = "MVAU"
+    folding = (("SIMD", "MW"), ("PE", "MH"))
+    modules = {"xnor_mvu": _CORE + ("xnor_mvu.sv",), "mvu": _CORE + ("mvu.sv",)}
+
+    def cycles(self, model: ModelWrapper, node) -> int:
+        """Input vectors x SF x NF."""
+        inst = getCustomOp(node)
+        vectors = int(np.prod(inst.get_normal_input_shape()[:-1]))
+        return vectors * (inst.get_nodeattr("MW") // inst.get_nodeattr("SIMD")) * \
+            (inst.get_nodeattr("MH") // inst.get_nodeattr("PE"))
+
+    def need(self, node, rtl: LayerRTL, i: int) -> np.ndarray:
+        """A whole input vector (SF words) before each group of NF output words."""
+        p, k = rtl.design.params, np.arange(rtl.outputs[0].words)
+        return (k // (p["MH"] // p["PE"]) + 1) * (p["MW"] // p["SIMD"])
+
+    def luts(self, model: ModelWrapper, node) -> int:
+        """PE x SIMD lanes at the measured LUTs per lane (XNOR, or per bit product of a multiply)."""
+        inst = getCustomOp(node)
+        lanes = inst.get_nodeattr("PE") * inst.get_nodeattr("SIMD")
+        if inst.get_nodeattr("binaryXnorMode"):
+            per_lane = XNOR_LUT_PER_LANE
+        else:
+            per_lane = MUL_LUT_PER_BIT2 * inst.get_input_datatype(0).bitwidth() * inst.get_input_datatype(1).bitwidth()
+        return int(lanes * per_lane) + LAYER_BASE
+
+    def rtl(self, model: ModelWrapper, node) -> LayerRTL:
+        """xnor_mvu or mvu with its weight and threshold memories."""
+        self.check_folding(node)
+        inst = getCustomOp(node)
+        idt, wdt, odt = inst.get_input_datatype(0), inst.get_input_datatype(1), inst.get_output_datatype()
+        xnor = is_xnor(inst)
+        lo, hi = acc_range(inst, xnor)
+        acc_t = signed_type(lo, hi + 1)
+        rows = weight_rows(model.get_initializer(node.input[1]), inst, xnor)
+        mems = {WEIGHT_FILE: mem_file(rows, DataType["BINARY"] if xnor else wdt)}
+        nthres, actval = 0, 0
+        if not inst.get_nodeattr("noActivation"):
+            thr = clip_thresholds(model.get_initializer(node.input[2]), inst.get_nodeattr("MH"), lo, hi)
+            nthres = thr.shape[1]
+            mems |= threshold_mem_files(thr, inst.get_nodeattr("PE"), acc_t, hi + 1)
+            actval = 0 if odt == DataType["BIPOLAR"] else inst.get_nodeattr("ActVal")
+        params = {a: inst.get_nodeattr(a) for a in ("MW", "MH", "PE", "SIMD")}
+        params |= {"ACCBITS": acc_t.bitwidth(), "NTHRES": nthres, "OBITS": odt.bitwidth(), "ACTVAL": actval,
+                   "WEIGHT_FILE": WEIGHT_FILE, "THRESH_FILE": THRESH_FILE}
+        if not xnor:
+            params |= {"IBITS": idt.bitwidth(), "WBITS": wdt.bitwidth(),
+                       "IKIND": operand_kind(idt), "WKIND": operand_kind(wdt)}
+        return self.design(inst, "xnor_mvu" if xnor else "mvu", params, mems=mems)

@@ -1,0 +1,48 @@
+"""Threshold memories shared by the MVAU and Thresholding ops: integer thresholds and threshold_search.sv's
+per-stage files (a binary search over each channel's sorted thresholds, one stage per bit of the count).
+"""
+from __future__ import annotations
+
+import numpy as np
+from qonnx.core.datatype import BaseDataType
+
+from xnorflow.hw.streams import mem_file
+
+THRESH_FILE = "thresholds"   # threshold_search.sv reads thresholds_s<stage>_p<lane>.mem
+
+
+def clip_thresholds(thr: np.ndarray, channels: int, lo: int, hi: int) -> np.ndarray:
+    """Integer thresholds, one row per channel, with the same outcome on every value in [lo, hi]."""
+    thr = np.ceil(np.asarray(thr, dtype=np.float64))
+    if thr.shape[0] == 1:
+        thr = np.tile(thr, (channels, 1))
+    return np.clip(thr, lo, hi + 1).astype(np.int64)
+
+
+def search_stages(nthres: int) -> int:
+    """Pipeline stages of threshold_search.sv for `nthres` thresholds per channel."""
+    return max(nthres, 1).bit_length()
+
+
+def threshold_mem_files(thr: np.ndarray, pe: int, dtype: BaseDataType, never: int) -> dict[str, str]:
+    """threshold_search.sv's memories: stage s of lane p holds, per channel fold, its 2^s thresholds.
+
+    Each channel's thresholds are sorted (the count of reached thresholds does not depend on their
+    order) and padded to 2^K - 1 with `never`, a threshold no input value reaches; the count's bit
+    K-1-s is then decided by threshold ((2r + 1) << (K-1-s)) - 1, r being the bits found before.
+    """
+    k = search_stages(thr.shape[1])
+    pad = np.full((thr.shape[0], 2 ** k - 1 - thr.shape[1]), never, dtype=np.int64)
+    full = np.concatenate([np.sort(thr, axis=1), pad], axis=1)
+    files = {}
+    for s in range(k):
+        cols = ((2 * np.arange(2 ** s) + 1) << (k - 1 - s)) - 1
+        for p in range(pe):
+            files[f"{THRESH_FILE}_s{s}_p{p}.mem"] = mem_file(full[p::pe][:, cols].reshape(-1, 1), dtype)
+    return files
+
+
+def search_latency(params: dict) -> int:
+    """Cycles a layer's threshold search adds to its pipeline (beyond one compare stage)."""
+    nthres = params.get("NTHRES", 0)
+    return search_stages(nthres) - 1 if nthres else 0
