@@ -17,7 +17,8 @@ CORNERS = {
                  {"WEIGHT_STYLE": "block", "THRESH_STYLE": "distributed"},
                  {"MW": 256, "SIMD": 32, "ACCBITS": 10, "NTHRES": 255, "OBITS": 8, "PE": 2, "MH": 6}],
     "mvu": [{}, {"NTHRES": 2, "OBITS": 2}, {"IKIND": 2, "IBITS": 1, "WKIND": 2, "WBITS": 1},
-            {"IBITS": 8, "IKIND": 0, "WBITS": 1, "WKIND": 2, "SIMD": 16, "MH": 2, "PE": 2}],
+            {"IBITS": 8, "IKIND": 0, "WBITS": 1, "WKIND": 2, "SIMD": 16, "MH": 2, "PE": 2},
+            {"IBITS": 8, "IKIND": 1, "WBITS": 1, "WKIND": 0}, {"IBITS": 1, "IKIND": 2, "WBITS": 4, "WKIND": 1}],
     "thresholding": [{}, {"C": 4, "PE": 4, "NTHRES": 1, "OBITS": 1},
                      {"IKIND": 2, "IBITS": 1, "TBITS": 3, "C": 1, "PE": 1},
                      {"IKIND": 0, "TBITS": 9, "NTHRES": 15, "OBITS": 4, "ACTVAL": -8},
@@ -56,6 +57,27 @@ def test_yosys_synthesizes(rng, top):
     assert res["lut"] > 0 and res["ff"] > 0
     if top == "xnor_mvu":
         assert res["dsp"] == 0
+
+
+@pytest.mark.parametrize("idt,wdt", [("UINT8", "BIPOLAR"), ("INT8", "BINARY"), ("BIPOLAR", "INT4")])
+def test_binary_operand_uses_no_dsp(rng, idt, wdt):
+    """A 1-bit operand (the first layer's binary weights on 8-bit pixels) makes selects, not DSP multiplies."""
+    idt, wdt = DT[idt], DT[wdt]
+    weights = rng.integers(int(wdt.min()), int(wdt.max()) + 1, (24, 8)).astype(float)
+    if wdt == DT["BIPOLAR"]:
+        weights = np.where(weights > 0, 1.0, -1.0)
+    model = mvau_model(24, 8, 4, 8, idt, wdt, DT["INT16"], weights, None, None, [1], xnor=False)
+    layer = layer_rtl(model, model.graph.node[0])
+    res = synthesize("mvu", layer.design.sources, layer.design.params, layer.mem_files)
+    assert res["dsp"] == 0 and res["lut"] > 0
+
+
+def test_multibit_products_use_dsps(rng):
+    """The synthesis counts DSPs where a real multiply is (so the check above can fail)."""
+    model = mvau_model(24, 8, 4, 8, DT["INT8"], DT["INT8"], DT["INT24"],
+                       rng.integers(-128, 128, (24, 8)).astype(float), None, None, [1], xnor=False)
+    layer = layer_rtl(model, model.graph.node[0])
+    assert synthesize("mvu", layer.design.sources, layer.design.params, layer.mem_files)["dsp"] > 0
 
 
 def test_block_style_weights_map_to_bram(rng):
