@@ -1,8 +1,10 @@
-"""The `bitfile` target without Vivado: write the Vivado project script and stop with one clear line.
+"""The `bitfile` target: write the Vivado script for the stitched accelerator and stop with one clear line.
 
-Bitstreams need Vivado (no open flow targets Zynq bitstreams with timing closure), so we generate
-what Vivado needs to finish the job (the stitched sources, memory files and a non-project TCL
-script: read, synthesise, place, route, write_bitstream) and tell the user how to run it.
+Bitstreams need Vivado (no open flow targets Zynq bitstreams with timing closure). What is generated today
+is an out-of-context implementation of the accelerator alone (read the stitched sources and memory files,
+synthesise, place, route, report utilisation and timing, write the routed checkpoint): no bitstream is
+written, because a bitstream needs the PYNQ shell (Zynq PS, DMA, register file) around the accelerator's
+free AXI-stream ports. The flow stops saying which of the two is missing: Vivado, or the shell.
 """
 from __future__ import annotations
 
