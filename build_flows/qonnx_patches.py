@@ -39,10 +39,11 @@ def check_versions() -> None:
     """Raise one XnorflowError unless the installed qonnx and FINN+ are the versions the replacements were proven on."""
     found = {dist: installed(dist) for dist in PROVEN}
     if found != PROVEN:
-        have = ", ".join(f"{d} {v}" for d, v in found.items())
+        have = " and ".join(f"{d} {v}" for d, v in found.items())
         want = " and ".join(f"{d}=={v}" for d, v in PROVEN.items())
-        raise XnorflowError(f"xnorflow's qonnx/FINN replacements are proven only for {want}, but {have} is installed",
-                            f"install those versions (`make setup`, or pip install {want.replace(' and ', ' ')})")
+        raise XnorflowError(f"xnorflow's qonnx/FINN replacements are proven only for {want}, but {have} are installed",
+                            f"run `make setup`, or pip install qonnx=={PROVEN['qonnx']} && "
+                            f"pip install --no-deps finn-plus=={PROVEN['finn-plus']}")
 
 
 def holders(values: Iterable[object]) -> list[Site]:
