@@ -27,19 +27,19 @@ Patch = tuple[object, str, Callable]  # (class or module, attribute name, replac
 Site = tuple[object, str]  # (module, attribute name)
 
 
-def installed(dist: str) -> str:
-    """The installed version of distribution `dist`, or 'none' if it is not installed."""
+def installed(dist: str) -> str | None:
+    """The installed version of distribution `dist`, or None if it is not installed."""
     try:
         return version(dist)
     except PackageNotFoundError:
-        return "none"
+        return None
 
 
 def check_versions() -> None:
     """Raise one XnorflowError unless the installed qonnx and FINN+ are the versions the replacements were proven on."""
     found = {dist: installed(dist) for dist in PROVEN}
     if found != PROVEN:
-        have = " and ".join(f"{d} {v}" for d, v in found.items())
+        have = " and ".join(f"{d} {v}" if v else f"no {d}" for d, v in found.items())
         want = " and ".join(f"{d}=={v}" for d, v in PROVEN.items())
         raise XnorflowError(f"xnorflow's qonnx/FINN replacements are proven only for {want}, but {have} are installed",
                             f"run `make setup`, or pip install qonnx=={PROVEN['qonnx']} && "

@@ -36,7 +36,7 @@ def test_version_guard_missing(monkeypatch):
             raise qonnx_patches.PackageNotFoundError(dist)
         return "1.0.0"
     monkeypatch.setattr(qonnx_patches, "version", version)
-    with pytest.raises(XnorflowError, match="finn-plus none are installed"):
+    with pytest.raises(XnorflowError, match="qonnx 1.0.0 and no finn-plus are installed"):
         qonnx_patches.check_versions()
 
 
