@@ -10,6 +10,8 @@ import xnorflow.build_flows.hw_graph  # noqa: F401  (loads the qonnx/FINN module
 from xnorflow.build_flows import fast_qonnx, qonnx_patches
 from xnorflow.errors import XnorflowError
 
+pytestmark = pytest.mark.fast  # the everyday tier: `make test-fast`
+
 ROOT = Path(__file__).resolve().parents[2]
 LAZY = "qonnx.util.range_analysis"  # imports get_by_name; not needed by a build
 
