@@ -16,7 +16,7 @@ NAME    := $(if $(CKPT),$(notdir $(patsubst %/,%,$(dir $(CKPT)))),$(MODEL))
 TORCH   ?=
 TORCH_INDEX := $(if $(TORCH),--extra-index-url https://download.pytorch.org/whl/$(TORCH))
 
-.PHONY: setup demo test test-all bench bitfile clean
+.PHONY: setup demo test test-fast test-all bench bitfile clean
 
 setup: $(STAMP)
 
@@ -34,6 +34,9 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest -q -m "not slow" tests
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "fast and not slow" tests
 
 test-all: setup
 	$(BIN)/python -m pytest -q tests

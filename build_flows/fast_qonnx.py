@@ -11,14 +11,14 @@ their `apply`), each step linear in the model, so quadratic overall:
   get_by_name / get_initializer / get_tensor_valueinfo build Python lists per call.
 Only replacing these functions reaches the calls inside FINN's transformations: `accelerated()` swaps in the
 versions below, which give the same results (same graphs, byte for byte, at every stage of bireal18-cifar and
-reactnet-a-cifar), while a build runs, and restores qonnx's on exit. Shape inference never reads large float
-weights (only their dims and dtype; the values it may read are small int64 shapes, pads, axes), so it gets a
-copy of the model without their data.
+reactnet-a-cifar), while a build runs, and restores qonnx's on exit; qonnx_patches.py checks the qonnx/FINN
+versions they were proven on and reaches every module that imported a replaced function. Shape inference never
+reads large float weights (only their dims and dtype; the values it may read are small int64 shapes, pads, axes),
+so it gets a copy of the model without their data.
 """
 import math
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from operator import attrgetter
 
 import onnx.shape_inference as si
@@ -34,6 +34,8 @@ from qonnx.transformation.infer_data_layouts import InferDataLayouts
 from qonnx.transformation.infer_datatypes import InferDataTypes
 from qonnx.transformation.infer_shapes import InferShapes
 from toposort import toposort_flatten
+
+from xnorflow.build_flows.qonnx_patches import swapped
 
 DETACH_MIN_ELEMENTS = 1024  # float initializers at least this large travel without their data
 
@@ -261,14 +263,6 @@ PATCHES = ((qonnx.util.basic, "get_by_name", get_by_name), (InferShapes, "apply"
            (qonnx.transformation.general, "group_inputs_by_category", group_inputs_by_category))
 
 
-@contextmanager
-def accelerated() -> Iterator[None]:
+def accelerated() -> AbstractContextManager[None]:
     """Run the block with the faster primitives in place of qonnx's."""
-    saved = [(owner, name, getattr(owner, name)) for owner, name, _ in PATCHES]
-    for owner, name, fast in PATCHES:
-        setattr(owner, name, fast)
-    try:
-        yield
-    finally:
-        for owner, name, original in saved:
-            setattr(owner, name, original)
+    return swapped(PATCHES)

@@ -8,8 +8,8 @@ FINN's `Streamline` is rerun here as its own transformation list with two change
   RemoveIdentityOps made exact;
 - transformations edit the graph in place, and the clean-up (names, sort) runs once per pass, not after each step.
 """
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 
 import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
@@ -48,6 +48,7 @@ from xnorflow.build_flows.gate import gates_to_integer
 from xnorflow.build_flows.maxpool import ChannelsLastConstantsTo1D, MoveLinearPastMaxPool
 from xnorflow.build_flows.padding import EncodeBipolarPadValue, FoldBipolarPadIntoIm2Col, UnshareBipolarThresholds
 from xnorflow.build_flows.prepare import prepare
+from xnorflow.build_flows.qonnx_patches import swapped
 from xnorflow.build_flows.rounding import (NEAR_TIES, HalfToEvenFloatThresholds, HalfToEvenIntegerThresholds,
                                           near_ties)
 
@@ -70,14 +71,9 @@ def exact_remove_identity_ops(self, model: ModelWrapper) -> tuple[ModelWrapper, 
     return model.transform(InferShapes()), False
 
 
-@contextmanager
-def exact_identities() -> Iterator[None]:
+def exact_identities() -> AbstractContextManager[None]:
     """Run the block with qonnx's RemoveIdentityOps (called inside FINN/qonnx transformations) made exact."""
-    tolerant, RemoveIdentityOps.apply = RemoveIdentityOps.apply, exact_remove_identity_ops
-    try:
-        yield
-    finally:
-        RemoveIdentityOps.apply = tolerant
+    return swapped([(RemoveIdentityOps, "apply", exact_remove_identity_ops)])
 
 
 # FINN's Streamline list (finn.transformation.streamline.Streamline), same order; one step batched (batched.py).

@@ -1,5 +1,5 @@
 """Shared fixtures: small deterministic inputs and a trained tiny checkpoint reused across tests."""
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -7,9 +7,18 @@ import torch
 
 from xnorflow.training.models.registry import build_model
 from xnorflow.training.requant import bn_affine, conv_accumulator
+from xnorflow.hw.verilator import QUICK_COMPILE_ENV
 from xnorflow.training.trainer import TrainConfig, run
 
 GRID = 2.0 ** -4  # the default shortcut grid step
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _quick_compile() -> Iterator[None]:
+    """Test designs simulate a few frames: Verilator compiles them with the quick flags (hw/verilator.py)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(QUICK_COMPILE_ENV, "1")
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -51,6 +51,7 @@ def workdir(tmp_path, monkeypatch, good_build) -> Path:
     return tmp_path
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("out, why", [(".", "the working directory"), ("link", "is a symbolic link"), ("..", "a parent of the working directory"),
                                       ("/", "the file-system root"), ("~", "your home directory"),
                                       ("data", "did not write"), ("notes.txt", "is a file"),
@@ -62,6 +63,7 @@ def test_out_refused_and_nothing_touched(workdir, capsys, out, why):
     assert snapshot(workdir) == before
 
 
+@pytest.mark.fast
 def test_check_out_accepts_new_empty_and_builds(workdir):
     """A new folder, an empty one and an earlier build may be written."""
     (workdir / "empty").mkdir()
@@ -88,7 +90,8 @@ CONFIGS = {"list.json": "[1, 2]", "float_pe.json": '{"MVAU_1": {"PE": 2.5}}',
            "unknown_attr.json": '{"MVAU_1": {"PEE": 2}}', "indivisible.json": '{"MVAU_1": {"PE": 5}}'}
 
 
-@pytest.mark.parametrize("extra, match", BAD_ARGS, ids=[" ".join(a) for a, _ in BAD_ARGS])
+@pytest.mark.parametrize("extra, match", [pytest.param(a, m, marks=() if "rtl" in a else pytest.mark.fast)
+                                          for a, m in BAD_ARGS], ids=[" ".join(a) for a, _ in BAD_ARGS])
 def test_bad_argument_keeps_previous_build(workdir, capsys, extra, match):
     """Each bad argument (some found only after the HW graph exists) is one line; the old build survives intact."""
     for name, text in CONFIGS.items():
@@ -102,6 +105,7 @@ def test_bad_argument_keeps_previous_build(workdir, capsys, extra, match):
     assert snapshot(workdir) == before
 
 
+@pytest.mark.fast
 def test_property_random_argument_errors(workdir, capsys):
     """Random mixes of bad arguments: always one line, never a changed file, the previous build intact."""
     for name, text in CONFIGS.items():
@@ -117,6 +121,7 @@ def test_property_random_argument_errors(workdir, capsys):
         assert snapshot(workdir) == before
 
 
+@pytest.mark.fast
 def test_second_writer_refused(workdir, capsys):
     """While one command holds a build directory's lock, a second build into it is refused in one line."""
     before = snapshot(workdir)
@@ -169,6 +174,7 @@ def test_export_never_overwrites_a_foreign_file(workdir, capsys):
     assert main(["export", "tiny-bireal", "--out", "ours.onnx"]) == 0  # its own export may be replaced
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("argv, match", [
     (["train", "--model", "tiny-bireal", "--data", "digits", "--out", "r", "--epochs", "0"], "'0' is not a positive"),
     (["train", "--model", "tiny-bireal", "--data", "digits", "--out", "r", "--epochs", "-1"], "'-1' is not a positive"),
@@ -202,6 +208,7 @@ def test_unsupported_layer_named_not_its_transposes(workdir, capsys):
     assert not (workdir / "l").exists()
 
 
+@pytest.mark.fast
 def test_lock_is_exclusive_across_descriptors(tmp_path):
     """The lock holds against a second open of the same lock file (as another process would)."""
     with locked(tmp_path / "b"):
@@ -211,6 +218,7 @@ def test_lock_is_exclusive_across_descriptors(tmp_path):
         pass
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("out, match", [("data", "did not write"), ("notes.txt", "is a file")])
 def test_train_never_writes_into_a_foreign_folder(workdir, capsys, out, match):
     """`xnorflow train --out` refuses a user's folder or a file before it writes anything."""

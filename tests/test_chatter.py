@@ -29,6 +29,7 @@ def test_build_prints_only_its_own_lines(tmp_path: Path) -> None:
         assert chatter in log, chatter
 
 
+@pytest.mark.fast
 def test_own_lines_and_warnings_reach_the_user(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """Inside the redirection: say() (xnorflow's lines, `warning:` included) to the user; print, raw file-descriptor
     writes and child processes to the log (warnings too: the build test above shows them there)."""
@@ -44,6 +45,7 @@ def test_own_lines_and_warnings_reach_the_user(tmp_path: Path, capsys: pytest.Ca
     assert all(text in log for text in ("a library narrates", "a C extension", "a tool reports"))
 
 
+@pytest.mark.fast
 def test_verbose_leaves_the_streams_alone(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     with to_log(verbose=True):
         print("a library narrates")
@@ -51,6 +53,7 @@ def test_verbose_leaves_the_streams_alone(tmp_path: Path, capsys: pytest.Capture
     assert capsys.readouterr().out == "a library narrates\n" and not (tmp_path / "build.log").exists()
 
 
+@pytest.mark.fast
 def test_a_crash_names_its_log(capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(RuntimeError), to_log():
         print("what led to it")
@@ -66,11 +69,13 @@ def _bitfile_command(*make_args: str) -> str:
     return next(line for line in dry.stdout.splitlines() if "xnorflow build" in line)
 
 
+@pytest.mark.fast
 def test_make_bitfile_builds_a_checkpoint_into_its_run_name() -> None:
     line = _bitfile_command("CKPT=runs/fashion-a/model.pt", "BOARD=KV260")
     assert "--model runs/fashion-a/model.pt " in line and line.endswith("--out build/fashion-a-KV260")
 
 
+@pytest.mark.fast
 def test_make_bitfile_of_a_registry_name() -> None:
     assert _bitfile_command("MODEL=reactnet-a").endswith("--model reactnet-a --board Pynq-Z2 --target bitfile "
                                                           "--out build/reactnet-a-Pynq-Z2")

@@ -11,6 +11,8 @@ from xnorflow.cli import HelpFormatter, parser
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 from cli_startup import COMMANDS, cpu_seconds  # noqa: E402
 
+pytestmark = pytest.mark.fast  # the everyday tier: `make test-fast`
+
 CPU_BOUND = 10.0  # CPU seconds: far above a lazy start (well under 1 s), far below building every model (about 60 s)
 
 

@@ -10,6 +10,8 @@ import pytest
 
 from xnorflow.hw.vivado import vivado_executable
 
+pytestmark = pytest.mark.fast  # the everyday tier: `make test-fast`
+
 ROOT = Path(__file__).parents[1]
 CPU_INDEX = "--extra-index-url https://download.pytorch.org/whl/cpu"
 

@@ -1,5 +1,6 @@
 """Real-to-Binary's gate in integer form: sigmoid quantizer thresholds, and the PReLU-then-gate block order."""
 import numpy as np
+import pytest
 import torch
 from onnx import TensorProto, helper
 from qonnx.core.modelwrapper import ModelWrapper
@@ -11,6 +12,8 @@ from xnorflow.build_flows.gate import SigmoidQuantToThresholds, sigmoid_levels, 
 from xnorflow.build_flows.rounding import HalfToEvenFloatThresholds
 from xnorflow.training.layers import QuantSpec
 from xnorflow.training.models.real2bin import Real2BinBlock
+
+pytestmark = pytest.mark.fast  # the everyday tier: `make test-fast`
 
 SCALE, BITS = 2.0 ** -8, 8
 

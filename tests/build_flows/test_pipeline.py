@@ -1,5 +1,7 @@
 """Registry models through `build_flows.pipeline` and the CLI: bit-exact arrows, clear refusals, no partial builds."""
 import json
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -39,14 +41,26 @@ def exact(arrows) -> bool:
     return all(a.ok and a.max_abs_diff < 1e-5 for a in arrows)
 
 
+@pytest.fixture(scope="module")
+def tiny_build(tmp_path_factory) -> Callable[[str, int, bool], tuple[nn.Module, Path, dict]]:
+    """Builds tiny(name, seed, trained) once per module: (model, build dir, report), shared by the tests that need it."""
+    built = {}
+
+    def get(name: str, seed: int, trained: bool) -> tuple[nn.Module, Path, dict]:
+        if (name, seed, trained) not in built:
+            model, tmp = tiny(name, seed, trained), tmp_path_factory.mktemp(name)
+            export(model, (1, 1, 8, 8), tmp / "m.onnx")
+            built[name, seed, trained] = model, tmp / "build", build_hw_graph(tmp / "m.onnx", tmp / "build")
+        return built[name, seed, trained]
+    return get
+
+
 @pytest.mark.parametrize("name,seed,trained", [(n, s, s % 2 == 1) for n in BUILDABLE for s in (0, 1)]
                          + [pytest.param(n, s, t, marks=pytest.mark.slow)
                             for n in BUILDABLE for s in (2, 3) for t in (False, True)])
-def test_tiny_bit_exact(tmp_path, name, seed, trained):
-    model = tiny(name, seed, trained)
-    export(model, (1, 1, 8, 8), tmp_path / "m.onnx")
-    rep = build_hw_graph(tmp_path / "m.onnx", tmp_path / "build")
-    arrows = verify(model, tmp_path / "build", random_frames((1, 1, 8, 8), 8, 2.0 ** -6, seed=seed))
+def test_tiny_bit_exact(tiny_build, name, seed, trained):
+    model, build, rep = tiny_build(name, seed, trained)
+    arrows = verify(model, build, random_frames((1, 1, 8, 8), 8, 2.0 ** -6, seed=seed))
     assert exact(arrows), [str(a) for a in arrows]
     assert rep["hw_layers"] > 0 and rep["weight_memory_bits"] > 0
 
@@ -62,12 +76,9 @@ def test_ungated_real2bin_bit_exact(tmp_path, seed, trained):
     assert "ChannelwiseLUT" in rep["hw_op_types"] and "ChannelGateMul" not in rep["hw_op_types"]
 
 
-def test_gated_real2bin_hw_form(tmp_path):
+def test_gated_real2bin_hw_form(tiny_build):
     """The gate becomes GlobalAccPool -> thresholds -> MVAU -> MVAU (sigmoid thresholds) -> ChannelGateMul."""
-    model = tiny("tiny-real2bin", 0, trained=False)
-    export(model, (1, 1, 8, 8), tmp_path / "m.onnx")
-    rep = build_hw_graph(tmp_path / "m.onnx", tmp_path / "build")
-    ops = rep["hw_op_types"]
+    ops = tiny_build("tiny-real2bin", 0, False)[2]["hw_op_types"]
     assert ops.count("ChannelGateMul") == 4 and ops.count("GlobalAccPool") == 5
     assert {"ChannelwiseLUT", "MVAU", "Thresholding", "ElementwiseAdd"} <= set(ops)
 
@@ -132,7 +143,8 @@ def test_cli_bad_input_one_line(tmp_path, capsys):
     assert not (tmp_path / "b").exists()
 
 
-@pytest.mark.parametrize("name", ["bireal18-cifar", pytest.param("reactnet-a-cifar", marks=pytest.mark.slow)])
+@pytest.mark.slow  # full-size models (bireal18-cifar alone took 114 CPU-seconds); their tiny variants build above
+@pytest.mark.parametrize("name", ["bireal18-cifar", "reactnet-a-cifar"])
 def test_cifar_models_build(tmp_path, name):
     rep = pipeline.build(name, tmp_path / "build")
     assert rep["hw_layers"] > 0

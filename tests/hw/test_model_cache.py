@@ -11,6 +11,8 @@ import pytest
 from xnorflow.cli import main
 from xnorflow.hw import model_cache
 
+pytestmark = pytest.mark.fast  # the everyday tier: `make test-fast`
+
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch) -> Path:

@@ -7,6 +7,8 @@ from xnorflow.training.layers import BinaryConv2d, BipolarConv2d, LearnableBias,
 from xnorflow.training.models.catalog import REGISTRY, complexity
 from xnorflow.training.models.registry import BUILDERS, build_model, measure
 
+pytestmark = pytest.mark.fast  # the everyday tier: `make test-fast`
+
 TINY = [n for n in REGISTRY if n.startswith("tiny-")]
 PAPER = {  # (BOPs, FLOPs, OPs) as the papers report them
     "bireal18": (1.68e9, 1.39e8, 1.63e8),

@@ -7,6 +7,8 @@ from xnorflow.training.quantizers import (SCALE_MANTISSA_BITS, FixedPointActQuan
                                           MagnitudeAwareSignWeightQuant, SignActQuant, dyadic)
 from xnorflow.training.ste import warmup_lambda
 
+pytestmark = pytest.mark.fast  # the everyday tier: `make test-fast`
+
 GRID = torch.linspace(-1.5, 1.5, 61)
 
 

@@ -8,6 +8,8 @@ from xnorflow.training.models.registry import build_model
 from xnorflow.training.requant import (MARGIN, NOISE, bn_affine, conv_accumulator, lattice, least_shift,
                                        snap_requantizers)
 
+pytestmark = pytest.mark.fast  # the everyday tier: `make test-fast`
+
 SPEC = QuantSpec()
 GRID, TOP = 2.0 ** -SPEC.shortcut_frac_bits, 2.0 ** (SPEC.shortcut_bits - 1)
 
