@@ -32,14 +32,17 @@ $(STAMP): pyproject.toml requirements.lock
 demo: setup
 	$(BIN)/xnorflow demo --model $(MODEL) --data $(DATA) --out $(OUT)
 
+# -n auto: one pytest worker per core; --dist loadfile keeps a file's tests (and its shared builds) on one worker
+XDIST   := -n auto --dist loadfile
+
 test: setup
-	$(BIN)/python -m pytest -q -m "not slow" tests
+	$(BIN)/python -m pytest -q $(XDIST) -m "not slow" tests
 
 test-fast: setup
-	$(BIN)/python -m pytest -q -m "fast and not slow" tests
+	$(BIN)/python -m pytest -q $(XDIST) -m "fast and not slow" tests
 
 test-all: setup
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q $(XDIST) tests
 
 bench: setup
 	$(BIN)/python benchmarks/run_all.py
