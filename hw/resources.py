@@ -1,4 +1,4 @@
-"""Resources of a stitched design: a quick LUT model for fitting a folding to a board, and Yosys
+"""Resources of a stitched design: a quick LUT and DSP model for fitting a folding to a board, and Yosys
 counts per layer and for the whole design checked against the board's budget.
 
 The model exists because folding search tries many foldings and Yosys takes seconds per layer; each
@@ -7,7 +7,8 @@ verdict on a board always comes from Yosys, never from the model.
 """
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import dataclass
+
 from qonnx.core.modelwrapper import ModelWrapper
 
 from xnorflow.hw.boards import Board
@@ -15,7 +16,13 @@ from xnorflow.hw.folding import analytical_bound, fold_for_cycles
 from xnorflow.hw.ops import hw_nodes, op_of
 from xnorflow.hw.synth import synthesize
 
-LUT_HEADROOM = 0.8  # share of the board's LUTs a fitted folding may use (routing, shell, DMA)
+
+@dataclass(frozen=True)
+class Headroom:
+    """Shares of a board's LUTs and DSPs a fitted folding may use; the rest is for routing and the PYNQ shell."""
+
+    lut: float = 0.70
+    dsp: float = 0.80
 
 
 def estimate_luts(model: ModelWrapper) -> dict[str, int]:
@@ -63,18 +70,26 @@ def fit_verdict(total: dict, per_layer: dict[str, dict], b: Board) -> dict:
     return verdict
 
 
-def total_estimate(model: ModelWrapper) -> int:
-    """Modelled LUTs of all layers."""
-    return int(np.sum(list(estimate_luts(model).values())))
+def modelled_use(model: ModelWrapper) -> dict[str, int]:
+    """Modelled LUTs and DSPs of all layers."""
+    nodes = hw_nodes(model)
+    return {"lut": sum(estimate_luts(model).values()),
+            "dsp": sum(op_of(n).dsps(model, n) for n in nodes)}
 
 
-def fit_board(model: ModelWrapper, b: Board, headroom: float = LUT_HEADROOM) -> ModelWrapper:
-    """The fastest folding (cycles/frame target, shrinking by 1.25x) whose modelled LUTs fit the board."""
+def within(model: ModelWrapper, b: Board, headroom: Headroom) -> bool:
+    """True if the modelled LUTs and DSPs stay inside the board's budget less the headroom."""
+    use = modelled_use(model)
+    return use["lut"] <= headroom.lut * b.lut and use["dsp"] <= headroom.dsp * b.dsp
+
+
+def fit_board(model: ModelWrapper, b: Board, headroom: Headroom = Headroom()) -> ModelWrapper:
+    """The fastest folding (cycles/frame target, shrinking by 1.25x) whose modelled LUTs and DSPs fit the budget."""
     best = bound = analytical_bound(fold_for_cycles(model, 2 ** 62))
     while bound > 1:
         target = max(int(bound / 1.25), 1)
         new = analytical_bound(fold_for_cycles(model, target))
-        if new >= bound or total_estimate(model) > headroom * b.lut:
+        if new >= bound or not within(model, b, headroom):
             break
         best = bound = new
     return fold_for_cycles(model, best)

@@ -14,6 +14,7 @@ from qonnx.custom_op.registry import getCustomOp
 
 from xnorflow.hw.ops.channelwise_lut import ChannelwiseLUT
 from xnorflow.hw.ops.common import HWOp, LayerRTL, fail
+from xnorflow.hw.ops.mvau import uses_dsp
 from xnorflow.hw.streams import operand_kind
 
 
@@ -64,6 +65,11 @@ class ChannelGateMulOp(HWOp):
     op_type = "ChannelGateMul"
     folding = (("PE", "NumChannels"),)
     modules = {"channel_gate_mul": ("skid_buffer.sv", "operand_decode.sv", "channel_gate_mul.sv")}
+
+    def dsps(self, model: ModelWrapper, node) -> int:
+        """A DSP48 per lane where Yosys maps the product to one (as in the MVAU)."""
+        inst = getCustomOp(node)
+        return inst.get_nodeattr("PE") if uses_dsp(inst.get_input_datatype(0), inst.get_input_datatype(1)) else 0
 
     def rtl(self, model: ModelWrapper, node) -> LayerRTL:
         """channel_gate_mul, after checking that the output type holds every product."""

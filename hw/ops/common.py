@@ -175,6 +175,10 @@ class HWOp(ABC):
         bits = self.fold(node) * max(inst.get_input_datatype(0).bitwidth(), inst.get_output_datatype(0).bitwidth())
         return int(LUT_PER_STREAM_BIT * bits) + LAYER_BASE
 
+    def dsps(self, model: ModelWrapper, node) -> int:
+        """DSP48 model: none (data movement)."""
+        return 0
+
     @abstractmethod
     def rtl(self, model: ModelWrapper, node) -> LayerRTL:
         """The layer's design: module, parameters, memory files and ports."""

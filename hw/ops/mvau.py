@@ -6,7 +6,7 @@ The reference is FINN's MVAU python execution; weights are written in the order 
 from __future__ import annotations
 
 import numpy as np
-from qonnx.core.datatype import DataType
+from qonnx.core.datatype import BaseDataType, DataType
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
@@ -16,7 +16,11 @@ from xnorflow.hw.streams import mem_file, operand_kind, signed_type
 
 WEIGHT_FILE = "weights.mem"
 XNOR_LUT_PER_LANE = 3.8     # measured (benchmarks/hw_lut_per_lane.py): xnor_mvu, popcount and control included
-MUL_LUT_PER_BIT2 = 4.0      # measured: mvu LUTs per lane per (input bits x weight bits), no DSPs
+# mvu lanes, measured with Yosys synth_xilinx on MW=24 MH=8 PE=4 SIMD=8 (LUTs less the layer base, per lane):
+MUL_LUT_PER_BIT2 = 3.2      # a multiply in LUTs: per (input bits x weight bits); UINT4xINT2 .. INT4xINT4
+SELECT_LUT_PER_BIT = 1.95   # a 1-bit operand's select (v, -v or 0) and its adder: per product bit
+DSP_LUT_PER_BIT = 0.45      # a multiply in a DSP48: the adder tree per product bit
+DSP_MIN_BITS = 9            # Yosys maps a multiply to a DSP48 from a 9-bit product (signed operand widths)
 _CORE = ("adder_tree.sv", "skid_buffer.sv", "rom.sv", "operand_decode.sv", "threshold_search.sv",
          "dot_xnor.sv", "dot_mul.sv", "mvu_core.sv")
 
@@ -26,6 +30,13 @@ def is_xnor(inst) -> bool:
     bipolar = DataType["BIPOLAR"]
     both_bipolar = inst.get_input_datatype(0) == bipolar and inst.get_input_datatype(1) == bipolar
     return bool(inst.get_nodeattr("binaryXnorMode")) or both_bipolar
+
+
+def uses_dsp(a: BaseDataType, b: BaseDataType) -> bool:
+    """True if Yosys (synth_xilinx) maps the product a x b to a DSP48: both multi-bit, product >= 9 bits."""
+    def width(d: BaseDataType) -> int:
+        return d.bitwidth() + (0 if d.signed() else 1)
+    return min(a.bitwidth(), b.bitwidth()) > 1 and width(a) + width(b) >= DSP_MIN_BITS
 
 
 def acc_range(inst, xnor: bool) -> tuple[int, int]:
@@ -67,14 +78,27 @@ class MVAUOp(HWOp):
         return (k // (p["MH"] // p["PE"]) + 1) * (p["MW"] // p["SIMD"])
 
     def luts(self, model: ModelWrapper, node) -> int:
-        """PE x SIMD lanes at the measured LUTs per lane (XNOR, or per bit product of a multiply)."""
+        """PE x SIMD lanes at the measured LUTs per lane: XNOR, select, DSP adder tree or LUT multiply."""
         inst = getCustomOp(node)
         lanes = inst.get_nodeattr("PE") * inst.get_nodeattr("SIMD")
-        if inst.get_nodeattr("binaryXnorMode"):
+        idt, wdt = inst.get_input_datatype(0), inst.get_input_datatype(1)
+        product_bits = idt.bitwidth() + wdt.bitwidth() + 2
+        if is_xnor(inst):
             per_lane = XNOR_LUT_PER_LANE
+        elif min(idt.bitwidth(), wdt.bitwidth()) == 1:
+            per_lane = SELECT_LUT_PER_BIT * product_bits
+        elif uses_dsp(idt, wdt):
+            per_lane = DSP_LUT_PER_BIT * product_bits
         else:
-            per_lane = MUL_LUT_PER_BIT2 * inst.get_input_datatype(0).bitwidth() * inst.get_input_datatype(1).bitwidth()
+            per_lane = MUL_LUT_PER_BIT2 * idt.bitwidth() * wdt.bitwidth()
         return int(lanes * per_lane) + LAYER_BASE
+
+    def dsps(self, model: ModelWrapper, node) -> int:
+        """One DSP48 per lane whose multiply Yosys maps to one (none for XNOR or a 1-bit operand)."""
+        inst = getCustomOp(node)
+        if is_xnor(inst) or not uses_dsp(inst.get_input_datatype(0), inst.get_input_datatype(1)):
+            return 0
+        return inst.get_nodeattr("PE") * inst.get_nodeattr("SIMD")
 
     def rtl(self, model: ModelWrapper, node) -> LayerRTL:
         """xnor_mvu or mvu with its weight and threshold memories."""

@@ -8,6 +8,7 @@ from qonnx.core.datatype import DataType as DT
 
 from finn_nodes import mvau_model, thresholding_model
 from xnorflow.hw.ops import layer_rtl, module_sources
+from xnorflow.hw.ops.mvau import MVAUOp
 from xnorflow.hw.synth import synthesize
 from xnorflow.hw.verilator import Design, lint
 
@@ -59,25 +60,25 @@ def test_yosys_synthesizes(rng, top):
         assert res["dsp"] == 0
 
 
-@pytest.mark.parametrize("idt,wdt", [("UINT8", "BIPOLAR"), ("INT8", "BINARY"), ("BIPOLAR", "INT4")])
-def test_binary_operand_uses_no_dsp(rng, idt, wdt):
-    """A 1-bit operand (the first layer's binary weights on 8-bit pixels) makes selects, not DSP multiplies."""
+def _mvu(rng, idt: str, wdt: str):
+    """A 24 x 8 mvu layer (PE 4, SIMD 8) of the given operand types, no thresholds."""
     idt, wdt = DT[idt], DT[wdt]
     weights = rng.integers(int(wdt.min()), int(wdt.max()) + 1, (24, 8)).astype(float)
     if wdt == DT["BIPOLAR"]:
         weights = np.where(weights > 0, 1.0, -1.0)
-    model = mvau_model(24, 8, 4, 8, idt, wdt, DT["INT16"], weights, None, None, [1], xnor=False)
-    layer = layer_rtl(model, model.graph.node[0])
+    return mvau_model(24, 8, 4, 8, idt, wdt, DT["INT32"], weights, None, None, [1], xnor=False)
+
+
+@pytest.mark.parametrize("idt,wdt,dsps", [("UINT8", "BIPOLAR", 0), ("INT8", "BINARY", 0), ("BIPOLAR", "INT4", 0),
+                                          ("INT4", "INT4", 0), ("UINT4", "INT4", 32), ("INT8", "INT8", 32)])
+def test_dsps_only_for_real_multiplies(rng, idt, wdt, dsps):
+    """A 1-bit operand (the first layer's binary weights on 8-bit pixels) makes selects, not DSP multiplies; a
+    multi-bit product takes a DSP48 per lane from 9 bits on; the DSP model says the same as Yosys."""
+    model = _mvu(rng, idt, wdt)
+    node = model.graph.node[0]
+    layer = layer_rtl(model, node)
     res = synthesize("mvu", layer.design.sources, layer.design.params, layer.mem_files)
-    assert res["dsp"] == 0 and res["lut"] > 0
-
-
-def test_multibit_products_use_dsps(rng):
-    """The synthesis counts DSPs where a real multiply is (so the check above can fail)."""
-    model = mvau_model(24, 8, 4, 8, DT["INT8"], DT["INT8"], DT["INT24"],
-                       rng.integers(-128, 128, (24, 8)).astype(float), None, None, [1], xnor=False)
-    layer = layer_rtl(model, model.graph.node[0])
-    assert synthesize("mvu", layer.design.sources, layer.design.params, layer.mem_files)["dsp"] > 0
+    assert res["dsp"] == dsps == MVAUOp().dsps(model, node)
 
 
 def test_block_style_weights_map_to_bram(rng):
