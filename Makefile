@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $(STAMP)
 
 demo: setup
-	$(BIN)/xnorflow demo --model $(MODEL) --data $(DATA) --out $(OUT)
+	$(BIN)/xnorflow demo --model $(MODEL) --data $(DATA) --out $(OUT) $(if $(SYNTH),--synth)
 
 test: setup
 	$(BIN)/python -m pytest -q -m "not slow" tests
