@@ -129,12 +129,12 @@ def make_rtl(build_dir: Path, b: Board, folding: str | None, previous: Path | No
         raise XnorflowError(f"{hw_file} does not exist", "run `xnorflow build --target hw-graph` first")
     key = inputs_key(hw_file, b.name, folding)
     final = build_dir / RTL_DIR
-    if (manifest(final) or {}).get("inputs") == key:
+    if _generated_from(final, key):
         return manifest(final)["report"]
     clean_stale(final)
     tmp = stage(final)
     try:
-        if previous is not None and (manifest(previous / RTL_DIR) or {}).get("inputs") == key:
+        if previous is not None and _generated_from(previous / RTL_DIR, key):
             copy_rtl(previous / RTL_DIR, tmp)
         else:
             generate_rtl(tmp, split_host(ModelWrapper(str(hw_file)))[1], b, folding, key)
@@ -142,6 +142,12 @@ def make_rtl(build_dir: Path, b: Board, folding: str | None, previous: Path | No
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return manifest(final)["report"]
+
+
+def _generated_from(rtl: Path, key: str) -> bool:
+    """True when the rtl/ directory `rtl` was generated from the inputs hashed as `key`."""
+    found = manifest(rtl)
+    return found is not None and found["inputs"] == key
 
 
 def copy_rtl(src: Path, out: Path) -> None:

@@ -19,7 +19,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 from xnorflow.errors import XnorflowError
 from xnorflow.hw.dataflow import Port
-from xnorflow.hw.verilator import Design, Stream, compile_design
+from xnorflow.hw.verilator import Design, Stream, cached_exe, compile_design
 
 RTL_DIR = "rtl"
 MANIFEST = "design.json"
@@ -81,7 +81,6 @@ class Build:
     out_port: Port
     cycles: dict[str, int]
     layers: dict[str, LayerDesign]
-    rtl_report: dict
     inputs: str
 
     def hw_graph(self) -> ModelWrapper:
@@ -95,6 +94,10 @@ class Build:
     def report(self) -> dict:
         """report.json as it is now."""
         return json.loads((self.path / "report.json").read_text())
+
+    def is_compiled(self) -> bool:
+        """True when the compiled Verilator model of the top is in the cache."""
+        return cached_exe(self.design).is_file()
 
     def compiled(self) -> Path:
         """The compiled Verilator model of the top (from the cache, which is keyed by the sources' content)."""
@@ -125,4 +128,4 @@ def open_build(build_dir: str | Path) -> Build:
                     (Stream(*top["in_port"]["stream"]),), (Stream(*top["out_port"]["stream"]),))
     return Build(path, design, _files(rtl, top["mem_files"]), _port(top["in_port"]), _port(top["out_port"]),
                  found["cycles"], {name: _layer(rtl, e) for name, e in found["layers"].items()},
-                 found["report"], found["inputs"])
+                 found["inputs"])

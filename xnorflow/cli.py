@@ -261,7 +261,8 @@ def parser() -> argparse.ArgumentParser:
                "check it end to end")
     demo.add_argument("--model", default="tiny-bireal", metavar="NAME", help="registry name, see `xnorflow models`")
     demo.add_argument("--data", default="digits", choices=("digits", "fashion-mnist"), help="data set")
-    demo.add_argument("--epochs", type=positive, default=30, help="epochs per recipe step")
+    demo.add_argument("--epochs", type=positive, default=15, help="epochs per recipe step (15 keeps the demo within "
+                      "3 minutes on an idle 2-core machine)")
     demo.add_argument("--out", default="runs/demo", help="folder for the run (train/) and its build (build/)")
     demo.add_argument("--synth", action="store_true", help="also synthesise the whole design with Yosys "
                       "(about two CPU-minutes more)")

@@ -176,7 +176,7 @@ def test_unchanged_rebuild_reuses_rtl(bireal_dir, tmp_path, monkeypatch):
     monkeypatch.setattr(accelerator, "generate_rtl", generate)
     rtl = build_target(build, "rtl", "Pynq-Z2", "9000")["rtl"]
     assert rtl["folding"] == "9000" and open_build(build).inputs != open_build(staged).inputs
-    assert json.loads((build / "report.json").read_text())["rtl"] == rtl
+    assert open_build(build).report()["rtl"] == rtl
 
 
 def snapshot(root: Path) -> dict[str, bytes]:

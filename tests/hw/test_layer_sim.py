@@ -54,5 +54,5 @@ def test_unknown_layer_lists_layers(rtl_dir):
 
 def test_layer_without_rtl(tmp_path):
     """A build without the rtl target is refused with the command to run."""
-    with pytest.raises(XnorflowError, match="no rtl/folded.onnx.*--target rtl"):
+    with pytest.raises(XnorflowError, match="has no RTL.*--target rtl"):
         simulate_layer(tmp_path, "MVAU_0")
