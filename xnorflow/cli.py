@@ -265,7 +265,7 @@ def parser() -> argparse.ArgumentParser:
                       "3 minutes on an idle 2-core machine)")
     demo.add_argument("--out", default="runs/demo", help="folder for the run (train/) and its build (build/)")
     demo.add_argument("--synth", action="store_true", help="also synthesise the whole design with Yosys "
-                      "(about two CPU-minutes more)")
+                      "(a few CPU-minutes more)")
     export = add("export", cmd_export, "QONNX export of a checkpoint (or registry name)")
     export.add_argument("model", metavar="CKPT", help="model.pt of `xnorflow train`, or a registry name")
     export.add_argument("--out", required=True, help="the .onnx file to write")

@@ -140,7 +140,7 @@ def _check(ckpt: Path, build_dir: Path, data: str, board: str, synth: bool, cloc
         raise XnorflowError("the numeric contract broke in the demo (see the lines above)",
                             "report it with the build directory " + str(build_dir))
     say(f"[done]   every stage {clock.total()}" + ("" if synth else
-        "; Yosys synthesis of the whole design (about two CPU-minutes): make demo SYNTH=1 (xnorflow demo --synth)"))
+        "; Yosys synthesis of the whole design (a few CPU-minutes): make demo SYNTH=1 (xnorflow demo --synth)"))
     return {"arrows": [str(a) for a in arrows], "sim": sim, "synth": use}
 
 
