@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $(STAMP)
 
 demo: setup
-	$(BIN)/xnorflow demo --model $(MODEL) --data $(DATA) --out $(OUT)
+	$(BIN)/xnorflow demo --model $(MODEL) --data $(DATA) --out $(OUT) $(if $(SYNTH),--synth)
 
 # -n auto: one pytest worker per core; --dist loadfile keeps a file's tests (and its shared builds) on one worker
 XDIST   := -n auto --dist loadfile

@@ -17,8 +17,8 @@ from common import record
 from xnorflow.build_flows.export import export
 from xnorflow.build_flows.hw_graph import build_hw_graph
 from xnorflow.build_flows.pipeline import name_source
-from xnorflow.hw.accelerator import build_target, make_rtl, random_frames, run_design
-from xnorflow.hw.boards import board
+from xnorflow.hw.accelerator import build_target, random_frames, reference_part, run_design
+from xnorflow.hw.build import open_build
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "build_flows"))
 import torch  # noqa: E402
@@ -46,10 +46,11 @@ def ratio(build: Path, board_name: str, folding: str | None, frames: int) -> dic
             "rtl_compile_and_sim_s": round(time.perf_counter() - began, 1)}
 
 
-def steady_state(build: Path, board_name: str, folding: str | None, frames: int) -> dict:
+def steady_state(build: Path, frames: int) -> dict:
     """Cycles/frame once the FIFOs have filled: last output of 2F frames minus that of F frames, over F;
     and simulated cycles per wall (and CPU) second of the 2F-frame run, on the already compiled design."""
-    st, ref, _ = make_rtl(build, board(board_name), folding)
+    st = open_build(build)  # the sim target (ratio) just built its RTL
+    ref = reference_part(st)
     half = run_design(st, random_frames(ref, frames, 1))[1]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     _, full = run_design(st, random_frames(ref, 2 * frames, 1))
@@ -74,7 +75,7 @@ def main() -> None:
             try:
                 build = hw_dir(name, Path(tmp))
                 figures[name] = ratio(build, args.board, FOLDINGS.get(name), args.frames)
-                figures[name] |= steady_state(build, args.board, FOLDINGS.get(name), args.steady_frames)
+                figures[name] |= steady_state(build, args.steady_frames)
             except Exception as exc:  # a model the flow cannot take yet is reported, not hidden
                 figures[name] = {"error": str(exc)[:300]}
     record("hw_accelerator", figures)

@@ -138,6 +138,34 @@ def on_host_tail(model: ModelWrapper, node) -> bool:
     return len(consumers) == 1 and on_host_tail(model, consumers[0])
 
 
+def split_host(model: ModelWrapper) -> tuple[ModelWrapper, ModelWrapper, ModelWrapper]:
+    """hw.onnx as (host pre-processing, HW part, host post-processing); each a graph of its own."""
+    nodes = list(model.graph.node)
+    hw = [i for i, n in enumerate(nodes) if is_fpgadataflow_node(n)]
+    if not hw:
+        raise XnorflowError("hw.onnx has no HW layers", "rebuild it with `xnorflow build --target hw-graph`")
+    first_in, last_out = nodes[hw[0]].input[0], nodes[hw[-1]].output[0]
+    graph_in, graph_out = model.graph.input[0].name, model.graph.output[0].name
+    return (subgraph(model, nodes[:hw[0]], graph_in, first_in),
+            subgraph(model, nodes[hw[0]:hw[-1] + 1], first_in, last_out),
+            subgraph(model, nodes[hw[-1] + 1:], last_out, graph_out))
+
+
+def subgraph(model: ModelWrapper, nodes: list, inp: str, out: str) -> ModelWrapper:
+    """A copy of `model` with only `nodes`, reading tensor `inp` and producing tensor `out`."""
+    part = ModelWrapper(model.model.__deepcopy__())
+    names = {n.name for n in nodes}
+    for node in [n for n in part.graph.node if n.name not in names]:
+        part.graph.node.remove(node)
+    for io, name in ((part.graph.input, inp), (part.graph.output, out)):
+        vi = part.get_tensor_valueinfo(name)
+        if vi in part.graph.value_info:
+            part.graph.value_info.remove(vi)
+        del io[:]
+        io.append(vi)
+    return part
+
+
 def dataflow_partition(model: ModelWrapper, out: Path) -> ModelWrapper:
     """FINN's CreateDataflowPartition; its failure (a cycle) becomes a XnorflowError."""
     try:

@@ -3,16 +3,15 @@
 From the directory build_hw_graph wrote: take the HW part of hw.onnx, fold it (board budget,
 cycles target or a FINN folding JSON), insert FINN's width converters, stitch one top module,
 simulate it in Verilator against FINN's python execution of hw.onnx bit for bit, synthesise with
-Yosys, and prepare what Vivado needs. Each target writes into a temporary directory renamed at
-the end, and report.json is replaced atomically, so nothing half-written looks complete.
+Yosys, and prepare what Vivado needs. rtl/ is written into a staging directory renamed at the end
+(only when its inputs changed, see build.py), and report.json is replaced atomically, so nothing
+half-written looks complete. Every later stage reads the build through open_build.
 """
 from __future__ import annotations
 
 import json
 import os
 import shutil
-import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,41 +19,22 @@ from qonnx.core.datatype import BaseDataType
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.core.onnx_exec import execute_onnx
 
-from finn.util.fpgadataflow import is_fpgadataflow_node
 from finn.util.settings import initialize_dummy_settings
-from xnorflow.build_dir import clean_stale, locked, publish, stage
+from xnorflow.build_dir import MARKER, STAGING, clean_stale, publish, stage
+from xnorflow.build_flows.hw_graph import split_host
 from xnorflow.errors import FlowStopped, XnorflowError
 from xnorflow.hw.boards import Board, board
+from xnorflow.hw.build import MANIFEST, RTL_DIR, Build, inputs_key, manifest, open_build, port_entry
 from xnorflow.hw.folding import (analytical_bound, apply_config, check_folding, check_folding_arg, fold_for_cycles,
                                  folding_config, insert_dwcs, split_forks)
 from xnorflow.hw.resources import fit_board, fit_verdict, synth_layers, synth_top
-from xnorflow.hw.stitch import TOP, Stitched, stitch
+from xnorflow.hw.stitch import TOP, Stitched, ident, renamed, stitch
 from xnorflow.hw.streams import pack_words, random_tensor, unpack_words
 from xnorflow.hw.verilator import SimResult, SimulationDeadlock, simulate
 from xnorflow.hw.vivado import vivado_project
 
 TARGETS = ("rtl", "sim", "synth", "bitfile")
-RTL_DIR = "rtl"
 GAPS = {"seed": 7, "in_gap": 0.3, "out_stall": 0.3}
-
-
-def hw_part(model: ModelWrapper) -> ModelWrapper:
-    """A copy of the graph without the host-side nodes: HW layers only, integer stream in and out."""
-    part = ModelWrapper(model.model.__deepcopy__())
-    hw = [n for n in part.graph.node if is_fpgadataflow_node(n)]
-    if not hw:
-        raise XnorflowError("hw.onnx has no HW layers", "rebuild it with `xnorflow build --target hw-graph`")
-    first_in, last_out = hw[0].input[0], hw[-1].output[0]
-    for node in [n for n in part.graph.node if not is_fpgadataflow_node(n)]:
-        part.graph.node.remove(node)
-    for old, new, io in ((part.graph.input[0], first_in, part.graph.input),
-                         (part.graph.output[0], last_out, part.graph.output)):
-        vi = part.get_tensor_valueinfo(new)
-        io.remove(old)
-        io.append(vi)
-        if vi in part.graph.value_info:
-            part.graph.value_info.remove(vi)
-    return part
 
 
 def fold(model: ModelWrapper, b: Board, folding: str | None) -> ModelWrapper:
@@ -89,7 +69,7 @@ def _words(xs: np.ndarray, shape: tuple, dtype: BaseDataType) -> np.ndarray:
     return np.concatenate([pack_words(x.reshape(shape), dtype) for x in xs])
 
 
-def run_design(st: Stitched, xs: np.ndarray, **kwargs) -> tuple[np.ndarray, SimResult]:
+def run_design(st: Build, xs: np.ndarray, **kwargs) -> tuple[np.ndarray, SimResult]:
     """Simulate the stitched design on frames; returns outputs (frames, *normal) and stats."""
     p_in, p_out = st.in_port, st.out_port
     words = _words(xs, p_in.folded, p_in.dtype)
@@ -114,7 +94,7 @@ def check_equal(ys: np.ndarray, refs: np.ndarray, what: str) -> None:
                             f"{len(bad)} elements differ)", "report the model and folding (rtl/folding.json)")
 
 
-def sim_report(st: Stitched, ref_model: ModelWrapper, frames: int, seed: int = 0) -> dict:
+def sim_report(st: Build, ref_model: ModelWrapper, frames: int, seed: int = 0) -> dict:
     """Bit-exact check at full rate and with gaps/stalls; cycles/frame, latency, ratio to the bound."""
     frames = max(frames, 2)
     xs = random_frames(ref_model, frames, seed)
@@ -142,32 +122,45 @@ def update_report(build_dir: Path, section: str, content: dict) -> None:
     os.replace(tmp, path)
 
 
-def make_rtl(build_dir: Path, b: Board, folding: str | None) -> tuple[Stitched, ModelWrapper, dict]:
-    """Fold, stitch and write build_dir/rtl (sources, top, memory files, folded graph, folding JSON)."""
+def make_rtl(build_dir: Path, b: Board, folding: str | None, previous: Path | None = None) -> dict:
+    """Write build_dir/rtl unless it was generated from the same inputs (or copy `previous`'s that was); its report."""
     hw_file = build_dir / "hw.onnx"
     if not hw_file.exists():
         raise XnorflowError(f"{hw_file} does not exist", "run `xnorflow build --target hw-graph` first")
-    ref = hw_part(ModelWrapper(str(hw_file)))
-    model = fold(ModelWrapper(ref.model.__deepcopy__()), b, folding)
+    key = inputs_key(hw_file, b.name, folding)
     final = build_dir / RTL_DIR
+    if _generated_from(final, key):
+        return manifest(final)["report"]
     clean_stale(final)
     tmp = stage(final)
     try:
-        st = stitch(model, tmp)
-        write_rtl(tmp, st, model)
+        if previous is not None and _generated_from(previous / RTL_DIR, key):
+            copy_rtl(previous / RTL_DIR, tmp)
+        else:
+            generate_rtl(tmp, split_host(ModelWrapper(str(hw_file)))[1], b, folding, key)
         publish(tmp, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    st.design = replace(st.design, sources=tuple(final / Path(s).name for s in st.design.sources))
-    rep = {"board": b.name, "folding": folding or "fitted to board", "layers": len(st.layers),
-           "analytical_bound": analytical_bound(model), "cycles_per_layer": st.cycles,
-           "fifos": {e.tensor: e.depth for e in st.edges}, "top": f"{RTL_DIR}/{TOP}.sv",
-           "folding_config": f"{RTL_DIR}/folding.json"}
-    return st, ref, rep
+    return manifest(final)["report"]
 
 
-def write_rtl(out: Path, st: Stitched, model: ModelWrapper) -> None:
-    """Sources, memory files, folded graph and folding JSON next to the generated top."""
+def _generated_from(rtl: Path, key: str) -> bool:
+    """True when the rtl/ directory `rtl` was generated from the inputs hashed as `key`."""
+    found = manifest(rtl)
+    return found is not None and found["inputs"] == key
+
+
+def copy_rtl(src: Path, out: Path) -> None:
+    """The files of another build's rtl/ (generated from the same inputs) into staging directory `out`."""
+    for f in src.iterdir():
+        if f.is_file() and f.name not in (MARKER, STAGING):
+            shutil.copy2(f, out / f.name)
+
+
+def generate_rtl(out: Path, part: ModelWrapper, b: Board, folding: str | None, key: str) -> None:
+    """Fold and stitch the HW part into `out`: sources, top, memory files, folded graph, folding JSON, manifest."""
+    model = fold(part, b, folding)
+    st = stitch(model, out)
     for src in st.design.sources:
         if Path(src).parent != out:
             shutil.copy(src, out / Path(src).name)
@@ -175,9 +168,33 @@ def write_rtl(out: Path, st: Stitched, model: ModelWrapper) -> None:
         (out / name).write_text(text)
     model.save(str(out / "folded.onnx"))
     (out / "folding.json").write_text(json.dumps(folding_config(model), indent=1))
+    rep = {"board": b.name, "folding": _folding_name(folding), "layers": len(st.layers),
+           "analytical_bound": analytical_bound(model), "cycles_per_layer": st.cycles,
+           "fifos": {e.tensor: e.depth for e in st.edges}, "top": f"{RTL_DIR}/{TOP}.sv",
+           "folding_config": f"{RTL_DIR}/folding.json"}
+    (out / MANIFEST).write_text(json.dumps(design_manifest(st, rep, key), indent=1))
 
 
-def synth_report(st: Stitched, b: Board) -> dict:
+def _folding_name(folding: str | None) -> str:
+    """How the report names the folding: the cycles target, or where it came from (a user's file may go away)."""
+    if folding is None:
+        return "fitted to board"
+    return folding if str(folding).isdigit() else f"FINN config {Path(folding).name} (copied to {RTL_DIR}/folding.json)"
+
+
+def design_manifest(st: Stitched, rep: dict, key: str) -> dict:
+    """rtl/design.json: what open_build needs of the stitched design, with file names relative to rtl/."""
+    layers = {}
+    for name, rtl in st.layers.items():
+        params, files = renamed(rtl, ident(name))
+        layers[name] = {"top": rtl.design.top, "sources": [Path(s).name for s in rtl.design.sources],
+                        "params": params, "mem_files": list(files)}
+    top = {"module": st.design.top, "sources": [Path(s).name for s in st.design.sources],
+           "mem_files": list(st.mem_files), "in_port": port_entry(st.in_port), "out_port": port_entry(st.out_port)}
+    return {"inputs": key, "report": rep, "top": top, "cycles": st.cycles, "layers": layers}
+
+
+def synth_report(st: Build, b: Board) -> dict:
     """Yosys per layer and for the whole design, against the board."""
     per_layer = synth_layers(st)
     total = synth_top(st)
@@ -185,45 +202,37 @@ def synth_report(st: Stitched, b: Board) -> dict:
 
 
 def build_target(hw_build_dir: Path, target: str, board_name: str, folding: str | None = None,
-                 frames: int = 8) -> dict:
-    """Run `target` (rtl, sim, synth, bitfile) on a hw-graph build directory; returns its report sections."""
+                 frames: int = 8, previous: Path | None = None) -> dict:
+    """Run `target` (rtl, sim, synth, bitfile) on a hw-graph build directory; returns its report sections.
+
+    rtl/ is reused when it (or `previous`'s, an earlier build of the same output) has the same inputs."""
     if target not in TARGETS:
         raise XnorflowError(f"unknown target '{target}'", f"use one of: hw-graph, {', '.join(TARGETS)}")
     build_dir, b, folding = Path(hw_build_dir).resolve(), board(board_name), check_folding_arg(folding)
     initialize_dummy_settings()
-    st, ref, rtl_rep = make_rtl(build_dir, b, folding)
-    update_report(build_dir, "rtl", rtl_rep)
-    out = {"rtl": rtl_rep}
+    out = {"rtl": make_rtl(build_dir, b, folding, previous)}
+    update_report(build_dir, "rtl", out["rtl"])
+    built = open_build(build_dir)
     if target == "sim":
-        out["sim"] = sim_report(st, ref, frames)
+        out["sim"] = sim_report(built, reference_part(built), frames)
     if target in ("synth", "bitfile"):
-        out["synth"] = synth_report(st, b)
+        out["synth"] = synth_report(built, b)
     for section in set(out) - {"rtl"}:
         update_report(build_dir, section, out[section])
     if target == "bitfile":
-        vivado_project(build_dir, st, b)
+        vivado_project(build_dir, built, b)
     if "synth" in out and not out["synth"]["fits"]:
         raise FlowStopped(*out["synth"]["message"].split("; ", 1))
     return out
 
 
-def remake_rtl(build_dir: Path) -> tuple[Stitched, ModelWrapper, dict]:
-    """make_rtl with the folding and board a build's rtl target saved (the caller holds the build's lock)."""
-    rep = json.loads((build_dir / "report.json").read_text()) if (build_dir / "report.json").exists() else {}
-    if "rtl" not in rep or not (build_dir / RTL_DIR / "folding.json").exists():
-        raise XnorflowError(f"{build_dir} has no RTL", f"run `xnorflow build --target rtl --out {build_dir}` first")
-    with tempfile.TemporaryDirectory() as tmp:
-        saved = Path(tmp) / "folding.json"  # make_rtl replaces rtl/, the saved folding with it
-        shutil.copy(build_dir / RTL_DIR / "folding.json", saved)
-        return make_rtl(build_dir, board(rep["rtl"]["board"]), str(saved))
+def reference_part(built: Build) -> ModelWrapper:
+    """The HW part of the build's hw.onnx, unfolded: what FINN's python execution checks the RTL against."""
+    return split_host(built.hw_graph())[1]
 
 
 def simulate_build(build_dir: Path, frames: int = 8) -> dict:
-    """`xnorflow sim BUILD_DIR`: re-simulate the RTL of a build with its saved folding."""
-    build_dir = Path(build_dir).resolve()
+    """`xnorflow sim BUILD_DIR`: re-simulate the RTL a build holds; reads the build and writes nothing into it."""
     initialize_dummy_settings()
-    with locked(build_dir):  # no build may replace the directory while its RTL is simulated and reported
-        st, ref, _ = remake_rtl(build_dir)
-        sim = sim_report(st, ref, frames)
-        update_report(build_dir, "sim", sim)
-    return sim
+    built = open_build(build_dir)
+    return sim_report(built, reference_part(built), frames)

@@ -14,20 +14,12 @@ from qonnx.custom_op.registry import getCustomOp
 
 from xnorflow.errors import XnorflowError
 from xnorflow.hw.accelerator import check_equal
+from xnorflow.hw.build import open_build
 from xnorflow.hw.ops import hw_nodes, layer_rtl
 from xnorflow.hw.ops.common import run_frames
 from xnorflow.hw.streams import random_tensor
 
 GAPS = {"seed": 11, "in_gap": 0.3, "out_stall": 0.3}
-
-
-def folded_graph(build_dir: Path) -> ModelWrapper:
-    """The folded HW graph of a build's rtl target."""
-    path = Path(build_dir) / "rtl" / "folded.onnx"
-    if not path.exists():
-        raise XnorflowError(f"{build_dir} has no rtl/folded.onnx",
-                            f"run `xnorflow build --target rtl --out {build_dir}` first")
-    return ModelWrapper(str(path))
 
 
 def find_layer(model: ModelWrapper, name: str):
@@ -50,7 +42,7 @@ def node_reference(model: ModelWrapper, node, xs: list[np.ndarray]) -> list[np.n
 
 def simulate_layer(build_dir: Path, name: str, frames: int = 4, seed: int = 0) -> dict:
     """Simulate one layer on random frames; raise on the first word that differs from FINN."""
-    model = folded_graph(build_dir)
+    model = open_build(build_dir).folded()
     node = find_layer(model, name)
     rtl = layer_rtl(model, node)
     ins = rtl.inputs

@@ -152,10 +152,15 @@ def _make_args() -> list[str]:
     return [a for flag in make_flags() for a in ("-MAKEFLAGS", flag)]
 
 
+def cached_exe(design: Design) -> Path:
+    """Where the compiled model of `design` lives in the cache (it may not be there yet)."""
+    return cache_dir() / f"{design.top}-{_cache_key(design)}" / EXE
+
+
 def compile_design(design: Design) -> Path:
     """Verilate and build the design with the testbench, or reuse the cached executable."""
-    final = cache_dir() / f"{design.top}-{_cache_key(design)}"
-    exe = final / EXE
+    exe = cached_exe(design)
+    final = exe.parent
     if exe.exists():
         touch(exe)
         return exe

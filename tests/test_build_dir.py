@@ -226,3 +226,18 @@ def test_train_never_writes_into_a_foreign_folder(workdir, capsys, out, match):
     one_line_error(capsys, ["train", "--model", "tiny-bireal", "--data", "digits", "--out", out, "--epochs", "1"],
                    match)
     assert snapshot(workdir) == before
+
+
+def test_unchanged_rebuild_reuses_rtl(workdir, capsys, monkeypatch):
+    """`xnorflow build --target rtl` again with the same model, board and folding keeps rtl/; a new folding regenerates it."""
+    from xnorflow.hw import accelerator
+    argv = ["build", "--model", "tiny-bireal", "--out", "b", "--target", "rtl", "--folding", "6000"]
+    assert main(argv) == 0
+    before = snapshot(workdir / "b" / "rtl")
+    generate = accelerator.generate_rtl
+    monkeypatch.setattr(accelerator, "generate_rtl", None)  # a regeneration would fail
+    assert main(argv) == 0
+    assert snapshot(workdir / "b" / "rtl") == before
+    monkeypatch.setattr(accelerator, "generate_rtl", generate)
+    assert main(argv[:-1] + ["9000"]) == 0
+    assert snapshot(workdir / "b" / "rtl")["folding.json"] != before["folding.json"]

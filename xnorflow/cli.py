@@ -64,7 +64,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     """The main job on the embedded default: train a tiny model on digits and report what happened."""
     from xnorflow.demo import demo
 
-    demo(args.model, args.data, args.out, args.epochs)
+    demo(args.model, args.data, args.out, args.epochs, synth=args.synth)
 
 
 TARGETS = ("hw-graph", "rtl", "sim", "synth", "bitfile")
@@ -98,7 +98,7 @@ def cmd_build(args: argparse.Namespace) -> None:
             f"{rep['threshold_memory_bits']} bits -> {out}")
         if args.target != "hw-graph":
             try:
-                result = build_target(tmp, args.target, args.board, folding, args.frames)
+                result = build_target(tmp, args.target, args.board, folding, args.frames, previous=out)
             except FlowStopped as stop:  # everything before the missing tool (or the overfull board) is kept
                 stopped = stop
         keep(tmp / "build.log")
@@ -136,7 +136,7 @@ def cmd_cache(args: argparse.Namespace) -> None:
 
 
 def cmd_sim(args: argparse.Namespace) -> None:
-    """Re-simulate a build's RTL (with its saved folding), or one --layer of it, against FINN's python execution."""
+    """Re-simulate a build's RTL as it is, or one --layer of it, against FINN's python execution; writes nothing."""
     from xnorflow.hw.accelerator import simulate_build
     from xnorflow.hw.layer_sim import simulate_layer
 
@@ -261,8 +261,11 @@ def parser() -> argparse.ArgumentParser:
                "check it end to end")
     demo.add_argument("--model", default="tiny-bireal", metavar="NAME", help="registry name, see `xnorflow models`")
     demo.add_argument("--data", default="digits", choices=("digits", "fashion-mnist"), help="data set")
-    demo.add_argument("--epochs", type=positive, default=30, help="epochs per recipe step")
+    demo.add_argument("--epochs", type=positive, default=15, help="epochs per recipe step (15 keeps the demo within "
+                      "3 minutes on an idle 2-core machine)")
     demo.add_argument("--out", default="runs/demo", help="folder for the run (train/) and its build (build/)")
+    demo.add_argument("--synth", action="store_true", help="also synthesise the whole design with Yosys "
+                      "(a few CPU-minutes more)")
     export = add("export", cmd_export, "QONNX export of a checkpoint (or registry name)")
     export.add_argument("model", metavar="CKPT", help="model.pt of `xnorflow train`, or a registry name")
     export.add_argument("--out", required=True, help="the .onnx file to write")

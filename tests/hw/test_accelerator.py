@@ -17,7 +17,9 @@ from torch import nn
 from xnorflow.build_flows.export import export
 from xnorflow.build_flows.hw_graph import build_hw_graph
 from xnorflow.errors import XnorflowError
+from xnorflow.hw import accelerator
 from xnorflow.hw.accelerator import build_target, simulate_build
+from xnorflow.hw.build import open_build
 from xnorflow.hw.boards import board
 from xnorflow.hw.verilator import SimulationDeadlock
 
@@ -138,13 +140,92 @@ def test_tiny_real2bin_ungated_bit_exact(tmp_path):
     assert sim["bit_exact"] and sim["ratio_to_bound"] <= MAX_RATIO
 
 
-def test_sim_entry_reuses_folding(bireal_dir, tmp_path, monkeypatch):
-    """`xnorflow sim BUILD_DIR` re-simulates with the folding saved by the rtl target (relative paths too)."""
+def tree(root: Path) -> dict[str, tuple[int, int]]:
+    """Every path under `root` with its inode and mtime (ns): equal trees mean nothing was written."""
+    return {str(p.relative_to(root)): (p.stat().st_ino, p.stat().st_mtime_ns) for p in sorted(root.rglob("*"))}
+
+
+def test_opening_a_build_writes_nothing(bireal_dir, tmp_path, monkeypatch):
+    """`xnorflow sim BUILD_DIR` and the driver open the RTL the rtl target wrote (relative paths too), read-only."""
+    from xnorflow.hw.driver import VerilatorAccelerator
+
     copy_of(bireal_dir, tmp_path / "b")
     monkeypatch.chdir(tmp_path)
     rtl = build_target(Path("b"), "rtl", "Pynq-Z1", FOLDING)["rtl"]
+    before, beside = tree(tmp_path / "b"), sorted(tmp_path.iterdir())
+    monkeypatch.setattr(accelerator, "generate_rtl", None)  # any regeneration would fail
     sim = simulate_build(Path("b"), frames=2)
     assert sim["bit_exact"] and sim["analytical_bound"] == rtl["analytical_bound"]
+    VerilatorAccelerator("b").execute(np.zeros((1, 1, 8, 8), np.float32))
+    assert tree(tmp_path / "b") == before and sorted(tmp_path.iterdir()) == beside
+
+
+def test_unchanged_rebuild_reuses_rtl(bireal_dir, tmp_path, monkeypatch):
+    """Same hw.onnx, board and folding: rtl/ is kept (or copied from the previous build); a new folding regenerates."""
+    build = copy_of(bireal_dir, tmp_path / "b")
+    build_target(build, "rtl", "Pynq-Z2", FOLDING)
+    before = tree(build / "rtl")
+    generate = accelerator.generate_rtl
+    monkeypatch.setattr(accelerator, "generate_rtl", None)
+    build_target(build, "rtl", "Pynq-Z2", FOLDING)
+    assert tree(build / "rtl") == before
+    staged = copy_of(bireal_dir, tmp_path / "staged")  # what `xnorflow build` stages beside the previous build
+    build_target(staged, "rtl", "Pynq-Z2", FOLDING, previous=build)
+    assert open_build(staged).inputs == open_build(build).inputs
+    assert snapshot(staged / "rtl") == snapshot(build / "rtl")
+    monkeypatch.setattr(accelerator, "generate_rtl", generate)
+    rtl = build_target(build, "rtl", "Pynq-Z2", "9000")["rtl"]
+    assert rtl["folding"] == "9000" and open_build(build).inputs != open_build(staged).inputs
+    assert open_build(build).report()["rtl"] == rtl
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    """File name -> content of the files directly in `root`."""
+    return {p.name: p.read_bytes() for p in root.iterdir() if p.is_file()}
+
+
+def named_files(value, root: Path) -> list[Path]:
+    """Every string in a report that names a file (a path with a file suffix), resolved against `root`."""
+    if isinstance(value, dict):
+        return [p for v in value.values() for p in named_files(v, root)]
+    if isinstance(value, list):
+        return [p for v in value for p in named_files(v, root)]
+    words = value.split() if isinstance(value, str) else []
+    return [root / w.strip("()") for w in words if "/" in w and Path(w.strip("()")).suffix]
+
+
+def test_report_names_only_existing_files(bireal_dir, tmp_path):
+    """report.json names no file that is gone, also after a folding JSON of the user's is deleted and the build re-simulated."""
+    build = copy_of(bireal_dir, tmp_path / "b")
+    cfg = tmp_path / "fold.json"
+    build_target(build, "rtl", "Pynq-Z2", FOLDING)
+    shutil.copy(build / "rtl" / "folding.json", cfg)
+    build_target(build, "sim", "Pynq-Z2", str(cfg), frames=2)
+    cfg.unlink()
+    simulate_build(build, frames=2)
+    rep = json.loads((build / "report.json").read_text())
+    names = named_files({k: v for k, v in rep.items() if k != "source"}, build)
+    assert build / "rtl" / "folding.json" in names and build / "rtl" / "xnorflow_top.sv" in names
+    assert [p for p in names if not p.exists()] == []
+
+
+def test_host_split_is_the_whole_graph(bireal_dir):
+    """split_host's host pre-processing, HW part and post-processing, run in a row, equal hw.onnx bit for bit."""
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.core.onnx_exec import execute_onnx
+
+    from finn.util.fpgadataflow import is_fpgadataflow_node
+    from xnorflow.build_flows.hw_graph import split_host
+    from xnorflow.hw.driver import run_graph
+
+    model = ModelWrapper(str(bireal_dir / "hw.onnx"))
+    pre, part, post = split_host(model)
+    assert pre.graph.node and post.graph.node and all(map(is_fpgadataflow_node, part.graph.node))
+    assert not any(is_fpgadataflow_node(n) for n in (*pre.graph.node, *post.graph.node))
+    assert len(pre.graph.node) + len(part.graph.node) + len(post.graph.node) == len(model.graph.node)
+    for x in np.random.default_rng(0).uniform(-1, 1, (4, 1, 1, 8, 8)).astype(np.float32):
+        whole = execute_onnx(model, {model.graph.input[0].name: x})[model.graph.output[0].name]
+        assert np.array_equal(run_graph(post, run_graph(part, run_graph(pre, x))), whole)
 
 
 def test_sim_without_rtl_refused(bireal_dir, tmp_path):
@@ -175,7 +256,6 @@ def test_bitfile_stops_at_vivado(bireal_dir, tmp_path, monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name, path=None: None)
     monkeypatch.delenv("XILINX_VIVADO", raising=False)
     build = copy_of(bireal_dir, tmp_path / "b")
-    from xnorflow.hw import accelerator
     monkeypatch.setattr(accelerator, "synth_report", lambda st, b: {"fits": True})
     with pytest.raises(XnorflowError, match="Vivado is not installed.*install Vivado"):
         build_target(build, "bitfile", "Pynq-Z2", FOLDING)

@@ -10,8 +10,9 @@ from test_accelerator import registry_graph
 from xnorflow.cli import main
 from xnorflow.errors import XnorflowError
 from xnorflow.hw.accelerator import build_target
+from xnorflow.hw.build import open_build
+from xnorflow.hw.layer_sim import simulate_layer
 from xnorflow.hw.ops import hw_nodes
-from xnorflow.hw.layer_sim import folded_graph, simulate_layer
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +25,7 @@ def rtl_dir(tmp_path_factory) -> Path:
 
 def _first(build: Path, op: str, multi_stream: bool = False) -> str:
     """Name of the first HW layer of op type `op` (optionally with several output streams)."""
-    model = folded_graph(build)
+    model = open_build(build).folded()
     return next(n.name for n in hw_nodes(model) if n.op_type.startswith(op)
                 and (not multi_stream or len(n.output) > 1) and (op != "MVAU" or
                                                                  getCustomOp(n).get_nodeattr("binaryXnorMode")))
@@ -54,5 +55,5 @@ def test_unknown_layer_lists_layers(rtl_dir):
 
 def test_layer_without_rtl(tmp_path):
     """A build without the rtl target is refused with the command to run."""
-    with pytest.raises(XnorflowError, match="no rtl/folded.onnx.*--target rtl"):
+    with pytest.raises(XnorflowError, match="has no RTL.*--target rtl"):
         simulate_layer(tmp_path, "MVAU_0")

@@ -1,0 +1,131 @@
+"""A build directory as an artifact: `open_build` reads what the rtl target wrote, and never writes.
+
+The rtl target writes `rtl/design.json` beside the sources: the stitched top's ports, sources and memory
+files, each layer's module (for per-layer synthesis), the folded cycles per layer, the rtl report section,
+and `inputs`, a hash of what the RTL was generated from (hw.onnx, folding, board, generator). Simulation,
+synthesis, the Vivado script, the driver and the demo open the build through it, so nothing re-stitches;
+`make_rtl` regenerates rtl/ only when that hash differs.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from qonnx.core.datatype import DataType
+from qonnx.core.modelwrapper import ModelWrapper
+
+from xnorflow.errors import XnorflowError
+from xnorflow.hw.dataflow import Port
+from xnorflow.hw.verilator import Design, Stream, cached_exe, compile_design
+
+RTL_DIR = "rtl"
+MANIFEST = "design.json"
+HW_ROOT = Path(__file__).resolve().parent
+GENERATOR_SUFFIXES = (".py", ".sv", ".svh", ".v", ".cpp", ".h")
+
+
+@lru_cache(maxsize=1)
+def generator_version() -> str:
+    """Hash of the RTL generator: every python and RTL source of xnorflow.hw."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in HW_ROOT.rglob("*") if p.suffix in GENERATOR_SUFFIXES and p.is_file()):
+        h.update(str(path.relative_to(HW_ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def inputs_key(hw_file: Path, board_name: str, folding: str | None) -> str:
+    """Content hash of what rtl/ is generated from: hw.onnx, board, folding (a JSON file by content), generator."""
+    folding_text = Path(folding).read_text() if folding and not str(folding).isdigit() else str(folding)
+    h = hashlib.sha256()
+    for part in (hw_file.read_bytes(), board_name.encode(), folding_text.encode(), generator_version().encode()):
+        h.update(hashlib.sha256(part).digest())
+    return h.hexdigest()
+
+
+def manifest(rtl_dir: Path) -> dict | None:
+    """rtl/design.json of a build, or None where there is none."""
+    path = rtl_dir / MANIFEST
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _port(entry: dict) -> Port:
+    """A stitched top's port from its manifest entry."""
+    return Port(Stream(*entry["stream"]), DataType[entry["dtype"]], tuple(entry["folded"]), tuple(entry["normal"]))
+
+
+def port_entry(port: Port) -> dict:
+    """A port as its manifest entry."""
+    return {"stream": [port.stream.name, port.stream.bits], "dtype": port.dtype.name,
+            "folded": list(port.folded), "normal": list(port.normal)}
+
+
+@dataclass(frozen=True)
+class LayerDesign:
+    """One layer's module alone, with its memory files: what per-layer synthesis needs."""
+
+    design: Design
+    mem_files: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Build:
+    """An opened build directory: its stitched design as rtl/ holds it, the report, and its graphs on demand."""
+
+    path: Path
+    design: Design
+    mem_files: dict[str, str]
+    in_port: Port
+    out_port: Port
+    cycles: dict[str, int]
+    layers: dict[str, LayerDesign]
+    inputs: str
+
+    def hw_graph(self) -> ModelWrapper:
+        """hw.onnx: the host ends and the HW part, as FINN executes them."""
+        return ModelWrapper(str(self.path / "hw.onnx"))
+
+    def folded(self) -> ModelWrapper:
+        """rtl/folded.onnx: the HW part with the folding the RTL was generated from."""
+        return ModelWrapper(str(self.path / RTL_DIR / "folded.onnx"))
+
+    def report(self) -> dict:
+        """report.json as it is now."""
+        return json.loads((self.path / "report.json").read_text())
+
+    def is_compiled(self) -> bool:
+        """True when the compiled Verilator model of the top is in the cache."""
+        return cached_exe(self.design).is_file()
+
+    def compiled(self) -> Path:
+        """The compiled Verilator model of the top (from the cache, which is keyed by the sources' content)."""
+        return compile_design(self.design)
+
+
+def _files(rtl: Path, names: list[str]) -> dict[str, str]:
+    """Memory files of rtl/ by name."""
+    return {name: (rtl / name).read_text() for name in names}
+
+
+def _layer(rtl: Path, entry: dict) -> LayerDesign:
+    """One layer's module from its manifest entry."""
+    design = Design(entry["top"], tuple(rtl / s for s in entry["sources"]), (), (), entry["params"])
+    return LayerDesign(design, _files(rtl, entry["mem_files"]))
+
+
+def open_build(build_dir: str | Path) -> Build:
+    """Open a build directory that holds RTL, read-only; one XnorflowError when it has none."""
+    path = Path(build_dir).resolve()
+    rtl = path / RTL_DIR
+    found = manifest(rtl)
+    if found is None or not (path / "hw.onnx").is_file():
+        raise XnorflowError(f"{build_dir} has no RTL (no {RTL_DIR}/{MANIFEST})",
+                            f"run `xnorflow build --target rtl --out {build_dir}` first")
+    top = found["top"]
+    design = Design(top["module"], tuple(rtl / s for s in top["sources"]),
+                    (Stream(*top["in_port"]["stream"]),), (Stream(*top["out_port"]["stream"]),))
+    return Build(path, design, _files(rtl, top["mem_files"]), _port(top["in_port"]), _port(top["out_port"]),
+                 found["cycles"], {name: _layer(rtl, e) for name, e in found["layers"].items()},
+                 found["inputs"])
