@@ -5,7 +5,7 @@ FINN converts neither a Sigmoid nor a product of two activations. Both are exact
   smallest float32 inputs reaching each level (found on torch's own float32 sigmoid and round-half-even, so
   the thresholds give the Quant's result on every float32 input), times s;
 - q_a s_a * q_g s_g = (q_a q_g) s_a s_g: the integer product of the block's stream and the frame's gate vector
-  is our ChannelGateMul HW layer (build_flows.custom_op), and s_a s_g joins the next quantizer's thresholds.
+  is our ChannelGateMul HW layer (hw/ops/channel_gate_mul.py), and s_a s_g joins the next quantizer's thresholds.
 """
 import numpy as np
 import torch

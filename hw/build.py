@@ -18,7 +18,7 @@ from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 
 from xnorflow.errors import XnorflowError
-from xnorflow.hw.dataflow import Port
+from xnorflow.hw.ops.common import Port
 from xnorflow.hw.verilator import Design, Stream, cached_exe, compile_design
 
 RTL_DIR = "rtl"
