@@ -193,8 +193,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    "(default: the recipe's)")
     p.add_argument("--until", metavar="STEP", help="stop after this recipe step, e.g. train only a real-valued "
                    "step 1 (default: run every step)")
-    p.add_argument("--attention-weight", type=float, help="override the attention-matching weight (R2B Eq. 2) "
-                   "(default: the recipe's)")
+    p.add_argument("--attention-weight", type=float, help="attention-matching weight (R2B Eq. 2) of every "
+                   "step that has a teacher, 0 turns it off (default: the recipe's: real2bin steps 1-2)")
     p.add_argument("--option", action="append", metavar="KEY=BOOL", help="model builder option KEY=true|false, "
                    "e.g. gating=false, hyper=false (repeatable) (default: the builder's, every option on)")
     p.add_argument("--shortcut-bits", type=positive, default=8, help="fixed-point width of the real shortcuts")
