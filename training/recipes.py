@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from xnorflow.errors import XnorflowError
 
 ESTIMATORS = ("ste", "approx", "warmup")  # sign backwards (training/ste.py) a step may use
+BN_BATCHES = 200  # training batches the BatchNorm re-estimation at the end of a binary step averages over
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from tqdm import tqdm
 from xnorflow.chatter import terminal
 from xnorflow.errors import XnorflowError
 from xnorflow.training import checkpoint, metrics
+from xnorflow.training.bn_calibration import reestimate
 from xnorflow.training.data import DataBundle, load_dataset
 from xnorflow.training.layers import QuantSpec
 from xnorflow.training.losses import objective
@@ -160,17 +161,26 @@ def _run_step(cfg: TrainConfig, step: Step, label: str, spec: QuantSpec, data: D
     for epoch in range(start, cfg.epochs):
         began = time.time()
         train_loss, train_acc = _train_epoch(ddp, loader, optimizer, scheduler, teacher, step, label, epoch, cfg)
+        calibration = _calibrate(model, step, data, cfg) if epoch + 1 == cfg.epochs else None
         test_loss, test_acc = evaluate(model, data.test, cfg)
         history.append({"step": step.name, "epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc,
                         "test_loss": test_loss, "test_acc": test_acc, "lr": scheduler.get_last_lr()[0],
                         "seconds": round(time.time() - began, 3)})
         state = {"format": checkpoint.FORMAT, **meta, "step": step.name, "epoch": epoch + 1,
                  "state_dict": model.state_dict(), "optimizer": optimizer.state_dict(),
-                 "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(), "history": history}
+                 "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(), "history": history,
+                 "calibration": calibration}
         if rank() == 0:
             checkpoint.save_atomic(state, ckpt_path)
             metrics.write(history, out)
     return state if state is not None else checkpoint.load(ckpt_path)
+
+
+def _calibrate(model: nn.Module, step: Step, data: DataBundle, cfg: TrainConfig) -> dict | None:
+    """BN re-estimation with the hard-sign forward at the end of a step with binary activations (None otherwise)."""
+    if step.precision not in ("binact", "binary"):
+        return None
+    return {"data": cfg.data, **reestimate(model, _limit(data.train, cfg.limit), cfg.batch_size, seed=cfg.seed)}
 
 
 def _resume(path: Path, cfg: TrainConfig, model: nn.Module, optimizer: torch.optim.Optimizer,
