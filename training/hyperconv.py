@@ -9,7 +9,6 @@ from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
 from xnorflow.training.layers import BipolarConv2d, QuantSpec
-from xnorflow.training.quantizers import SignWeightQuant
 
 
 class KernelGenerator(nn.Module):
@@ -30,9 +29,7 @@ class HyperConv2d(BipolarConv2d):
     """Bipolar-padded binary conv whose kernel is sign(D(z)): gradients accumulate in z and D (hyper accumulation)."""
 
     def __init__(self, cin: int, cout: int, kernel: int, stride: int, spec: QuantSpec, embedding: int = 8) -> None:
-        binary = spec.precision == "binary"
-        super().__init__(cin, cout, kernel, stride, SignWeightQuant if binary else None,
-                         **({"weight_estimator": spec.estimator} if binary else {}))
+        super().__init__(cin, cout, kernel, stride, **spec.sign_weight_quant())
         parametrize.register_parametrization(self.conv, "weight", KernelGenerator(self.conv.weight.shape, embedding),
                                              unsafe=True)
         # the proxy weight is generated, never read: keep no dead copy of it

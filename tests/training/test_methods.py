@@ -64,6 +64,15 @@ def test_materialize_ships_the_generated_kernel_only() -> None:
     assert not [n for n, _ in model.named_parameters() if "parametrizations" in n]
 
 
+@pytest.mark.parametrize("hyper", [True, False])
+def test_without_hyperconv_the_weights_keep_ste_warmup(hyper: bool) -> None:
+    from xnorflow.training.quantizers import SignQuant
+
+    model = build_model("tiny-hyperbnn", spec=QuantSpec(estimator="warmup"), options={"hyper": hyper})
+    weight_quant = model.blocks[0].conv.conv.weight_quant.tensor_quant
+    assert isinstance(weight_quant, SignQuant) and weight_quant.estimator == "warmup"
+
+
 STEPS = ["soft-activations", "binary-activations", "binary"]
 
 

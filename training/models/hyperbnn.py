@@ -42,15 +42,17 @@ class DPConvBranch(nn.Module):
 
 
 class HyperBlock(nn.Module):
-    """sign -> [HyperConv | binary conv] (C_out - 1) ++ DPConv real branch (1) -> BN -> grid, + shortcut (HyperBNN Fig. 1, 5)."""
+    """sign -> [HyperConv | binary conv] (C_out - 1) ++ DPConv real branch (1) -> BN -> grid, + shortcut (HyperBNN Fig. 1, 5).
+
+    hyper=False (Table 4's ablation without H) keeps the weights' STE-Warmup sign: only the hypernetwork goes."""
 
     def __init__(self, cin: int, cout: int, stride: int, spec: QuantSpec, hyper: bool = True, dpconv: bool = True,
                  enhanced: bool = True) -> None:
         super().__init__()
         binary_out = cout - 1 if dpconv else cout
         self.sign = spec.sign()
-        self.conv = (HyperConv2d(cin, binary_out, 3, stride, spec) if hyper
-                     else BipolarConv2d(cin, binary_out, 3, stride, spec.binary_weight_quant()))
+        self.conv = (HyperConv2d(cin, binary_out, 3, stride, spec) if hyper  # hyper=false: the same weight sign
+                     else BipolarConv2d(cin, binary_out, 3, stride, **spec.sign_weight_quant()))
         self.dpconv = DPConvBranch(cin, 3, stride, spec) if dpconv else None
         self.bn = nn.BatchNorm2d(cout)
         self.quant_branch = spec.shortcut()
