@@ -37,8 +37,8 @@ class HyperConv2d(BipolarConv2d):
 
 
 def materialize(model: nn.Module) -> nn.Module:
-    """Replace every generated kernel by its current value, removing the hypernetworks (in place)."""
+    """Replace every generated kernel (HyperConv's, DPConv's mean) by its current value, in place."""
     for module in model.modules():
-        if isinstance(module, HyperConv2d) and parametrize.is_parametrized(module.conv, "weight"):
-            parametrize.remove_parametrizations(module.conv, "weight", leave_parametrized=True)
+        for name in list(getattr(module, "parametrizations", {})):
+            parametrize.remove_parametrizations(module, name, leave_parametrized=True)
     return model

@@ -189,6 +189,10 @@ def _resume(path: Path, cfg: TrainConfig, model: nn.Module, optimizer: torch.opt
     if not path.exists():
         return 0
     ckpt = checkpoint.load(path)
+    if ckpt.get("upgraded_from") and (ckpt["epoch"] < cfg.epochs or ckpt["options"] != (cfg.options or {})):
+        raise XnorflowError(f"{path} was written by an older xnorflow ({ckpt['upgraded_from']}), whose recipes "
+                            "and blocks differ", "finish it with the xnorflow that started it, or train again "
+                            "into a new --out")
     checkpoint.load_state(model, ckpt["state_dict"], str(path))
     optimizer.load_state_dict(ckpt["optimizer"])
     scheduler.load_state_dict(ckpt["scheduler"])

@@ -106,3 +106,23 @@ def test_unknown_recipe_step_is_one_line(capsys: pytest.CaptureFixture, tmp_path
     assert main(["train", "--model", "tiny-real2bin", "--data", "digits", "--recipe", "real2bin", "--until", "step9",
                  "--out", str(tmp_path / "x")]) == 2
     assert f"recipe 'real2bin' has no step 'step9'; its steps are: {', '.join(STEPS)}" in capsys.readouterr().err
+
+
+def test_dpconv_gradient_reaches_the_binary_convs_latent_weights() -> None:
+    """DPConv's kernel is the mean of the binary conv's real kernels (Hyper-BinaryNet Eq. 8), through sign or not."""
+    block = build_model("tiny-hyperbnn", spec=QuantSpec(estimator="warmup"), options={"hyper": False}).blocks[0]
+    block.train()
+    x = torch.randn(2, 16, 8, 8) * 4  # |x| > 1 mostly: the sign's clipped surrogate passes almost nothing
+    block.dpconv(x).sum().backward()
+    latent = block.conv.conv.weight
+    assert latent.grad is not None and latent.grad.abs().sum() > 0
+    assert torch.equal(block.dpconv.conv.weight, latent.mean(dim=(0, 1), keepdim=True))
+
+
+def test_dpconv_kernel_is_baked_in_for_export() -> None:
+    model = build_model("tiny-hyperbnn").eval()
+    x = torch.rand(2, 1, 8, 8) * 2 - 1
+    before = model(x)
+    materialize(model)
+    assert torch.equal(model(x), before)
+    assert torch.equal(model.blocks[0].dpconv.conv.weight, model.blocks[0].conv.conv.weight.mean((0, 1), True))
