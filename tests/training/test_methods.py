@@ -126,3 +126,15 @@ def test_dpconv_kernel_is_baked_in_for_export() -> None:
     materialize(model)
     assert torch.equal(model(x), before)
     assert torch.equal(model.blocks[0].dpconv.conv.weight, model.blocks[0].conv.conv.weight.mean((0, 1), True))
+
+
+@pytest.mark.parametrize("reads_bn", [True, False])
+def test_gate_reads_the_bn_output_the_sign_binarizes(reads_bn: bool) -> None:
+    """R2B Fig. 1: G(A) and sign(A) see the same A, the BN output; gate_reads_bn=False is v1's gate on the input."""
+    block = build_model("tiny-real2bin", options={"gate_reads_bn": reads_bn}).blocks[0].eval()
+    torch.nn.init.uniform_(block.bn.bias, -1, 1)
+    seen = []
+    block.gate.register_forward_hook(lambda _m, inputs, _out: seen.append(inputs[0]))
+    x = torch.randint(-16, 16, (2, 16, 8, 8)) / 16.0
+    block(x)
+    assert torch.equal(seen[0], block.bn(x) if reads_bn else x)
