@@ -39,7 +39,7 @@ def _bireal(stages: list[tuple[int, int]], stem: tuple[int, int, int, bool]) -> 
 
 
 def _real2bin(stages: list[tuple[int, int]], stem: tuple[int, int, int, bool]) -> Builder:
-    """Options: gating (data-driven channel re-scaling), gate_reads_bn (R2B Fig. 1's gate input); both on by default."""
+    """Options: gating (data-driven channel re-scaling, default on), gate_reads_bn (R2B Fig. 1's gate input, off)."""
     return _staged(Real2BinBlock, stages, stem)
 
 
