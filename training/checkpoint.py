@@ -9,7 +9,9 @@ from torch import nn
 from xnorflow.errors import XnorflowError
 from xnorflow.training.layers import QuantSpec
 
-FORMAT = "xnorflow-checkpoint-v1"
+FORMAT = "xnorflow-checkpoint-v2"
+V1 = "xnorflow-checkpoint-v1"
+V1_OPTIONS = {"dpconv_mean": False, "gate_reads_bn": False}  # v1 blocks: a learned DPConv kernel, the R2B gate on x
 
 
 def save_atomic(obj: object, path: Path) -> None:
@@ -37,9 +39,18 @@ def load(path: str | Path) -> dict:
     except Exception as err:  # torch raises many types for truncated/garbled files
         raise XnorflowError(f"checkpoint {path} is corrupt or not a torch file ({type(err).__name__})",
                             "re-run `xnorflow train` (it resumes) or point to an intact checkpoint") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+    if not isinstance(ckpt, dict) or ckpt.get("format") not in (FORMAT, V1):
         raise XnorflowError(f"{path} is not an xnorflow checkpoint", "pass the model.pt written by `xnorflow train`")
-    return ckpt
+    return ckpt if ckpt["format"] == FORMAT else _from_v1(ckpt)
+
+
+def _from_v1(ckpt: dict) -> dict:
+    """A v1 checkpoint as v2: the builder options that rebuild its blocks as v1 built them (issue 14's fixes off)."""
+    from xnorflow.training.models.registry import BUILDERS
+
+    takes = getattr(BUILDERS.get(ckpt.get("model")), "options", ())
+    legacy = {k: v for k, v in V1_OPTIONS.items() if k in takes}
+    return {**ckpt, "format": FORMAT, "options": {**legacy, **(ckpt.get("options") or {})}, "upgraded_from": V1}
 
 
 def load_state(model: nn.Module, state: dict, source: str) -> None:

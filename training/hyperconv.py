@@ -9,7 +9,6 @@ from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
 from xnorflow.training.layers import BipolarConv2d, QuantSpec
-from xnorflow.training.quantizers import SignWeightQuant
 
 
 class KernelGenerator(nn.Module):
@@ -30,9 +29,7 @@ class HyperConv2d(BipolarConv2d):
     """Bipolar-padded binary conv whose kernel is sign(D(z)): gradients accumulate in z and D (hyper accumulation)."""
 
     def __init__(self, cin: int, cout: int, kernel: int, stride: int, spec: QuantSpec, embedding: int = 8) -> None:
-        binary = spec.precision == "binary"
-        super().__init__(cin, cout, kernel, stride, SignWeightQuant if binary else None,
-                         **({"weight_estimator": spec.estimator} if binary else {}))
+        super().__init__(cin, cout, kernel, stride, **spec.sign_weight_quant())
         parametrize.register_parametrization(self.conv, "weight", KernelGenerator(self.conv.weight.shape, embedding),
                                              unsafe=True)
         # the proxy weight is generated, never read: keep no dead copy of it
@@ -40,8 +37,8 @@ class HyperConv2d(BipolarConv2d):
 
 
 def materialize(model: nn.Module) -> nn.Module:
-    """Replace every generated kernel by its current value, removing the hypernetworks (in place)."""
+    """Replace every generated kernel (HyperConv's, DPConv's mean) by its current value, in place."""
     for module in model.modules():
-        if isinstance(module, HyperConv2d) and parametrize.is_parametrized(module.conv, "weight"):
-            parametrize.remove_parametrizations(module.conv, "weight", leave_parametrized=True)
+        for name in list(getattr(module, "parametrizations", {})):
+            parametrize.remove_parametrizations(module, name, leave_parametrized=True)
     return model

@@ -17,6 +17,7 @@ from xnorflow.training.quantizers import (
     Int8WeightQuant,
     MagnitudeAwareSignWeightQuant,
     SignActQuant,
+    SignWeightQuant,
 )
 from xnorflow.training.recipes import ESTIMATORS
 
@@ -71,6 +72,12 @@ class QuantSpec:
     def binary_weight_quant(self) -> type | None:
         """Weight quantizer of binary convs: magnitude-aware sign when fully binary."""
         return MagnitudeAwareSignWeightQuant if self.precision == "binary" else None
+
+    def sign_weight_quant(self) -> dict:
+        """Keyword args for binary convs whose weights take the activations' sign estimator (HyperBNN, STE-Warmup)."""
+        if self.precision != "binary":
+            return {"weight_quant": None}
+        return {"weight_quant": SignWeightQuant, "weight_estimator": self.estimator}
 
     def int_weight_quant(self) -> dict:
         """Keyword args for 8-bit-weight layers (first conv, last FC, real shortcut convs)."""

@@ -3,7 +3,6 @@
 Distributed training is torch's own DDP (gloo on CPU), started by torchrun; rank 0 writes all files.
 """
 import json
-import math
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -20,6 +19,7 @@ from tqdm import tqdm
 from xnorflow.chatter import terminal
 from xnorflow.errors import XnorflowError
 from xnorflow.training import checkpoint, metrics
+from xnorflow.training.bn_calibration import reestimate
 from xnorflow.training.data import DataBundle, load_dataset
 from xnorflow.training.layers import QuantSpec
 from xnorflow.training.losses import objective
@@ -151,8 +151,7 @@ def _run_step(cfg: TrainConfig, step: Step, label: str, spec: QuantSpec, data: D
         checkpoint.load_state(model, previous["state_dict"], f"checkpoint of step '{previous['step']}'")
     loader = _loader(cfg, data.train, shuffle=True)
     optimizer = _optimizer(model, step)
-    total = cfg.epochs * len(loader)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(step.schedule, total))
+    scheduler = _scheduler(optimizer, step, cfg.epochs, len(loader))
     ckpt_path = out / step.name / "checkpoint.pt"
     start = _resume(ckpt_path, cfg, model, optimizer, scheduler, history)
     ddp = DistributedDataParallel(model) if dist.is_initialized() else model
@@ -162,17 +161,26 @@ def _run_step(cfg: TrainConfig, step: Step, label: str, spec: QuantSpec, data: D
     for epoch in range(start, cfg.epochs):
         began = time.time()
         train_loss, train_acc = _train_epoch(ddp, loader, optimizer, scheduler, teacher, step, label, epoch, cfg)
+        calibration = _calibrate(model, step, data, cfg) if epoch + 1 == cfg.epochs else None
         test_loss, test_acc = evaluate(model, data.test, cfg)
         history.append({"step": step.name, "epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc,
                         "test_loss": test_loss, "test_acc": test_acc, "lr": scheduler.get_last_lr()[0],
                         "seconds": round(time.time() - began, 3)})
         state = {"format": checkpoint.FORMAT, **meta, "step": step.name, "epoch": epoch + 1,
                  "state_dict": model.state_dict(), "optimizer": optimizer.state_dict(),
-                 "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(), "history": history}
+                 "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(), "history": history,
+                 "calibration": calibration}
         if rank() == 0:
             checkpoint.save_atomic(state, ckpt_path)
             metrics.write(history, out)
     return state if state is not None else checkpoint.load(ckpt_path)
+
+
+def _calibrate(model: nn.Module, step: Step, data: DataBundle, cfg: TrainConfig) -> dict | None:
+    """BN re-estimation with the hard-sign forward at the end of a step with binary activations (None otherwise)."""
+    if step.precision not in ("binact", "binary"):
+        return None
+    return {"data": cfg.data, **reestimate(model, _limit(data.train, cfg.limit), cfg.batch_size, seed=cfg.seed)}
 
 
 def _resume(path: Path, cfg: TrainConfig, model: nn.Module, optimizer: torch.optim.Optimizer,
@@ -181,6 +189,10 @@ def _resume(path: Path, cfg: TrainConfig, model: nn.Module, optimizer: torch.opt
     if not path.exists():
         return 0
     ckpt = checkpoint.load(path)
+    if ckpt.get("upgraded_from") and (ckpt["epoch"] < cfg.epochs or ckpt["options"] != (cfg.options or {})):
+        raise XnorflowError(f"{path} was written by an older xnorflow ({ckpt['upgraded_from']}), whose recipes "
+                            "and blocks differ", "finish it with the xnorflow that started it, or train again "
+                            "into a new --out")
     checkpoint.load_state(model, ckpt["state_dict"], str(path))
     optimizer.load_state_dict(ckpt["optimizer"])
     scheduler.load_state_dict(ckpt["scheduler"])
@@ -210,21 +222,31 @@ def _set_epoch(loader: DataLoader, seed: int, epoch: int) -> None:
 
 
 def _optimizer(model: nn.Module, step: Step) -> torch.optim.Optimizer:
-    """Adam or AMSGrad; weight decay only on conv/linear weights (not BN, shifts, slopes, scales or embeddings)."""
+    """Adam, AMSGrad or SGD with momentum; weight decay only on conv/linear weights (not BN, shifts, slopes, scales)."""
     decay = [p for n, p in model.named_parameters() if p.ndim > 1 and n.endswith(".weight")]
     rest = [p for p in model.parameters() if all(p is not q for q in decay)]
-    return torch.optim.Adam([{"params": decay, "weight_decay": step.weight_decay},
-                             {"params": rest, "weight_decay": 0.0}], lr=step.lr, betas=step.betas,
-                            amsgrad=step.optimizer == "amsgrad")
+    groups = [{"params": decay, "weight_decay": step.weight_decay}, {"params": rest, "weight_decay": 0.0}]
+    if step.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=step.lr, momentum=step.momentum)
+    return torch.optim.Adam(groups, lr=step.lr, betas=step.betas, amsgrad=step.optimizer == "amsgrad")
 
 
-def _schedule(kind: str, total: int):
-    """Per-iteration LR multiplier: linear decay to 0 (ReActNet), halving at 1/3 and 2/3 (step), or cosine."""
-    if kind == "linear":
-        return lambda it: max(0.0, 1.0 - it / total)
-    if kind == "step":
-        return lambda it: 0.5 ** min(2, 3 * it // total)
-    return lambda it: 0.5 * (1.0 + math.cos(math.pi * min(it, total) / total))
+def _scheduler(optimizer: torch.optim.Optimizer, step: Step, epochs: int,
+               batches: int) -> torch.optim.lr_scheduler.LRScheduler:
+    """The step's per-iteration schedule, after a linear warm-up of `step.warmup_epochs` epochs if it has one."""
+    lrs = torch.optim.lr_scheduler
+    warm = min(step.warmup_epochs * batches, epochs * batches)
+    total = epochs * batches - warm
+    if step.schedule == "linear":
+        main = lrs.LinearLR(optimizer, 1.0, 0.0, total_iters=max(1, total))
+    elif step.schedule == "multistep":
+        main = lrs.MultiStepLR(optimizer, [max(1, round(f * epochs * batches) - warm) for f in step.milestones],
+                               step.gamma)
+    else:
+        main = lrs.CosineAnnealingLR(optimizer, T_max=max(1, total))
+    if not warm:
+        return main
+    return lrs.SequentialLR(optimizer, [lrs.LinearLR(optimizer, 1.0 / warm, 1.0, total_iters=warm), main], [warm])
 
 
 def _set_warmup(model: nn.Module, step: Step, iteration: int, total: int) -> None:

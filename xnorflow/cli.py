@@ -60,6 +60,15 @@ def _options(pairs: list[str] | None) -> dict[str, bool] | None:
     return options
 
 
+def cmd_calibrate(args: argparse.Namespace) -> None:
+    """Re-estimate a checkpoint's BatchNorm statistics with the hard-sign forward (before export snaps it)."""
+    from xnorflow.training.bn_calibration import calibrate_checkpoint
+
+    done = calibrate_checkpoint(args.checkpoint, args.data, args.data_root, args.batches, args.batch_size, args.out)
+    say(f"calibrated {args.checkpoint}: BatchNorm statistics re-estimated on {done['images']} images of "
+        f"{done['data']} ({done['batches']} batches) -> {args.out or args.checkpoint}")
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     """The main job on the embedded default: train a tiny model on digits and report what happened."""
     from xnorflow.demo import demo
@@ -193,8 +202,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    "(default: the recipe's)")
     p.add_argument("--until", metavar="STEP", help="stop after this recipe step, e.g. train only a real-valued "
                    "step 1 (default: run every step)")
-    p.add_argument("--attention-weight", type=float, help="override the attention-matching weight (R2B Eq. 2) "
-                   "(default: the recipe's)")
+    p.add_argument("--attention-weight", type=float, help="attention-matching weight (R2B Eq. 2) of every "
+                   "step that has a teacher, 0 turns it off (default: the recipe's: real2bin steps 1-2)")
     p.add_argument("--option", action="append", metavar="KEY=BOOL", help="model builder option KEY=true|false, "
                    "e.g. gating=false, hyper=false (repeatable) (default: the builder's, every option on)")
     p.add_argument("--shortcut-bits", type=positive, default=8, help="fixed-point width of the real shortcuts")
@@ -240,6 +249,8 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 def parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     from xnorflow.hw.boards import BOARDS, DEFAULT
+    from xnorflow.training.datasets import DATASETS
+    from xnorflow.training.recipes import BN_BATCHES
 
     p = OneLineParser(prog="xnorflow", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
@@ -257,6 +268,15 @@ def parser() -> argparse.ArgumentParser:
     models.add_argument("--input-size", type=positive, help="count at this input size, on the built model "
                         "(default: each model's own input size, from the catalog)")
     _add_train_args(add("train", cmd_train, "train a model with a recipe (resumes after a kill)"))
+    calibrate = add("calibrate", cmd_calibrate, "re-estimate a checkpoint's BatchNorm statistics with the hard-sign "
+                    "forward (what export and the hardware run); `train` does it at the end of each binary step")
+    calibrate.add_argument("checkpoint", metavar="CKPT", help="model.pt or checkpoint.pt of `xnorflow train`")
+    calibrate.add_argument("--data", choices=DATASETS, help="data set whose training images to use "
+                           "(default: the one the checkpoint was trained on)")
+    calibrate.add_argument("--data-root", help="folder of the data set (default: as for `xnorflow train`)")
+    calibrate.add_argument("--batches", type=positive, default=BN_BATCHES, help="training batches to average over")
+    calibrate.add_argument("--batch-size", type=positive, default=64, help="images per batch")
+    calibrate.add_argument("--out", help="checkpoint to write (default: overwrite CKPT)")
     demo = add("demo", cmd_demo, "the main job: train a tiny model on digits (the bireal recipe's 2 steps) and "
                "check it end to end")
     demo.add_argument("--model", default="tiny-bireal", metavar="NAME", help="registry name, see `xnorflow models`")

@@ -64,6 +64,15 @@ def test_materialize_ships_the_generated_kernel_only() -> None:
     assert not [n for n, _ in model.named_parameters() if "parametrizations" in n]
 
 
+@pytest.mark.parametrize("hyper", [True, False])
+def test_without_hyperconv_the_weights_keep_ste_warmup(hyper: bool) -> None:
+    from xnorflow.training.quantizers import SignQuant
+
+    model = build_model("tiny-hyperbnn", spec=QuantSpec(estimator="warmup"), options={"hyper": hyper})
+    weight_quant = model.blocks[0].conv.conv.weight_quant.tensor_quant
+    assert isinstance(weight_quant, SignQuant) and weight_quant.estimator == "warmup"
+
+
 STEPS = ["soft-activations", "binary-activations", "binary"]
 
 
@@ -97,3 +106,35 @@ def test_unknown_recipe_step_is_one_line(capsys: pytest.CaptureFixture, tmp_path
     assert main(["train", "--model", "tiny-real2bin", "--data", "digits", "--recipe", "real2bin", "--until", "step9",
                  "--out", str(tmp_path / "x")]) == 2
     assert f"recipe 'real2bin' has no step 'step9'; its steps are: {', '.join(STEPS)}" in capsys.readouterr().err
+
+
+def test_dpconv_gradient_reaches_the_binary_convs_latent_weights() -> None:
+    """DPConv's kernel is the mean of the binary conv's real kernels (Hyper-BinaryNet Eq. 8), through sign or not."""
+    block = build_model("tiny-hyperbnn", spec=QuantSpec(estimator="warmup"), options={"hyper": False}).blocks[0]
+    block.train()
+    x = torch.randn(2, 16, 8, 8) * 4  # |x| > 1 mostly: the sign's clipped surrogate passes almost nothing
+    block.dpconv(x).sum().backward()
+    latent = block.conv.conv.weight
+    assert latent.grad is not None and latent.grad.abs().sum() > 0
+    assert torch.equal(block.dpconv.conv.weight, latent.mean(dim=(0, 1), keepdim=True))
+
+
+def test_dpconv_kernel_is_baked_in_for_export() -> None:
+    model = build_model("tiny-hyperbnn").eval()
+    x = torch.rand(2, 1, 8, 8) * 2 - 1
+    before = model(x)
+    materialize(model)
+    assert torch.equal(model(x), before)
+    assert torch.equal(model.blocks[0].dpconv.conv.weight, model.blocks[0].conv.conv.weight.mean((0, 1), True))
+
+
+@pytest.mark.parametrize("reads_bn", [True, False])
+def test_gate_reads_the_bn_output_the_sign_binarizes(reads_bn: bool) -> None:
+    """R2B Fig. 1: G(A) and sign(A) see the same A, the BN output; gate_reads_bn=False is v1's gate on the input."""
+    block = build_model("tiny-real2bin", options={"gate_reads_bn": reads_bn}).blocks[0].eval()
+    torch.nn.init.uniform_(block.bn.bias, -1, 1)
+    seen = []
+    block.gate.register_forward_hook(lambda _m, inputs, _out: seen.append(inputs[0]))
+    x = torch.randint(-16, 16, (2, 16, 8, 8)) / 16.0
+    block(x)
+    assert torch.equal(seen[0], block.bn(x) if reads_bn else x)

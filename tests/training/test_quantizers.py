@@ -42,8 +42,15 @@ def test_warmup_schedule(t: int, expected: float) -> None:
 
 def test_warmup_forward_is_hardtanh_over_lambda_backward_as_lambda_one() -> None:
     y, grad = _sign_grad("warmup", GRID, lam=0.25)
-    assert torch.allclose(y, torch.clamp(GRID / 0.25, -1, 1))
+    assert torch.allclose(y, torch.where(GRID == 0, 1.0, torch.clamp(GRID / 0.25, -1, 1)))
     assert torch.equal(grad, (GRID.abs() <= 1).float())
+
+
+def test_warmup_sends_zero_to_plus_one_as_eval_does() -> None:
+    zero = torch.zeros(3)
+    y, _ = _sign_grad("warmup", zero, lam=1.0)
+    assert torch.equal(y, torch.ones(3))
+    assert torch.equal(QuantIdentity(SignActQuant, estimator="warmup").eval()(zero), y)
 
 
 def test_eval_mode_is_hard_sign_for_every_estimator() -> None:

@@ -54,8 +54,8 @@ REGISTRY: dict[str, ModelEntry] = {
                  counts=C(11989696, 1676279808, 138087936)),
         CIFAR(name="real2bin18-cifar", summary="Real-to-Binary 18, 32x32", counts=C(11475136, 547356672, 8360448)),
         IMAGENET(name="hyperbnn18", summary="Hyper-BinaryNet ResNet-18, ImageNet",
-                 counts=C(10445600, 1663522560, 139625524)),
-        CIFAR(name="hyperbnn18-cifar", summary="Hyper-BinaryNet 18, 32x32", counts=C(9931040, 543191040, 8665024)),
+                 counts=C(10445456, 1663522560, 139624372)),
+        CIFAR(name="hyperbnn18-cifar", summary="Hyper-BinaryNet 18, 32x32", counts=C(9930896, 543191040, 8663872)),
         TINY(name="tiny-bireal", summary="Bi-Real blocks + downsample shortcut (digits, fashion-mnist)",
              counts=C(19696, 516096, 17728)),
         TINY(name="tiny-reactnet", summary="RSign, RPReLU, concat, avg-pool shortcut (digits, fashion-mnist)",
@@ -63,7 +63,7 @@ REGISTRY: dict[str, ModelEntry] = {
         TINY(name="tiny-real2bin", summary="R2B blocks: BN-sign-conv-scale-PReLU-gate, real downsample",
              counts=C(20336, 516096, 18208)),
         TINY(name="tiny-hyperbnn", summary="HyperConv, DPConv, enhanced shortcut and head",
-             counts=C(17448, 490752, 23040)),
+             counts=C(17412, 490752, 22752)),
     ]
 }
 

@@ -22,7 +22,9 @@ def count(model: nn.Module, in_channels: int, input_size: int) -> Complexity:
     def hook(module: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
         totals["bops" if id(module) in binary else "flops"] += _macs(module, output)
 
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    layers = [m for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))
+              and ".parametrizations." not in n]  # kernel generators (HyperConv) run in training only
+    handles = [m.register_forward_hook(hook) for m in layers]
     was_training = model.training
     model.eval()
     with torch.no_grad():

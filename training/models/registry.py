@@ -39,12 +39,12 @@ def _bireal(stages: list[tuple[int, int]], stem: tuple[int, int, int, bool]) -> 
 
 
 def _real2bin(stages: list[tuple[int, int]], stem: tuple[int, int, int, bool]) -> Builder:
-    """Options: gating (data-driven channel re-scaling, default on)."""
+    """Options: gating (data-driven channel re-scaling, default on), gate_reads_bn (R2B Fig. 1's gate input, off)."""
     return _staged(Real2BinBlock, stages, stem)
 
 
 def _hyperbnn(stages: list[tuple[int, int]], stem: tuple[int, int, int, bool]) -> Builder:
-    """Options: hyper (HyperConv), dpconv, enhanced (shortcuts); all on by default."""
+    """Options: hyper (HyperConv), dpconv, enhanced (shortcuts), dpconv_mean (Eq. 8 kernel); all on by default."""
     return _staged(HyperBlock, stages, stem, head_relu=True)
 
 
