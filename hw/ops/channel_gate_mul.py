@@ -13,8 +13,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
 from xnorflow.hw.ops.channelwise_lut import ChannelwiseLUT
-from xnorflow.hw.ops.common import HWOp, LayerRTL, fail
-from xnorflow.hw.ops.mvau import uses_dsp
+from xnorflow.hw.ops.common import HWOp, LayerRTL, fail, uses_dsp
 from xnorflow.hw.streams import operand_kind
 
 
@@ -67,7 +66,7 @@ class ChannelGateMulOp(HWOp):
     modules = {"channel_gate_mul": ("skid_buffer.sv", "operand_decode.sv", "channel_gate_mul.sv")}
 
     def dsps(self, model: ModelWrapper, node) -> int:
-        """A DSP48 per lane where Yosys maps the product to one (as in the MVAU)."""
+        """A DSP48 per lane where Yosys maps the product to one."""
         inst = getCustomOp(node)
         return inst.get_nodeattr("PE") if uses_dsp(inst.get_input_datatype(0), inst.get_input_datatype(1)) else 0
 

@@ -23,6 +23,7 @@ from xnorflow.hw.verilator import RTL_DIR, Design, SimResult, Stream, simulate
 
 LUT_PER_STREAM_BIT = 2.0    # data-movement layers: registers and muxes per word bit (Yosys, benchmarks/)
 LAYER_BASE = 40             # counters and handshakes of any layer
+DSP_MIN_BITS = 9            # Yosys maps a multiply to a DSP48 from a 9-bit product (signed operand widths)
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,13 @@ def port(inst, name: str, index: int, output: bool) -> Port:
         normal = inst.get_normal_input_shape(index)
     folded, normal = tuple(int(d) for d in folded), tuple(int(d) for d in normal)
     return Port(Stream(name, dtype.bitwidth() * folded[-1]), dtype, folded, normal)
+
+
+def uses_dsp(a: BaseDataType, b: BaseDataType) -> bool:
+    """True if Yosys (synth_xilinx) maps the product a x b to a DSP48: both multi-bit, product >= 9 bits."""
+    def width(d: BaseDataType) -> int:
+        return d.bitwidth() + (0 if d.signed() else 1)
+    return min(a.bitwidth(), b.bitwidth()) > 1 and width(a) + width(b) >= DSP_MIN_BITS
 
 
 def words(shape, fold: int) -> int:

@@ -6,11 +6,11 @@ The reference is FINN's MVAU python execution; weights are written in the order 
 from __future__ import annotations
 
 import numpy as np
-from qonnx.core.datatype import BaseDataType, DataType
+from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
-from xnorflow.hw.ops.common import LAYER_BASE, HWOp, LayerRTL
+from xnorflow.hw.ops.common import LAYER_BASE, HWOp, LayerRTL, uses_dsp
 from xnorflow.hw.ops.thresholds import THRESH_FILE, clip_thresholds, threshold_mem_files
 from xnorflow.hw.streams import mem_file, operand_kind, signed_type
 
@@ -20,7 +20,6 @@ XNOR_LUT_PER_LANE = 3.8     # measured (benchmarks/hw_lut_per_lane.py): xnor_mvu
 MUL_LUT_PER_BIT2 = 3.2      # a multiply in LUTs: per (input bits x weight bits); UINT4xINT2 .. INT4xINT4
 SELECT_LUT_PER_BIT = 1.95   # a 1-bit operand's select (v, -v or 0) and its adder: per product bit
 DSP_LUT_PER_BIT = 0.45      # a multiply in a DSP48: the adder tree per product bit
-DSP_MIN_BITS = 9            # Yosys maps a multiply to a DSP48 from a 9-bit product (signed operand widths)
 _CORE = ("adder_tree.sv", "skid_buffer.sv", "rom.sv", "operand_decode.sv", "threshold_search.sv",
          "dot_xnor.sv", "dot_mul.sv", "mvu_core.sv")
 
@@ -30,13 +29,6 @@ def is_xnor(inst) -> bool:
     bipolar = DataType["BIPOLAR"]
     both_bipolar = inst.get_input_datatype(0) == bipolar and inst.get_input_datatype(1) == bipolar
     return bool(inst.get_nodeattr("binaryXnorMode")) or both_bipolar
-
-
-def uses_dsp(a: BaseDataType, b: BaseDataType) -> bool:
-    """True if Yosys (synth_xilinx) maps the product a x b to a DSP48: both multi-bit, product >= 9 bits."""
-    def width(d: BaseDataType) -> int:
-        return d.bitwidth() + (0 if d.signed() else 1)
-    return min(a.bitwidth(), b.bitwidth()) > 1 and width(a) + width(b) >= DSP_MIN_BITS
 
 
 def acc_range(inst, xnor: bool) -> tuple[int, int]:
