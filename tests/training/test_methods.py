@@ -56,12 +56,14 @@ def test_hyperconv_kernels_are_bipolar_and_embeddings_learn() -> None:
 
 
 def test_materialize_ships_the_generated_kernel_only() -> None:
+    """Export sees the generated kernels and DPConv's mean kernel baked in, the same function, no generator."""
     model = build_model("tiny-hyperbnn").eval()
     x = torch.rand(2, 1, 8, 8) * 2 - 1
     before = model(x)
     materialize(model)
     assert torch.equal(model(x), before)
     assert not [n for n, _ in model.named_parameters() if "parametrizations" in n]
+    assert torch.equal(model.blocks[0].dpconv.conv.weight, model.blocks[0].conv.conv.weight.mean((0, 1), True))
 
 
 @pytest.mark.parametrize("hyper", [True, False])
@@ -119,13 +121,6 @@ def test_dpconv_gradient_reaches_the_binary_convs_latent_weights() -> None:
     assert torch.equal(block.dpconv.conv.weight, latent.mean(dim=(0, 1), keepdim=True))
 
 
-def test_dpconv_kernel_is_baked_in_for_export() -> None:
-    model = build_model("tiny-hyperbnn").eval()
-    x = torch.rand(2, 1, 8, 8) * 2 - 1
-    before = model(x)
-    materialize(model)
-    assert torch.equal(model(x), before)
-    assert torch.equal(model.blocks[0].dpconv.conv.weight, model.blocks[0].conv.conv.weight.mean((0, 1), True))
 
 
 @pytest.mark.parametrize("reads_bn", [True, False])
