@@ -37,6 +37,17 @@ def reestimate(model: nn.Module, dataset: Dataset, batch_size: int, batches: int
     return {"batches": seen, "images": min(len(dataset), seen * batch_size)}
 
 
+def _check_replaceable(out: Path) -> None:
+    """Refuse an existing --out that is not an xnorflow checkpoint: calibrate replaces only its own kind of file."""
+    from xnorflow.training import checkpoint
+
+    try:
+        checkpoint.load(out)
+    except XnorflowError:
+        raise XnorflowError(f"--out {out} exists and is not an xnorflow checkpoint; it is left as it is",
+                            "choose a new path for the calibrated checkpoint") from None
+
+
 def calibrate_checkpoint(path: str | Path, data: str | None = None, data_root: str | None = None,
                          batches: int = BN_BATCHES, batch_size: int = 64, out: str | Path | None = None) -> dict:
     """Re-estimate the BatchNorms of an xnorflow checkpoint on its training data; writes it to `out` (default: itself)."""
@@ -44,6 +55,8 @@ def calibrate_checkpoint(path: str | Path, data: str | None = None, data_root: s
     from xnorflow.training.data import load_dataset
 
     ckpt = checkpoint.load(path)
+    if out is not None and Path(out).exists():
+        _check_replaceable(Path(out))
     name = data or ckpt.get("data")
     if name is None:
         raise XnorflowError(f"checkpoint {path} does not record its data set", "pass --data")

@@ -71,10 +71,15 @@ def test_calibrate_command_rewrites_the_statistics_that_export_uses(tmp_path: Pa
 
 @pytest.mark.parametrize("args,message", [
     (["missing.pt"], "does not exist"),
+    (["CKPT", "--out", "NOTES"], "exists and is not an xnorflow checkpoint"),
     (["CKPT", "--data", "cifar10", "--data-root", "/nonexistent"], "cifar10 not found at"),
 ])
-def test_calibrate_bad_input_is_one_line(capsys: pytest.CaptureFixture, digits_ckpt: Path, args: list[str],
-                                         message: str) -> None:
-    assert main(["calibrate", *[str(digits_ckpt) if a == "CKPT" else a for a in args]]) == 2
+def test_calibrate_bad_input_is_one_line(capsys: pytest.CaptureFixture, tmp_path: Path, digits_ckpt: Path,
+                                         args: list[str], message: str) -> None:
+    notes = tmp_path / "notes.txt"  # a user's file where --out points: never overwritten
+    notes.write_text("mine\n")
+    names = {"CKPT": str(digits_ckpt), "NOTES": str(notes)}
+    assert main(["calibrate", *[names.get(a, a) for a in args]]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err
+    assert notes.read_text() == "mine\n"
