@@ -94,12 +94,17 @@ class SigmoidQuantToThresholds(Transformation):
             ("Mul", [const(model, scale)], {}, shape)])
 
 
-def gate_source(model: ModelWrapper, tensor: str) -> NodeProto | None:
-    """The quantizer of a per-frame gate [N, C] broadcast to [N, C, 1, 1] by Unsqueeze/Reshape, or None."""
-    prod = model.find_producer(tensor)
-    if prod is None or prod.op_type not in ("Unsqueeze", "Reshape") or model.get_tensor_shape(tensor)[2:] != [1, 1]:
+def gate_broadcast(model: ModelWrapper, tensor: str) -> tuple[NodeProto, list[NodeProto]] | None:
+    """(the quantizer of a per-frame gate [N, C], the Unsqueeze/Reshape chain that broadcasts it to [N, C, 1, 1]) or
+    None; the dynamo exporter writes one Unsqueeze, the TorchScript exporter two."""
+    if model.get_tensor_shape(tensor)[2:] != [1, 1]:
         return None
-    return quant_of(model, prod.input[0])
+    chain_nodes, prod = [], model.find_producer(tensor)
+    while prod is not None and prod.op_type in ("Unsqueeze", "Reshape"):
+        chain_nodes.append(prod)
+        prod = model.find_producer(prod.input[0])
+    quant = quant_of(model, chain_nodes[-1].input[0]) if chain_nodes else None
+    return (quant, chain_nodes) if quant is not None else None
 
 
 class GateMulToHW(Transformation):
@@ -112,12 +117,12 @@ class GateMulToHW(Transformation):
                 return model.transform(InferShapes()), True
         return model, False
 
-    def operands(self, model: ModelWrapper, mul: NodeProto) -> tuple[str, NodeProto, NodeProto, NodeProto]:
-        """(stream tensor, its Quant, the gate's Quant, the gate's broadcast node) or an XnorflowError."""
+    def operands(self, model: ModelWrapper, mul: NodeProto) -> tuple[str, NodeProto, NodeProto, list[NodeProto]]:
+        """(stream tensor, its Quant, the gate's Quant, the gate's broadcast chain) or an XnorflowError."""
         for k in (0, 1):
-            qx, qg = quant_of(model, mul.input[k]), gate_source(model, mul.input[1 - k])
-            if qx is not None and qg is not None and len(model.get_tensor_shape(mul.input[k])) == 4:
-                return mul.input[k], qx, qg, model.find_producer(mul.input[1 - k])
+            qx, gate = quant_of(model, mul.input[k]), gate_broadcast(model, mul.input[1 - k])
+            if qx is not None and gate is not None and len(model.get_tensor_shape(mul.input[k])) == 4:
+                return mul.input[k], qx, *gate
         raise XnorflowError(f"{where(model, mul)} multiplies two activations",
                             "only a quantized [N,C,H,W] stream times a quantized per-frame [N,C] gate is supported "
                             "(R2B's ChannelGate)")
@@ -132,8 +137,9 @@ class GateMulToHW(Transformation):
         shape, gshape = model.get_tensor_shape(x), model.get_tensor_shape(qg.output[0])
         at = list(model.graph.node).index(mul)
         model.graph.node.remove(mul)
-        if not model.find_consumers(broadcast.output[0]):
-            model.graph.node.remove(broadcast)
+        for node in broadcast:  # from the Mul back to the gate's quantizer
+            if not model.find_consumers(node.output[0]):
+                model.graph.node.remove(node)
         codes = model.make_new_valueinfo_name()
         model.graph.value_info.append(helper.make_tensor_value_info(codes, 1, gshape))
         model.graph.node.insert(at, helper.make_node("Mul", [qg.output[0], const(model, 1.0 / s_g)], [codes]))

@@ -14,8 +14,8 @@ XNORFLOW = Path(sys.executable).parent / "xnorflow"
 
 
 def test_build_prints_only_its_own_lines(tmp_path: Path) -> None:
-    """A registry build: one note (untrained weights) and the hw-graph line; FINN, QONNX, torch.onnx and Brevitas
-    chatter is in build.log."""
+    """A registry build: one note (untrained weights) and the hw-graph line; FINN, QONNX and Brevitas chatter is in
+    build.log."""
     out = tmp_path / "b"
     run = subprocess.run([str(XNORFLOW), "build", "--model", "tiny-bireal", "--out", str(out)], cwd=tmp_path,
                          capture_output=True, text=True, check=True)
@@ -24,7 +24,7 @@ def test_build_prints_only_its_own_lines(tmp_path: Path) -> None:
     assert lines[0].startswith("note: tiny-bireal is a registry name: building its untrained initial weights")
     assert lines[1].startswith("hw-graph: ")
     log = (out / "build.log").read_text()
-    for chatter in ("fast_hadamard_transform", "torchvision is not installed", "[torch.onnx]", "Skipping near match",
+    for chatter in ("fast_hadamard_transform", "Skipping near match", "Producers not identical",
                     "Assuming 4D input is NCHW"):
         assert chatter in log, chatter
 
