@@ -44,17 +44,17 @@ class SignQuant(nn.Module):
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         scale = self.scaling_impl(x)
-        return self.binarize(x) * scale, scale, self.zero_point(), self.bit_width()
+        return self.binarize(x, scale), scale, self.zero_point(), self.bit_width()
 
-    def binarize(self, x: Tensor) -> Tensor:
-        """Apply the forward of the chosen estimator; eval mode is always the hard sign."""
+    def binarize(self, x: Tensor, scale: Tensor) -> Tensor:
+        """scale times the forward of the chosen estimator, one Function; eval mode is always the hard sign."""
         if not self.training:
-            return bipolar_sign(x)
+            return bipolar_sign(x, scale)
         if self.estimator == "approx":
-            return ApproxSign.apply(x)
+            return ApproxSign.apply(x, scale)
         if self.estimator == "warmup":
-            return WarmupHardtanh.apply(x, float(self.warmup_lambda))
-        return ClippedSignSTE.apply(x)
+            return WarmupHardtanh.apply(x, scale, float(self.warmup_lambda))
+        return ClippedSignSTE.apply(x, scale)
 
 
 SCALE_MANTISSA_BITS = 9  # <= 10 significant bits after rounding: j * scale is exact in float32 for |j| < 2^14 taps
@@ -77,7 +77,7 @@ class MagnitudeAwareSignQuant(nn.Module):
 
     def forward(self, w: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         scale = dyadic(self.scaling_impl(w).detach(), SCALE_MANTISSA_BITS)
-        return ClippedSignSTE.apply(w) * scale, scale, self.zero_point(), self.bit_width()
+        return ClippedSignSTE.apply(w, scale), scale, self.zero_point(), self.bit_width()
 
 
 class SignActQuant(SignedBinaryClampedConst, ActQuantSolver):

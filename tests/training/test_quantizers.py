@@ -8,7 +8,8 @@ from xnorflow.training.quantizers import (SCALE_MANTISSA_BITS, FixedPointActQuan
                                           FusedIntQuant, Int8WeightQuant,
                                           MagnitudeAwareSignWeightQuant, SignActQuant, UnsignedFixedPointActQuant,
                                           dyadic)
-from xnorflow.training.ste import warmup_lambda
+from xnorflow.training.recipes import ESTIMATORS
+from xnorflow.training.ste import ApproxSign, ClippedSignSTE, WarmupHardtanh, warmup_lambda
 
 pytestmark = pytest.mark.fast  # the everyday tier: `make test-fast`
 
@@ -122,7 +123,7 @@ def _fixed_point_inputs(scale: float, lo: int, hi: int) -> torch.Tensor:
 @pytest.mark.parametrize("quant,bits,frac", [(FixedPointActQuant, 8, 4), (FixedPointActQuant, 8, 6),
                                              (FixedPointActQuant, 5, 2), (UnsignedFixedPointActQuant, 4, 4)])
 def test_fused_int_quant_is_brevitas_int_quant_bit_for_bit(quant: type, bits: int, frac: int) -> None:
-    """The training forward of FusedIntQuant gives Brevitas IntQuant's values and gradients, bit for bit."""
+    """FusedIntQuant in training gives Brevitas IntQuant's values and gradients, bit for bit."""
     act = QuantIdentity(quant, bit_width=bits, frac_bits=frac).train()
     tensor_quant = act.act_quant.fused_activation_quant_proxy.tensor_quant
     int_quant = tensor_quant.int_quant
@@ -140,7 +141,7 @@ def test_fused_int_quant_is_brevitas_int_quant_bit_for_bit(quant: type, bits: in
 
 
 def test_fused_int_quant_eval_and_learned_scales_run_brevitas(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Eval (so export) and a scale that takes a gradient go through Brevitas' own IntQuant, never the fused Function."""
+    """Eval (so export) and a learned scale run Brevitas' own IntQuant, never the fused Function."""
     monkeypatch.setattr(FixedPointRound, "apply", None)
     act = QuantIdentity(FixedPointActQuant, bit_width=8, frac_bits=4).eval()
     assert act(torch.tensor([0.03, -9.0])).tolist() == [0.0, -8.0]
@@ -148,3 +149,54 @@ def test_fused_int_quant_eval_and_learned_scales_run_brevitas(monkeypatch: pytes
     scale = torch.tensor(0.5, requires_grad=True)
     int_quant(scale, torch.tensor(0.0), torch.tensor(8.0), torch.tensor([1.2])).backward()
     assert scale.grad is not None
+
+
+def _sign_inputs() -> torch.Tensor:
+    """Zeros of both signs, the clip bounds +-1 and their neighbours, halves, and random values; 4 rows."""
+    torch.manual_seed(1)
+    ones = torch.tensor([1.0, -1.0])
+    edges = torch.cat([torch.tensor([0.0, -0.0, 0.5, -0.5, 1e-30, -1e-30]), ones, torch.nextafter(ones, 2 * ones),
+                       torch.nextafter(ones, 0 * ones)])
+    return torch.cat([edges.repeat(8), torch.randn(4000) * 1.5, torch.zeros(64)]).view(4, -1)
+
+
+SIGNS = {"ste": ClippedSignSTE.apply, "approx": ApproxSign.apply,
+         "warmup": lambda x, scale: WarmupHardtanh.apply(x, scale, 0.25)}
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_fused_sign_scale_is_estimator_then_scale_bit_for_bit(estimator: str) -> None:
+    """estimator(x, s) equals estimator(x, 1) * s through autograd (Brevitas' order), values and gradients."""
+    sign = SIGNS[estimator]
+    scale = dyadic(torch.rand(4, 1) + 0.05, SCALE_MANTISSA_BITS)
+    x = _sign_inputs()
+    grad = torch.randn_like(x)
+    fused = _value_and_grad(lambda v: sign(v, scale), x, grad)
+    unfused = _value_and_grad(lambda v: sign(v, torch.tensor(1.0)) * scale, x, grad)
+    assert torch.equal(fused[0], unfused[0]) and torch.equal(fused[1], unfused[1])
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_sign_act_quant_training_path_is_the_estimator_bit_for_bit(estimator: str) -> None:
+    """The Brevitas activation quantizer in training runs the estimator at its unit scale, values and gradients."""
+    act = QuantIdentity(SignActQuant, estimator=estimator).train()
+    act.act_quant.fused_activation_quant_proxy.tensor_quant.warmup_lambda.fill_(0.25)
+    x = _sign_inputs()
+    grad = torch.randn_like(x)
+    quant = _value_and_grad(act, x, grad)
+    alone = _value_and_grad(lambda v: SIGNS[estimator](v, torch.tensor(1.0)), x, grad)
+    assert torch.equal(quant[0], alone[0]) and torch.equal(quant[1], alone[1])
+
+
+def test_magnitude_aware_weights_are_clipped_sign_then_scale_bit_for_bit() -> None:
+    """The weight quantizer gives sign(W) * dyadic(mean|W|) and its autograd gradient (Bi-Real Eq. 6-7), bit for bit."""
+    conv = QuantConv2d(4, 4, 3, bias=False, weight_quant=MagnitudeAwareSignWeightQuant)
+    with torch.no_grad():
+        conv.weight.copy_(_sign_inputs()[:, :36].reshape(4, 4, 3, 3) * 2)
+    grad = torch.randn(4, 4, 3, 3)
+    qw = conv.quant_weight().value
+    qw.backward(grad)
+    scale = dyadic(conv.weight.detach().abs().mean(dim=(1, 2, 3), keepdim=True), SCALE_MANTISSA_BITS)
+    value, weight_grad = _value_and_grad(lambda w: ClippedSignSTE.apply(w, torch.tensor(1.0)) * scale,
+                                         conv.weight.detach(), grad)
+    assert torch.equal(_bits(qw.detach()), value) and torch.equal(_bits(conv.weight.grad), weight_grad)
