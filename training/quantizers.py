@@ -4,10 +4,17 @@ Written in Brevitas' own extension style (an injector naming a `tensor_quant` mo
 export sees them: 1-bit quantizers export as BipolarQuant, the others as Quant. Brevitas lacks a
 sign with the papers' backward passes and the magnitude-aware weight gradient, so `SignQuant` and
 `MagnitudeAwareSignQuant` are ours; scale computation and export are Brevitas'.
+
+Brevitas also lacks a fast training path: its IntQuant runs round, clamp and rescale as nine separate
+autograd ops (two `torch.where`s for the clamp), which on full activation maps made a binary training
+step up to 2x a float one. `FusedIntQuant` is Brevitas' IntQuant whose training forward is one autograd
+Function computing the same values and gradients (tests/training/test_quantizers.py checks them bit for
+bit); eval and export still run Brevitas' own IntQuant, so the QONNX graph is unchanged.
 """
 import torch
 from brevitas.core.bit_width import BitWidthConst
 from brevitas.core.function_wrapper.ops_ste import CeilSte
+from brevitas.core.quant import IntQuant as BrevitasIntQuant
 from brevitas.core.scaling import ScalingImplType
 from brevitas.core.utils import StatelessBuffer
 from brevitas.inject.enum import RestrictValueType
@@ -19,6 +26,7 @@ from brevitas.inject.enum import ScalingPerOutputType
 from brevitas.core.stats import StatsOp
 from dependencies import value
 from torch import Tensor, nn
+from torch.autograd import Function
 
 from xnorflow.training.ste import ApproxSign, ClippedSignSTE, WarmupHardtanh, bipolar_sign
 
@@ -36,17 +44,17 @@ class SignQuant(nn.Module):
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         scale = self.scaling_impl(x)
-        return self.binarize(x) * scale, scale, self.zero_point(), self.bit_width()
+        return self.binarize(x, scale), scale, self.zero_point(), self.bit_width()
 
-    def binarize(self, x: Tensor) -> Tensor:
-        """Apply the forward of the chosen estimator; eval mode is always the hard sign."""
+    def binarize(self, x: Tensor, scale: Tensor) -> Tensor:
+        """scale times the forward of the chosen estimator, one Function; eval mode is always the hard sign."""
         if not self.training:
-            return bipolar_sign(x)
+            return bipolar_sign(x, scale)
         if self.estimator == "approx":
-            return ApproxSign.apply(x)
+            return ApproxSign.apply(x, scale)
         if self.estimator == "warmup":
-            return WarmupHardtanh.apply(x, float(self.warmup_lambda))
-        return ClippedSignSTE.apply(x)
+            return WarmupHardtanh.apply(x, scale, float(self.warmup_lambda))
+        return ClippedSignSTE.apply(x, scale)
 
 
 SCALE_MANTISSA_BITS = 9  # <= 10 significant bits after rounding: j * scale is exact in float32 for |j| < 2^14 taps
@@ -69,7 +77,7 @@ class MagnitudeAwareSignQuant(nn.Module):
 
     def forward(self, w: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         scale = dyadic(self.scaling_impl(w).detach(), SCALE_MANTISSA_BITS)
-        return ClippedSignSTE.apply(w) * scale, scale, self.zero_point(), self.bit_width()
+        return ClippedSignSTE.apply(w, scale), scale, self.zero_point(), self.bit_width()
 
 
 class SignActQuant(SignedBinaryClampedConst, ActQuantSolver):
@@ -96,9 +104,38 @@ class MagnitudeAwareSignWeightQuant(WeightQuantSolver):
     quant_type = "binary"
 
 
+class FixedPointRound(Function):
+    """(clamp(round(x/s + z), lo, hi) - z) * s; gradient 1 inside [lo, hi], 0 outside (Brevitas IntQuant, round STE)."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, scale: Tensor, zero_point: Tensor, min_int: float, max_int: float) -> Tensor:
+        codes = torch.div(x, scale).add_(zero_point).round_()
+        ctx.save_for_backward(codes, scale)
+        ctx.bounds = (min_int - 0.5, max_int + 0.5)  # integer codes: lo <= c <= hi iff lo - 1/2 < c < hi + 1/2
+        return codes.clamp(min_int, max_int).sub_(zero_point).mul_(scale)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, ...]:
+        """Brevitas' chain rule in its order: times s, zero where the clamp bit, divided by s."""
+        codes, scale = ctx.saved_tensors
+        inside = torch.ops.aten.hardtanh_backward(grad * scale, codes, *ctx.bounds)
+        return inside.div_(scale), None, None, None, None
+
+
+class FusedIntQuant(BrevitasIntQuant):
+    """Brevitas' IntQuant (round half to even, clamp) whose training forward is the one-Function `FixedPointRound`."""
+
+    def forward(self, scale: Tensor, zero_point: Tensor, bit_width: Tensor, x: Tensor) -> Tensor:
+        if not self.training or scale.requires_grad or zero_point.requires_grad:
+            return super().forward(scale, zero_point, bit_width, x)
+        bounds = float(self.min_int(bit_width)), float(self.max_int(bit_width))
+        return FixedPointRound.apply(x, scale, zero_point, *bounds)
+
+
 class FixedPointActQuant(IntQuant, ActQuantSolver):
     """Signed fixed point with a constant scale 2^-frac_bits: one grid for every shortcut and the input."""
 
+    int_quant = FusedIntQuant
     scaling_impl_type = ScalingImplType.CONST
     restrict_scaling_type = RestrictValueType.FP
     scaling_per_output_type = ScalingPerOutputType.TENSOR

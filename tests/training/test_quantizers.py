@@ -1,11 +1,15 @@
 """Sign estimators and quantizers: forward values and gradients as the papers define them."""
 import pytest
 import torch
+from brevitas.core.quant import IntQuant
 from brevitas.nn import QuantConv2d, QuantIdentity
 
-from xnorflow.training.quantizers import (SCALE_MANTISSA_BITS, FixedPointActQuant, Int8WeightQuant,
-                                          MagnitudeAwareSignWeightQuant, SignActQuant, dyadic)
-from xnorflow.training.ste import warmup_lambda
+from xnorflow.training.quantizers import (SCALE_MANTISSA_BITS, FixedPointActQuant, FixedPointRound,
+                                          FusedIntQuant, Int8WeightQuant,
+                                          MagnitudeAwareSignWeightQuant, SignActQuant, UnsignedFixedPointActQuant,
+                                          dyadic)
+from xnorflow.training.recipes import ESTIMATORS
+from xnorflow.training.ste import ApproxSign, ClippedSignSTE, WarmupHardtanh, warmup_lambda
 
 pytestmark = pytest.mark.fast  # the everyday tier: `make test-fast`
 
@@ -91,3 +95,108 @@ def test_fixed_point_grid_is_power_of_two_and_saturates() -> None:
     assert y.scale.item() == 0.25 and y.bit_width.item() == 6
     # round half to even (0.375 -> 1.5 -> 2, 0.625 -> 2.5 -> 2): the rounding the hardware must match
     assert y.value.tolist() == [-8.0, -1.25, 0.0, 0.25, 0.5, 0.5, 7.75]
+
+
+def _bits(t: torch.Tensor) -> torch.Tensor:
+    """The float32 bit patterns: equal bits, not just equal values (-0.0 and +0.0 differ)."""
+    return t.view(torch.int32)
+
+
+def _value_and_grad(fn, x: torch.Tensor, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """fn(x) and dL/dx for L = sum(fn(x) * grad), as bit patterns."""
+    x = x.clone().requires_grad_(True)
+    y = fn(x)
+    y.backward(grad)
+    return _bits(y.detach()), _bits(x.grad)
+
+
+def _fixed_point_inputs(scale: float, lo: int, hi: int) -> torch.Tensor:
+    """Random values over and beyond the range, zeros of both signs, the clip bounds, half-steps and ties."""
+    torch.manual_seed(0)
+    codes = torch.tensor([lo, hi, lo - 0.5, hi + 0.5, lo + 0.5, hi - 0.5, 0.5, -0.5, 1.5, -2.5, lo - 1, hi + 1])
+    edges = torch.cat([codes * scale, torch.nextafter(codes * scale, torch.tensor(0.0)),
+                       torch.nextafter(codes * scale, codes * scale * 2), torch.tensor([0.0, -0.0, 1e-30, -1e-30])])
+    spread = torch.randn(4000) * (hi - lo) * scale
+    return torch.cat([edges, spread, torch.zeros(64), (spread * 0).neg()]).view(4, -1, 1)
+
+
+@pytest.mark.parametrize("quant,bits,frac", [(FixedPointActQuant, 8, 4), (FixedPointActQuant, 8, 6),
+                                             (FixedPointActQuant, 5, 2), (UnsignedFixedPointActQuant, 4, 4)])
+def test_fused_int_quant_is_brevitas_int_quant_bit_for_bit(quant: type, bits: int, frac: int) -> None:
+    """FusedIntQuant in training gives Brevitas IntQuant's values and gradients, bit for bit."""
+    act = QuantIdentity(quant, bit_width=bits, frac_bits=frac).train()
+    tensor_quant = act.act_quant.fused_activation_quant_proxy.tensor_quant
+    int_quant = tensor_quant.int_quant
+    assert isinstance(int_quant, FusedIntQuant)
+    bit_width = tensor_quant.msb_clamp_bit_width_impl()
+    scale = tensor_quant.scaling_impl(torch.empty(0), tensor_quant.int_scaling_impl(bit_width))
+    zero_point = tensor_quant.zero_point_impl(torch.empty(0), scale, bit_width)
+    lo, hi = int(int_quant.min_int(bit_width)), int(int_quant.max_int(bit_width))
+    x = _fixed_point_inputs(float(scale), lo, hi)
+    grad = torch.randn_like(x)
+    fused = _value_and_grad(lambda v: int_quant(scale, zero_point, bit_width, v), x, grad)
+    brevitas = _value_and_grad(lambda v: IntQuant.forward(int_quant, scale, zero_point, bit_width, v), x, grad)
+    assert torch.equal(fused[0], brevitas[0]) and torch.equal(fused[1], brevitas[1])
+    assert torch.equal(_bits(act(x)), brevitas[0])  # the fused path is the one a training model runs
+
+
+def test_fused_int_quant_eval_and_learned_scales_run_brevitas(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Eval (so export) and a learned scale run Brevitas' own IntQuant, never the fused Function."""
+    monkeypatch.setattr(FixedPointRound, "apply", None)
+    act = QuantIdentity(FixedPointActQuant, bit_width=8, frac_bits=4).eval()
+    assert act(torch.tensor([0.03, -9.0])).tolist() == [0.0, -8.0]
+    int_quant = act.act_quant.fused_activation_quant_proxy.tensor_quant.int_quant.train()
+    scale = torch.tensor(0.5, requires_grad=True)
+    int_quant(scale, torch.tensor(0.0), torch.tensor(8.0), torch.tensor([1.2])).backward()
+    assert scale.grad is not None
+
+
+def _sign_inputs() -> torch.Tensor:
+    """Zeros of both signs, the clip bounds +-1 and their neighbours, halves, and random values; 4 rows."""
+    torch.manual_seed(1)
+    ones = torch.tensor([1.0, -1.0])
+    edges = torch.cat([torch.tensor([0.0, -0.0, 0.5, -0.5, 1e-30, -1e-30]), ones, torch.nextafter(ones, 2 * ones),
+                       torch.nextafter(ones, 0 * ones)])
+    return torch.cat([edges.repeat(8), torch.randn(4000) * 1.5, torch.zeros(64)]).view(4, -1)
+
+
+SIGNS = {"ste": ClippedSignSTE.apply, "approx": ApproxSign.apply,
+         "warmup": lambda x, scale: WarmupHardtanh.apply(x, scale, 0.25)}
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_fused_sign_scale_is_estimator_then_scale_bit_for_bit(estimator: str) -> None:
+    """estimator(x, s) equals estimator(x, 1) * s through autograd (Brevitas' order), values and gradients."""
+    sign = SIGNS[estimator]
+    scale = dyadic(torch.rand(4, 1) + 0.05, SCALE_MANTISSA_BITS)
+    x = _sign_inputs()
+    grad = torch.randn_like(x)
+    fused = _value_and_grad(lambda v: sign(v, scale), x, grad)
+    unfused = _value_and_grad(lambda v: sign(v, torch.tensor(1.0)) * scale, x, grad)
+    assert torch.equal(fused[0], unfused[0]) and torch.equal(fused[1], unfused[1])
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_sign_act_quant_training_path_is_the_estimator_bit_for_bit(estimator: str) -> None:
+    """The Brevitas activation quantizer in training runs the estimator at its unit scale, values and gradients."""
+    act = QuantIdentity(SignActQuant, estimator=estimator).train()
+    act.act_quant.fused_activation_quant_proxy.tensor_quant.warmup_lambda.fill_(0.25)
+    x = _sign_inputs()
+    grad = torch.randn_like(x)
+    quant = _value_and_grad(act, x, grad)
+    alone = _value_and_grad(lambda v: SIGNS[estimator](v, torch.tensor(1.0)), x, grad)
+    assert torch.equal(quant[0], alone[0]) and torch.equal(quant[1], alone[1])
+
+
+def test_magnitude_aware_weights_are_clipped_sign_then_scale_bit_for_bit() -> None:
+    """The weight quantizer gives sign(W) * dyadic(mean|W|) and its autograd gradient (Bi-Real Eq. 6-7), bit for bit."""
+    conv = QuantConv2d(4, 4, 3, bias=False, weight_quant=MagnitudeAwareSignWeightQuant)
+    with torch.no_grad():
+        conv.weight.copy_(_sign_inputs()[:, :36].reshape(4, 4, 3, 3) * 2)
+    grad = torch.randn(4, 4, 3, 3)
+    qw = conv.quant_weight().value
+    qw.backward(grad)
+    scale = dyadic(conv.weight.detach().abs().mean(dim=(1, 2, 3), keepdim=True), SCALE_MANTISSA_BITS)
+    value, weight_grad = _value_and_grad(lambda w: ClippedSignSTE.apply(w, torch.tensor(1.0)) * scale,
+                                         conv.weight.detach(), grad)
+    assert torch.equal(_bits(qw.detach()), value) and torch.equal(_bits(conv.weight.grad), weight_grad)
