@@ -31,6 +31,7 @@ class DataBundle:
     in_channels: int
     num_classes: int
     input_size: int
+    streamed: bool = False  # images decoded from files per item: worth data-loader workers
 
 
 def load_dataset(name: str, root: str | Path | None = None, input_size: int | None = None) -> DataBundle:
@@ -188,4 +189,4 @@ def _imagefolder(root: Path | None, size: int | None) -> DataBundle:
         raise XnorflowError(f"no class folders in {root / 'train'}", fix)
     size = size or 224
     return DataBundle("imagefolder", ImageFolder(root / "train", classes, size, True),
-                      ImageFolder(root / "val", classes, size, False), 3, len(classes), size)
+                      ImageFolder(root / "val", classes, size, False), 3, len(classes), size, streamed=True)
