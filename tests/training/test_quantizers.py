@@ -91,3 +91,24 @@ def test_fixed_point_grid_is_power_of_two_and_saturates() -> None:
     assert y.scale.item() == 0.25 and y.bit_width.item() == 6
     # round half to even (0.375 -> 1.5 -> 2, 0.625 -> 2.5 -> 2): the rounding the hardware must match
     assert y.value.tolist() == [-8.0, -1.25, 0.0, 0.25, 0.5, 0.5, 7.75]
+
+
+@pytest.mark.parametrize("name", ["tiny-bireal", "tiny-reactnet", "tiny-real2bin", "tiny-hyperbnn"])
+def test_quantizers_compute_in_float32_under_bf16_autocast(name: str) -> None:
+    from xnorflow.training.models.catalog import entry
+    from xnorflow.training.models.registry import build_model
+    from xnorflow.training.quantizers import Fp32RescalingIntQuant, MagnitudeAwareSignQuant, SignQuant
+
+    model, row = build_model(name).train(), entry(name)
+    quantizers = [m for m in model.modules()
+                  if isinstance(m, (Fp32RescalingIntQuant, SignQuant, MagnitudeAwareSignQuant))]
+    seen: list[tuple[torch.nn.Module, torch.Tensor, torch.Tensor]] = []
+    hooks = [q.register_forward_hook(lambda m, args, out: seen.append((m, args[0], out[0]))) for q in quantizers]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        model(torch.randn(4, row.in_channels, row.input_size, row.input_size))
+    for hook in hooks:
+        hook.remove()
+    assert {m for m, _, _ in seen} == set(quantizers)
+    assert any(x.dtype == torch.bfloat16 for _, x, _ in seen), "no quantizer saw a bfloat16 input"
+    for quantizer, x, y in seen:
+        assert y.dtype == torch.float32 and torch.equal(y, quantizer(x.float())[0])
