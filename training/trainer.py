@@ -83,7 +83,7 @@ def _train(cfg: TrainConfig, device: torch.device) -> dict:
     steps = recipe(cfg.recipe, cfg.estimator, cfg.attention_weight, cfg.until)
     out = Path(cfg.out)
     _claim_out_dir(cfg, out)
-    data = load_dataset(cfg.data, cfg.data_root)
+    data = load_dataset(cfg.data, cfg.data_root, random_resize=cfg.recipe != "bireal")
     spec = QuantSpec(shortcut_bits=cfg.shortcut_bits, shortcut_frac_bits=cfg.shortcut_frac_bits)
     build_model(cfg.model, data.num_classes, data.in_channels, data.input_size, spec, cfg.options)
     given = _teacher(cfg, data, device)
