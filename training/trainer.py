@@ -240,8 +240,8 @@ def _loader(cfg: TrainConfig, data: DataBundle, dataset: Dataset, device: torch.
             batch_size: int | None = None) -> DataLoader:
     """Batches of `dataset` for `device`: training (shuffle) batches in an order fixed by seed and epoch, sharded
     across DDP ranks (DistributedSampler pads every rank to the same count, so all run the same number of steps);
-    test batches whole on every rank. Workers start anew each epoch, seeded from that order, so a resumed run
-    augments as the uninterrupted one did."""
+    test batches whole on every rank. Workers start anew each epoch, seeded from the run's random state (which a
+    checkpoint restores), so a resumed run augments as the uninterrupted one did."""
     dataset = _limit(dataset, cfg.limit)
     workers = cfg.workers if cfg.workers is not None else min(8, devices.cpus_per_rank()) if data.streamed else 0
     batching = {"batch_size": batch_size or cfg.batch_size, "num_workers": workers,
