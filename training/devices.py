@@ -26,7 +26,8 @@ def local_rank() -> int:
 def cpus_per_rank() -> int:
     """The CPU cores this process may use, shared evenly with the other ranks on its node."""
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", str(world_size())))
-    return max(1, len(os.sched_getaffinity(0)) // local_world)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores // local_world)
 
 
 def resolve(spec: str) -> torch.device:
