@@ -15,6 +15,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from xnorflow.errors import XnorflowError
+from xnorflow.training import devices
 from xnorflow.training.recipes import BN_BATCHES
 
 def reestimate(model: nn.Module, dataset: Dataset, batch_size: int, batches: int = BN_BATCHES, seed: int = 0) -> dict:
@@ -30,7 +31,7 @@ def reestimate(model: nn.Module, dataset: Dataset, batch_size: int, batches: int
     loader = DataLoader(dataset, batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed))
     with torch.no_grad():
         for seen, (images, _) in enumerate(islice(loader, batches), 1):
-            model(images)
+            model(images.to(devices.of(model)))
     for bn, momentum in zip(norms, momenta):
         bn.momentum = momentum
     model.eval()

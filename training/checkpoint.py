@@ -15,11 +15,23 @@ V1_OPTIONS = {"dpconv_mean": False, "gate_reads_bn": False}  # v1 blocks: a lear
 
 
 def save_atomic(obj: object, path: Path) -> None:
-    """torch.save to a temporary file beside `path`, then rename: a kill never leaves half a checkpoint."""
+    """torch.save (every tensor moved to the CPU, so it loads on any device) to a temporary file beside `path`, then
+    rename: a kill never leaves half a checkpoint."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
-    torch.save(obj, tmp)
+    torch.save(on_cpu(obj), tmp)
     os.replace(tmp, path)
+
+
+def on_cpu(obj: object) -> object:
+    """`obj` with every tensor in it (through dicts, lists and tuples) on the CPU."""
+    if isinstance(obj, torch.Tensor):
+        return obj.cpu()
+    if isinstance(obj, dict):
+        return {k: on_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(on_cpu(v) for v in obj)
+    return obj
 
 
 def model_meta(name: str, spec: QuantSpec, in_channels: int, num_classes: int, input_size: int,

@@ -1,15 +1,17 @@
 """Data sets by name: digits (sklearn, offline), fashion-mnist (Debian idx files), cifar10/100 (pickle folder), imagefolder.
 
 imagefolder is read with Pillow here because torchvision does not import beside the pinned torch
-on these machines; everything else is plain numpy/torch.
+on these machines; everything else is plain numpy/torch. Nothing is downloaded: data comes from --data-root.
 """
 import gzip
+import math
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset, TensorDataset
 
@@ -31,12 +33,17 @@ class DataBundle:
     in_channels: int
     num_classes: int
     input_size: int
+    streamed: bool = False  # images decoded from files per item: worth data-loader workers
 
 
-def load_dataset(name: str, root: str | Path | None = None, input_size: int | None = None) -> DataBundle:
-    """Load data set `name` (from `root` where it needs files); one clear error when it is missing."""
-    loaders = {"digits": _digits, "fashion-mnist": _fashion, "cifar10": _cifar10, "cifar100": _cifar100,
-               "imagefolder": _imagefolder}
+def load_dataset(name: str, root: str | Path | None = None, input_size: int | None = None,
+                 random_resize: bool = False) -> DataBundle:
+    """Load data set `name` (from `root` where it needs files); one clear error when it is missing.
+
+    random_resize: imagefolder's training crops are random-resized (ReActNet's) instead of Bi-Real's fixed scale."""
+    if name == "imagefolder":
+        return _imagefolder(Path(root) if root else None, input_size, random_resize)
+    loaders = {"digits": _digits, "fashion-mnist": _fashion, "cifar10": _cifar10, "cifar100": _cifar100}
     if name not in loaders:
         raise XnorflowError(f"unknown data set '{name}'", f"use one of: {', '.join(DATASETS)}")
     return loaders[name](Path(root) if root else None, input_size)
@@ -142,11 +149,13 @@ def _cifar100(root: Path | None, _size: int | None) -> DataBundle:
 
 
 class ImageFolder(Dataset):
-    """ImageNet-style folder (one subfolder per class): resize, center or random crop, flip, normalize."""
+    """ImageNet-style folder (one subfolder per class), normalized; eval: shorter side to 256/224 of the crop size,
+    centre crop. Training: `rescaled`, a random crop of that plus a flip (Bi-Real Net Sec. 4.1: no random resize),
+    or `resized`, a random-resized crop plus a flip (ReActNet Sec. 4.1: MobileNetV1's classic augmentation)."""
 
     EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
-    def __init__(self, root: Path, classes: list[str], size: int, augment: bool) -> None:
+    def __init__(self, root: Path, classes: list[str], size: int, augment: str | None) -> None:
         self.items = [(p, c) for c, name in enumerate(classes) for p in sorted((root / name).rglob("*"))
                       if p.suffix.lower() in self.EXTENSIONS]
         self.size, self.augment = size, augment
@@ -155,28 +164,59 @@ class ImageFolder(Dataset):
         return len(self.items)
 
     def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
-        from PIL import Image
-
         path, label = self.items[i]
         image = Image.open(path).convert("RGB")
-        scale = self.size * 256 / 224 / min(image.size)
-        image = image.resize((max(self.size, round(image.width * scale)), max(self.size, round(image.height * scale))))
-        x = torch.tensor(np.asarray(image), dtype=torch.float32).permute(2, 0, 1) / 255.0
-        x = self._crop(x)
+        if self.augment == "resized":
+            x = _pixels(random_resized_crop(image, self.size))
+        else:
+            x = self._crop(_pixels(self._rescale(image)))
+        if self.augment and torch.rand(()) < 0.5:
+            x = x.flip(-1)
         return (x - torch.tensor(IMAGENET_MEAN).view(3, 1, 1)) / torch.tensor(IMAGENET_STD).view(3, 1, 1), \
             torch.tensor(label)
 
+    def _rescale(self, image: Image.Image) -> Image.Image:
+        """The image with its shorter side at 256/224 of the crop size."""
+        scale = self.size * 256 / 224 / min(image.size)
+        return image.resize((max(self.size, round(image.width * scale)), max(self.size, round(image.height * scale))))
+
     def _crop(self, x: Tensor) -> Tensor:
+        """A random (training) or the centre (eval) size x size crop."""
         h, w = x.shape[1:]
         if self.augment:
             top, left = torch.randint(0, h - self.size + 1, ()).item(), torch.randint(0, w - self.size + 1, ()).item()
-            x = x[:, top:top + self.size, left:left + self.size]
-            return x.flip(-1) if torch.rand(()) < 0.5 else x
-        top, left = (h - self.size) // 2, (w - self.size) // 2
+        else:
+            top, left = (h - self.size) // 2, (w - self.size) // 2
         return x[:, top:top + self.size, left:left + self.size]
 
 
-def _imagefolder(root: Path | None, size: int | None) -> DataBundle:
+def _pixels(image: Image.Image) -> Tensor:
+    """An RGB image as a 3xHxW float tensor in [0, 1]."""
+    return torch.tensor(np.asarray(image), dtype=torch.float32).permute(2, 0, 1) / 255.0
+
+
+def random_resized_crop(image: Image.Image, size: int, scale: tuple[float, float] = (0.08, 1.0),
+                        ratio: tuple[float, float] = (3 / 4, 4 / 3)) -> Image.Image:
+    """A crop of random area (scale) and aspect (log-uniform ratio) resized to size x size: the Inception crop as
+    torchvision's RandomResizedCrop draws it, 10 tries then the centre crop clamped to `ratio`."""
+    width, height = image.size
+    for _ in range(10):
+        area = width * height * torch.empty(()).uniform_(*scale).item()
+        aspect = math.exp(torch.empty(()).uniform_(math.log(ratio[0]), math.log(ratio[1])).item())
+        w, h = round(math.sqrt(area * aspect)), round(math.sqrt(area / aspect))
+        if 0 < w <= width and 0 < h <= height:
+            top, left = torch.randint(0, height - h + 1, ()).item(), torch.randint(0, width - w + 1, ()).item()
+            return image.resize((size, size), box=(left, top, left + w, top + h))
+    w, h = width, height
+    if width / height < ratio[0]:
+        h = round(width / ratio[0])
+    elif width / height > ratio[1]:
+        w = round(height * ratio[1])
+    top, left = (height - h) // 2, (width - w) // 2
+    return image.resize((size, size), box=(left, top, left + w, top + h))
+
+
+def _imagefolder(root: Path | None, size: int | None, random_resize: bool) -> DataBundle:
     fix = "pass --data-root DIR with train/ and val/ folders, one subfolder of images per class"
     if root is None:
         raise XnorflowError("imagefolder needs --data-root", fix)
@@ -187,5 +227,6 @@ def _imagefolder(root: Path | None, size: int | None) -> DataBundle:
     if not classes:
         raise XnorflowError(f"no class folders in {root / 'train'}", fix)
     size = size or 224
-    return DataBundle("imagefolder", ImageFolder(root / "train", classes, size, True),
-                      ImageFolder(root / "val", classes, size, False), 3, len(classes), size)
+    train = ImageFolder(root / "train", classes, size, "resized" if random_resize else "rescaled")
+    return DataBundle("imagefolder", train, ImageFolder(root / "val", classes, size, None), 3, len(classes), size,
+                      streamed=True)

@@ -10,11 +10,18 @@ autograd ops (two `torch.where`s for the clamp), which on full activation maps m
 step up to 2x a float one. `FusedIntQuant` is Brevitas' IntQuant whose training forward is one autograd
 Function computing the same values and gradients (tests/training/test_quantizers.py checks them bit for
 bit); eval and export still run Brevitas' own IntQuant, so the QONNX graph is unchanged.
+
+Every quantizer computes in float32 even under `--amp`'s bfloat16 autocast (`fp32`): the grids and the
+snapping rely on float32 exactness.
 """
+import functools
+from collections.abc import Callable
+
 import torch
 from brevitas.core.bit_width import BitWidthConst
 from brevitas.core.function_wrapper.ops_ste import CeilSte
 from brevitas.core.quant import IntQuant as BrevitasIntQuant
+from brevitas.core.quant import RescalingIntQuant
 from brevitas.core.scaling import ScalingImplType
 from brevitas.core.utils import StatelessBuffer
 from brevitas.inject.enum import RestrictValueType
@@ -31,6 +38,25 @@ from torch.autograd import Function
 from xnorflow.training.ste import ApproxSign, ClippedSignSTE, WarmupHardtanh, bipolar_sign
 
 
+def fp32(forward: Callable) -> Callable:
+    """A quantizer's forward run on a float32 input with autocast off, whatever autocast the caller has on."""
+
+    @functools.wraps(forward)
+    def run(self: nn.Module, x: Tensor, *rest: object) -> object:
+        if not torch.is_autocast_enabled(x.device.type):
+            return forward(self, x, *rest)
+        with torch.autocast(x.device.type, enabled=False):
+            return forward(self, x.float(), *rest)
+
+    return run
+
+
+class Fp32RescalingIntQuant(RescalingIntQuant):
+    """Brevitas' integer quantizer (scale, round, clamp), always in float32."""
+
+    forward = fp32(RescalingIntQuant.forward)
+
+
 class SignQuant(nn.Module):
     """Sign activation with a selectable backward: 'ste', 'approx' (Bi-Real Eq. 3), 'warmup' (HyperBNN Eq. 4)."""
 
@@ -42,6 +68,7 @@ class SignQuant(nn.Module):
         self.zero_point = StatelessBuffer(torch.tensor(0.0))
         self.register_buffer("warmup_lambda", torch.tensor(1.0))
 
+    @fp32
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         scale = self.scaling_impl(x)
         return self.binarize(x, scale), scale, self.zero_point(), self.bit_width()
@@ -75,6 +102,7 @@ class MagnitudeAwareSignQuant(nn.Module):
         self.bit_width = BitWidthConst(1)
         self.zero_point = StatelessBuffer(torch.tensor(0.0))
 
+    @fp32
     def forward(self, w: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         scale = dyadic(self.scaling_impl(w).detach(), SCALE_MANTISSA_BITS)
         return ClippedSignSTE.apply(w, scale), scale, self.zero_point(), self.bit_width()
@@ -136,6 +164,7 @@ class FixedPointActQuant(IntQuant, ActQuantSolver):
     """Signed fixed point with a constant scale 2^-frac_bits: one grid for every shortcut and the input."""
 
     int_quant = FusedIntQuant
+    tensor_quant = Fp32RescalingIntQuant
     scaling_impl_type = ScalingImplType.CONST
     restrict_scaling_type = RestrictValueType.FP
     scaling_per_output_type = ScalingPerOutputType.TENSOR
@@ -166,6 +195,7 @@ class Int8WeightQuant(Int8WeightPerTensorFloat):
     A power-of-two scale keeps every conv/FC partial sum an exact float32 (code products times 2^e), so
     the eval model, the QONNX graph and FINN's integer accumulator agree whatever the summation order."""
 
+    tensor_quant = Fp32RescalingIntQuant
     scaling_per_output_type = ScalingPerOutputType.CHANNEL
     restrict_scaling_type = RestrictValueType.POWER_OF_TWO
     restrict_value_float_to_int_impl = CeilSte
@@ -193,6 +223,7 @@ class SignWeightQuant(SignedBinaryClampedConst, WeightQuantSolver):
 class UnitWeightQuant(Int8WeightPerTensorFloat):
     """2-bit weights {-1, 0, 1} with scale exactly 1: fixed integer weights such as an all-ones channel sum."""
 
+    tensor_quant = Fp32RescalingIntQuant
     scaling_impl_type = ScalingImplType.CONST
     scaling_const = 1.0
     bit_width = 2

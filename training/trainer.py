@@ -1,11 +1,11 @@
 """`xnorflow train`: runs a recipe's steps with checkpoints every epoch, resume after a kill, metrics, DDP.
 
-Distributed training is torch's own DDP (gloo on CPU), started by torchrun; rank 0 writes all files.
+Distributed training is torch's own DDP (NCCL between GPUs, gloo on CPU), started by torchrun; rank 0 writes all
+files, and every rank resumes from the same checkpoints.
 """
 import json
-import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from xnorflow.chatter import terminal
 from xnorflow.errors import XnorflowError
-from xnorflow.training import checkpoint, metrics
+from xnorflow.training import checkpoint, devices, metrics
 from xnorflow.training.bn_calibration import reestimate
 from xnorflow.training.data import DataBundle, load_dataset
 from xnorflow.training.layers import QuantSpec
@@ -51,6 +51,12 @@ class TrainConfig:
     shortcut_frac_bits: int = 4
     limit: int | None = None
     progress: bool = True
+    device: str = "auto"
+    workers: int | None = None
+    amp: bool = False
+
+
+EXECUTION = ("out", "progress", "until", "device", "workers")  # may change when a run is resumed
 
 
 def rank() -> int:
@@ -58,45 +64,51 @@ def rank() -> int:
     return dist.get_rank() if dist.is_initialized() else 0
 
 
-def _init_distributed() -> None:
-    """Join the process group torchrun describes (gloo: CPU machines), sharing the cores; a no-op for one process."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("gloo")
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
-
-
 def run(cfg: TrainConfig) -> dict:
     """Train every step of the recipe (resuming where a previous run stopped); returns the final summary."""
-    _init_distributed()
+    device = devices.resolve(cfg.device)
+    if cfg.amp:
+        devices.check_amp(device)
+    joined = devices.init_distributed(device)
+    try:
+        return _train(cfg, device)
+    finally:
+        if joined:
+            dist.destroy_process_group()
+
+
+def _train(cfg: TrainConfig, device: torch.device) -> dict:
+    """run()'s work once the device and the process group are set."""
     entry(cfg.model)
     steps = recipe(cfg.recipe, cfg.estimator, cfg.attention_weight, cfg.until)
     out = Path(cfg.out)
     _claim_out_dir(cfg, out)
-    data = load_dataset(cfg.data, cfg.data_root)
+    data = load_dataset(cfg.data, cfg.data_root, random_resize=cfg.recipe != "bireal")
     spec = QuantSpec(shortcut_bits=cfg.shortcut_bits, shortcut_frac_bits=cfg.shortcut_frac_bits)
     build_model(cfg.model, data.num_classes, data.in_channels, data.input_size, spec, cfg.options)
-    given = _teacher(cfg, data)
+    given = _teacher(cfg, data, device)
     history: list[dict] = []
     previous: dict | None = None
     for number, step in enumerate(steps, 1):
-        teacher = _previous_model(previous) if step.teacher == "previous" else given
+        teacher = _previous_model(previous).to(device) if step.teacher == "previous" else given
         label = f"step {number} of {len(steps)} ({step.name})"
-        previous = _run_step(cfg, step, label, spec, data, teacher, previous, history, out)
+        previous = _run_step(cfg, step, label, spec, data, teacher, previous, history, out, device)
     summary = {"model": cfg.model, "data": cfg.data, "recipe": cfg.recipe, "steps": [s.name for s in steps],
                "test_acc": history[-1]["test_acc"], "epochs": cfg.epochs, "checkpoint": str(out / "model.pt")}
     if rank() == 0:
         checkpoint.save_atomic(previous, out / "model.pt")
         (out / "summary.json").write_text(json.dumps(summary, indent=1))
-    if dist.is_initialized():
-        dist.barrier()
+    devices.barrier()
     return summary
 
 
 def _claim_out_dir(cfg: TrainConfig, out: Path) -> None:
-    """Refuse an output dir holding another run; record this run's config there."""
+    """Refuse an output dir holding another run (every rank checks before rank 0 writes); record this run's config.
+
+    A setting missing from an older config.json had its default then; device and workers may change on resume."""
     path = out / "config.json"
-    mine = {k: v for k, v in asdict(cfg).items() if k not in ("out", "progress", "until")}
+    mine = {k: v for k, v in asdict(cfg).items() if k not in EXECUTION}
+    defaults = {f.name: f.default for f in fields(TrainConfig)}
     if out.exists() and not out.is_dir():
         raise XnorflowError(f"--out {out} is a file, not a run folder", "name a new folder for the run")
     if out.is_dir() and any(out.iterdir()) and not _is_run(path):
@@ -104,11 +116,12 @@ def _claim_out_dir(cfg: TrainConfig, out: Path) -> None:
                             "name a new folder for the run, e.g. --out runs/NAME")
     if path.exists():
         theirs = json.loads(path.read_text())
-        changed = [k for k in mine if theirs.get(k) != mine[k]]
+        changed = [k for k in mine if theirs.get(k, defaults[k]) != mine[k]]
         if changed:
             raise XnorflowError(f"{out} holds a run with other settings ({', '.join(changed)} differ)",
                                 "use a new --out, or repeat the original command to resume it")
-    elif rank() == 0:
+    devices.barrier()
+    if rank() == 0 and not path.exists():
         out.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(mine, indent=1))
 
@@ -122,12 +135,13 @@ def _is_run(config: Path) -> bool:
     return isinstance(record, dict) and {"model", "recipe", "data"} <= record.keys()
 
 
-def _teacher(cfg: TrainConfig, data: DataBundle) -> nn.Module | None:
+def _teacher(cfg: TrainConfig, data: DataBundle, device: torch.device) -> nn.Module | None:
+    """The --teacher model on the run's device (None without one)."""
     if cfg.teacher is None:
         return None
     from xnorflow.training.teacher import load_teacher
 
-    return load_teacher(cfg.teacher, data.in_channels, data.input_size, data.num_classes)
+    return load_teacher(cfg.teacher, data.in_channels, data.input_size, data.num_classes).to(device)
 
 
 def _previous_model(previous: dict | None) -> nn.Module:
@@ -142,19 +156,22 @@ def _previous_model(previous: dict | None) -> nn.Module:
 
 
 def _run_step(cfg: TrainConfig, step: Step, label: str, spec: QuantSpec, data: DataBundle,
-              teacher: nn.Module | None, previous: dict | None, history: list[dict], out: Path) -> dict:
+              teacher: nn.Module | None, previous: dict | None, history: list[dict], out: Path,
+              device: torch.device) -> dict:
     """Train one recipe step (`label`: its place in the recipe) to cfg.epochs, resuming; its final checkpoint."""
     torch.manual_seed(cfg.seed)
     step_spec = spec.for_step(step.precision, step.estimator)
     model = build_model(cfg.model, data.num_classes, data.in_channels, data.input_size, step_spec, cfg.options)
     if previous is not None:
         checkpoint.load_state(model, previous["state_dict"], f"checkpoint of step '{previous['step']}'")
-    loader = _loader(cfg, data.train, shuffle=True)
+    model.to(device)
+    loader = _loader(cfg, data, data.train, device, shuffle=True)
     optimizer = _optimizer(model, step)
     scheduler = _scheduler(optimizer, step, cfg.epochs, len(loader))
     ckpt_path = out / step.name / "checkpoint.pt"
     start = _resume(ckpt_path, cfg, model, optimizer, scheduler, history)
-    ddp = DistributedDataParallel(model) if dist.is_initialized() else model
+    ddp = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) \
+        if dist.is_initialized() else model
     meta = checkpoint.model_meta(cfg.model, step_spec, data.in_channels, data.num_classes, data.input_size,
                                  cfg.options, cfg.data)
     state = None
@@ -162,7 +179,7 @@ def _run_step(cfg: TrainConfig, step: Step, label: str, spec: QuantSpec, data: D
         began = time.time()
         train_loss, train_acc = _train_epoch(ddp, loader, optimizer, scheduler, teacher, step, label, epoch, cfg)
         calibration = _calibrate(model, step, data, cfg) if epoch + 1 == cfg.epochs else None
-        test_loss, test_acc = evaluate(model, data.test, cfg)
+        test_loss, test_acc = evaluate(model, _loader(cfg, data, data.test, device, shuffle=False, batch_size=256))
         history.append({"step": step.name, "epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc,
                         "test_loss": test_loss, "test_acc": test_acc, "lr": scheduler.get_last_lr()[0],
                         "seconds": round(time.time() - began, 3)})
@@ -173,6 +190,7 @@ def _run_step(cfg: TrainConfig, step: Step, label: str, spec: QuantSpec, data: D
         if rank() == 0:
             checkpoint.save_atomic(state, ckpt_path)
             metrics.write(history, out)
+        devices.barrier()  # no rank goes on (or is killed) before the epoch's checkpoint is whole on disk
     return state if state is not None else checkpoint.load(ckpt_path)
 
 
@@ -185,10 +203,11 @@ def _calibrate(model: nn.Module, step: Step, data: DataBundle, cfg: TrainConfig)
 
 def _resume(path: Path, cfg: TrainConfig, model: nn.Module, optimizer: torch.optim.Optimizer,
             scheduler: torch.optim.lr_scheduler.LRScheduler, history: list[dict]) -> int:
-    """Restore a step's checkpoint if one exists; returns the first epoch still to run."""
-    if not path.exists():
+    """Restore a step's checkpoint if one exists; returns the first epoch still to run (the same on every rank)."""
+    if not _agreed(path.exists(), f"whether {path} exists"):
         return 0
     ckpt = checkpoint.load(path)
+    _agreed(ckpt["epoch"], f"the epoch of {path}")
     if ckpt.get("upgraded_from") and (ckpt["epoch"] < cfg.epochs or ckpt["options"] != (cfg.options or {})):
         raise XnorflowError(f"{path} was written by an older xnorflow ({ckpt['upgraded_from']}), whose recipes "
                             "and blocks differ", "finish it with the xnorflow that started it, or train again "
@@ -201,17 +220,37 @@ def _resume(path: Path, cfg: TrainConfig, model: nn.Module, optimizer: torch.opt
     return ckpt["epoch"]
 
 
+def _agreed(value: object, what: str) -> object:
+    """`value` when every rank found the same (an --out that only some nodes see is one clear error)."""
+    if not dist.is_initialized():
+        return value
+    seen: list[object] = [None] * dist.get_world_size()
+    dist.all_gather_object(seen, value)
+    if any(v != value for v in seen):
+        raise XnorflowError(f"the ranks disagree on {what} ({seen}, by rank)",
+                            "put --out on a folder that every node shares")
+    return value
+
+
 def _limit(dataset: Dataset, limit: int | None) -> Dataset:
     return Subset(dataset, range(min(limit, len(dataset)))) if limit else dataset
 
 
-def _loader(cfg: TrainConfig, dataset: Dataset, shuffle: bool) -> DataLoader:
-    """Batches in an order fixed by seed and epoch (set per epoch), sharded across DDP ranks."""
+def _loader(cfg: TrainConfig, data: DataBundle, dataset: Dataset, device: torch.device, shuffle: bool,
+            batch_size: int | None = None) -> DataLoader:
+    """Batches of `dataset` for `device`: training (shuffle) batches in an order fixed by seed and epoch, sharded
+    across DDP ranks (DistributedSampler pads every rank to the same count, so all run the same number of steps);
+    test batches whole on every rank. Workers start anew each epoch, seeded from the run's random state (which a
+    checkpoint restores), so a resumed run augments as the uninterrupted one did."""
     dataset = _limit(dataset, cfg.limit)
+    workers = cfg.workers if cfg.workers is not None else min(8, devices.cpus_per_rank()) if data.streamed else 0
+    batching = {"batch_size": batch_size or cfg.batch_size, "num_workers": workers,
+                "pin_memory": device.type == "cuda"}
+    if not shuffle:
+        return DataLoader(dataset, **batching)
     if dist.is_initialized():
-        sampler = DistributedSampler(dataset, shuffle=shuffle, seed=cfg.seed)
-        return DataLoader(dataset, cfg.batch_size, sampler=sampler)
-    return DataLoader(dataset, cfg.batch_size, shuffle=shuffle, generator=torch.Generator())
+        return DataLoader(dataset, sampler=DistributedSampler(dataset, shuffle=True, seed=cfg.seed), **batching)
+    return DataLoader(dataset, shuffle=True, generator=torch.Generator(), **batching)
 
 
 def _set_epoch(loader: DataLoader, seed: int, epoch: int) -> None:
@@ -263,33 +302,39 @@ def _train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Op
     """One pass over the training data; returns mean loss and accuracy (reduced over ranks)."""
     model.train()
     _set_epoch(loader, cfg.seed, epoch)
-    sums = torch.zeros(3, dtype=torch.float64)
+    device = devices.of(model)
+    sums = torch.zeros(3, dtype=torch.float64, device=device)
     bar = tqdm(loader, desc=f"{label} epoch {epoch + 1}/{cfg.epochs}", leave=False, file=terminal(err=True),
                disable=True if not cfg.progress or rank() != 0 else None)  # None: off where stderr is no terminal
     for i, (images, target) in enumerate(bar):
+        images, target = images.to(device, non_blocking=True), target.to(device, non_blocking=True)
         if step.estimator == "warmup":
             _set_warmup(model, step, epoch * len(loader) + i, cfg.epochs * len(loader))
-        loss, logits = objective(model, teacher, images, target, step.kd, step.attention_weight)
+        with devices.autocast(device, cfg.amp):
+            loss, logits = objective(model, teacher, images, target, step.kd, step.attention_weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         scheduler.step()
-        sums += torch.tensor([loss.item() * len(target), (logits.argmax(1) == target).sum().item(), len(target)],
-                             dtype=torch.float64)
-        bar.set_postfix(loss=f"{sums[0] / sums[2]:.3f}", acc=f"{sums[1] / sums[2]:.3f}")
+        sums += torch.stack([loss.detach().double() * len(target), (logits.argmax(1) == target).sum(),
+                             torch.tensor(len(target), device=device)])
+        if not bar.disable:  # reading the sums waits for the GPU: only for a bar that shows them
+            bar.set_postfix(loss=f"{sums[0] / sums[2]:.3f}", acc=f"{sums[1] / sums[2]:.3f}")
     if dist.is_initialized():
         dist.all_reduce(sums)
     return round(float(sums[0] / sums[2]), 6), round(float(sums[1] / sums[2]), 6)
 
 
-def evaluate(model: nn.Module, dataset: Dataset, cfg: TrainConfig) -> tuple[float, float]:
-    """Test loss and accuracy of the eval-mode model (every rank computes the same numbers)."""
+def evaluate(model: nn.Module, loader: DataLoader) -> tuple[float, float]:
+    """Test loss and accuracy of the eval-mode model in float32 (every rank computes the same numbers)."""
     model.eval()
+    device = devices.of(model)
     loss = correct = 0.0
     with torch.no_grad():
-        for images, target in DataLoader(_limit(dataset, cfg.limit), 256):
+        for images, target in loader:
+            images, target = images.to(device, non_blocking=True), target.to(device, non_blocking=True)
             logits = model(images)
             loss += F.cross_entropy(logits, target, reduction="sum").item()
             correct += (logits.argmax(1) == target).sum().item()
-    n = len(_limit(dataset, cfg.limit))
+    n = len(loader.dataset)
     return round(loss / n, 6), round(correct / n, 6)

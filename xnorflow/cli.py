@@ -44,7 +44,8 @@ def _train_config(args: argparse.Namespace):
                        batch_size=args.batch_size, seed=args.seed, data_root=args.data_root, teacher=args.teacher,
                        estimator=args.estimator, attention_weight=args.attention_weight, until=args.until,
                        options=_options(args.option), shortcut_bits=args.shortcut_bits,
-                       shortcut_frac_bits=args.shortcut_frac_bits, limit=args.limit, progress=not args.quiet)
+                       shortcut_frac_bits=args.shortcut_frac_bits, limit=args.limit, progress=not args.quiet,
+                       device=args.device, workers=args.workers, amp=args.amp)
 
 
 def _options(pairs: list[str] | None) -> dict[str, bool] | None:
@@ -210,18 +211,34 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shortcut-frac-bits", type=int, default=4, help="fractional bits of the shortcut grid")
     p.add_argument("--limit", type=positive, help="use only the first N train/test images, for quick runs "
                    "(default: every image)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N; auto is cuda when torch sees a GPU, "
+                   "and under torchrun cuda is each process's cuda:LOCAL_RANK (NCCL between them, gloo on CPU)")
+    p.add_argument("--workers", type=non_negative, metavar="N", help="data-loader processes per rank (default: min(8, CPU "
+                   "cores per rank) for imagefolder, 0 for the in-memory data sets)")
+    p.add_argument("--amp", action="store_true", help="bfloat16 autocast for the float parts (convs, linears; on "
+                   "CPU too); the quantizers stay float32, test accuracy is measured in float32")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--out", required=True, help="run folder: checkpoints, metrics.csv/json/png, model.pt")
 
 
 def positive(text: str) -> int:
     """An argparse type: an integer >= 1."""
+    return _integer(text, 1, "a positive integer")
+
+
+def non_negative(text: str) -> int:
+    """An argparse type: an integer >= 0."""
+    return _integer(text, 0, "an integer >= 0")
+
+
+def _integer(text: str, least: int, what: str) -> int:
+    """`text` as an integer >= `least`, else argparse's one-line error saying it is not `what`."""
     try:
         value = int(text)
     except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+        value = least - 1
+    if value < least:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
     return value
 
 

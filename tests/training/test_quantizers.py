@@ -200,3 +200,22 @@ def test_magnitude_aware_weights_are_clipped_sign_then_scale_bit_for_bit() -> No
     value, weight_grad = _value_and_grad(lambda w: ClippedSignSTE.apply(w, torch.tensor(1.0)) * scale,
                                          conv.weight.detach(), grad)
     assert torch.equal(_bits(qw.detach()), value) and torch.equal(_bits(conv.weight.grad), weight_grad)
+@pytest.mark.parametrize("name", ["tiny-bireal", "tiny-reactnet", "tiny-real2bin", "tiny-hyperbnn"])
+def test_quantizers_compute_in_float32_under_bf16_autocast(name: str) -> None:
+    from xnorflow.training.models.catalog import entry
+    from xnorflow.training.models.registry import build_model
+    from xnorflow.training.quantizers import Fp32RescalingIntQuant, MagnitudeAwareSignQuant, SignQuant
+
+    model, row = build_model(name).train(), entry(name)
+    quantizers = [m for m in model.modules()
+                  if isinstance(m, (Fp32RescalingIntQuant, SignQuant, MagnitudeAwareSignQuant))]
+    seen: list[tuple[torch.nn.Module, torch.Tensor, torch.Tensor]] = []
+    hooks = [q.register_forward_hook(lambda m, args, out: seen.append((m, args[0], out[0]))) for q in quantizers]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        model(torch.randn(4, row.in_channels, row.input_size, row.input_size))
+    for hook in hooks:
+        hook.remove()
+    assert {m for m, _, _ in seen} == set(quantizers)
+    assert any(x.dtype == torch.bfloat16 for _, x, _ in seen), "no quantizer saw a bfloat16 input"
+    for quantizer, x, y in seen:
+        assert y.dtype == torch.float32 and torch.equal(y, quantizer(x.float())[0])

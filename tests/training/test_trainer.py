@@ -64,6 +64,33 @@ def test_two_process_ddp_on_gloo(tmp_path: Path) -> None:
     assert (out / "model.pt").exists()
 
 
+def _torchrun(*args: str) -> list[str]:
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+            "-m", "xnorflow.cli", *TRAIN, "--device", "cpu", *args]
+
+
+def test_two_process_run_killed_after_an_epoch_resumes_as_the_uninterrupted_one(tmp_path: Path) -> None:
+    args = ["--epochs", "3", "--limit", "384"]
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    done = subprocess.run(_torchrun(*args, "--out", str(straight)), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    proc = subprocess.Popen(_torchrun(*args, "--out", str(killed)), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    ckpt = killed / "binary" / "checkpoint.pt"
+    deadline = time.time() + 120
+    while not ckpt.exists() and time.time() < deadline:
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGKILL)  # torchrun and both ranks at once
+    proc.wait()
+    assert len(metrics.read_csv(killed / "metrics.csv")) < 3, "the run finished before it could be killed"
+    resumed = subprocess.run(_torchrun(*args, "--out", str(killed)), capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert _curves(killed) == _curves(straight)
+    assert [int(r["epoch"]) for r in _curves(killed)] == [1, 2, 3]
+    a, b = torch.load(straight / "model.pt"), torch.load(killed / "model.pt")
+    assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
+
+
 def test_distributional_loss_is_kl_teacher_to_student() -> None:
     student, teacher = torch.randn(5, 10), torch.randn(5, 10)
     p_r, p_b = F.softmax(teacher, 1), F.softmax(student, 1)
@@ -94,6 +121,8 @@ def _error(capsys: pytest.CaptureFixture, *args: str) -> str:
     (["--model", "tiny-bireal", "--data", "cifar10", "--data-root", "/nonexistent"], "cifar10 not found at"),
     (["--model", "tiny-bireal", "--data", "imagefolder"], "imagefolder needs --data-root"),
     (["--model", "bireal18", "--data", "digits"], "input 1x8x8 does not fit model 'bireal18'"),
+    (["--model", "tiny-bireal", "--data", "digits", "--device", "tpu"], "--device 'tpu' is not one of auto, cpu"),
+    (["--model", "tiny-bireal", "--data", "digits", "--workers", "-1"], "--workers: '-1' is not an integer >= 0"),
 ])
 def test_bad_input_is_one_line(capsys: pytest.CaptureFixture, tmp_path: Path, args: list[str], message: str) -> None:
     assert message in _error(capsys, "train", *args, "--out", str(tmp_path / "x"))
@@ -198,3 +227,11 @@ def test_a_v1_run_is_not_resumed_with_other_recipes(capsys: pytest.CaptureFixtur
     (out / "model.pt").unlink()
     assert "was written by an older xnorflow" in _error(capsys, *TRAIN, "--epochs", "2", "--limit", "64",
                                                         "--out", str(out))
+
+
+def test_cuda_device_without_cuda_is_one_line(capsys: pytest.CaptureFixture, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    err = _error(capsys, *TRAIN, "--device", "cuda:1", "--out", str(tmp_path / "gpu"))
+    assert "--device cuda:1: this torch" in err and "sees no CUDA device; use --device cpu" in err
+    assert not (tmp_path / "gpu").exists()
