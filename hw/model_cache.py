@@ -1,8 +1,9 @@
 """The cache of compiled Verilator models: where it lives, a size cap (least recently used go first), clearing.
 
 Each entry is one directory `TOP-HASH` (20 hex digits) holding the executable `Vdut`; a compile works in
-`build-xxxxxxxx` beside it and renames it into place. Only directories of exactly those names are ever removed,
-so pointing $XNORFLOW_CACHE at a folder of the user's does not delete their files.
+`build-xxxxxxxx` beside it and renames it into place. The Verilator runtime library's objects, the same for every
+model, are kept once per flags and compiler in `verilated_runtime-HASH`. Only directories of exactly those names are
+ever removed, so pointing $XNORFLOW_CACHE at a folder of the user's does not delete their files.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 
 EXE = "Vdut"
 ENTRY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*-[0-9a-f]{20}")  # TOP-HASH (verilator._cache_key)
+RUNTIME_PREFIX = "verilated_runtime-"  # + 20 hex digits (verilator._runtime_dir)
 BUILD_NAME = re.compile(r"build-[a-z0-9_]{8}")  # tempfile.mkdtemp(prefix="build-")
 DEFAULT_MAX_MB = 1024
 STALE_BUILD_S = 3600  # a compile of even a whole design takes minutes: older work dirs were interrupted
@@ -81,9 +83,16 @@ def trim(keep: Path | None = None) -> list[Path]:
     return removed
 
 
+def _runtimes() -> list[Path]:
+    """Directories of kept runtime-library objects."""
+    root = cache_dir()
+    return [p for p in root.iterdir() if p.name.startswith(RUNTIME_PREFIX) and ENTRY_NAME.fullmatch(p.name)
+            and p.is_dir() and not p.is_symlink()] if root.is_dir() else []
+
+
 def clear() -> tuple[int, int]:
-    """Remove every compiled model and stale work directory; (models removed, bytes freed)."""
+    """Remove every compiled model, kept runtime object and stale work directory; (models removed, bytes freed)."""
     items = entries()
-    for path in [e.path for e in items] + _stale_builds():
+    for path in [e.path for e in items] + _runtimes() + _stale_builds():
         shutil.rmtree(path, ignore_errors=True)
     return len(items), sum(e.size for e in items)

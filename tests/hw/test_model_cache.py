@@ -3,13 +3,17 @@ touching nothing in the cache folder that is not a compiled model."""
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from xnorflow.cli import main
 from xnorflow.hw import model_cache
+from xnorflow.hw.ops import module_sources
+from xnorflow.hw.verilator import Design, Stream, simulate
 
 pytestmark = pytest.mark.fast  # the everyday tier: `make test-fast`
 
@@ -70,3 +74,27 @@ def test_cache_command_shows_and_clears(cache, capsys):
     assert main(["cache", "--clear"]) == 0
     assert "removed 2 compiled models (2.0 MB)" in capsys.readouterr().out
     assert model_cache.entries() == [] and (cache / "notes.txt").is_file()
+
+
+def test_runtime_library_is_compiled_once(cache, monkeypatch, rng):
+    """The first model keeps Verilator's runtime objects; the next model's make compiles only its own files, and
+    both models simulate correctly; `--clear` removes the kept objects too."""
+    makes: list[str] = []
+    real_run = subprocess.run
+
+    def run(args, **kw):
+        proc = real_run(args, **kw)
+        if args[0] == "make":
+            makes.append(proc.stdout)
+        return proc
+
+    monkeypatch.setattr(subprocess, "run", run)
+    for depth in (5, 6):
+        fifo = Design("stream_fifo", module_sources("stream_fifo"), (Stream("in0_V", 8),), (Stream("out0_V", 8),),
+                      {"W": 8, "DEPTH": depth})
+        words = rng.integers(0, 256, (20, 1), dtype=np.uint8)
+        np.testing.assert_array_equal(simulate(fifo, {"in0_V": words}, {"out0_V": 20}).outputs["out0_V"], words)
+    assert "verilated.cpp" in makes[0] and "verilated.cpp" not in makes[1] and "axis_tb.cpp" in makes[1]
+    assert len(list(cache.glob(model_cache.RUNTIME_PREFIX + "*"))) == 1
+    assert main(["cache", "--clear"]) == 0
+    assert list(cache.iterdir()) == []
