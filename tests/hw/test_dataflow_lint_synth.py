@@ -45,7 +45,7 @@ SYNTH_MODELS = {
     "duplicate_streams": lambda: duplicate_model([1, 16, 16], 64, 8, DT["INT8"]),
     "add_streams": lambda: add_model([1, 16, 16, 64], 8, DT["INT8"], DT["INT8"], DT["INT9"]),
     "stream_concat": lambda: concat_model([1, 8, 8], (64, 64), 8, (DT["INT8"], DT["INT8"])),
-    "label_select": lambda: label_select_model([1], 100, 4, 5, DT["INT16"]),
+    "label_select": lambda: label_select_model([1], 20, 4, 3, DT["INT16"]),
     "width_converter": lambda: dwc_model([1, 8, 8, 48], 16, 24, DT["BINARY"]),
 }
 

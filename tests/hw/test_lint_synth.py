@@ -61,16 +61,16 @@ def test_yosys_synthesizes(rng, top):
 
 
 def _mvu(rng, idt: str, wdt: str):
-    """A 24 x 8 mvu layer (PE 4, SIMD 8) of the given operand types, no thresholds."""
+    """An 8 x 8 mvu layer (PE 2, SIMD 4: 8 lanes) of the given operand types, no thresholds."""
     idt, wdt = DT[idt], DT[wdt]
-    weights = rng.integers(int(wdt.min()), int(wdt.max()) + 1, (24, 8)).astype(float)
+    weights = rng.integers(int(wdt.min()), int(wdt.max()) + 1, (8, 8)).astype(float)
     if wdt == DT["BIPOLAR"]:
         weights = np.where(weights > 0, 1.0, -1.0)
-    return mvau_model(24, 8, 4, 8, idt, wdt, DT["INT32"], weights, None, None, [1], xnor=False)
+    return mvau_model(8, 8, 2, 4, idt, wdt, DT["INT32"], weights, None, None, [1], xnor=False)
 
 
 @pytest.mark.parametrize("idt,wdt,dsps", [("UINT8", "BIPOLAR", 0), ("INT8", "BINARY", 0), ("BIPOLAR", "INT4", 0),
-                                          ("INT4", "INT4", 0), ("UINT4", "INT4", 32), ("INT8", "INT8", 32)])
+                                          ("INT4", "INT4", 0), ("UINT4", "INT4", 8), ("INT8", "INT8", 8)])
 def test_dsps_only_for_real_multiplies(rng, idt, wdt, dsps):
     """A 1-bit operand (the first layer's binary weights on 8-bit pixels) makes selects, not DSP multiplies; a
     multi-bit product takes a DSP48 per lane from 9 bits on; the DSP model says the same as Yosys."""
