@@ -9,7 +9,9 @@ They need the Quant nodes (scale, bit width) that ConvertQONNXtoFINN dissolves:
   so the Concat joins two streams on one grid;
 - ReLU of a signed grid tensor is the same grid, unsigned with one bit less;
 - the exporter merges identical quantized weights (DPConv's all-ones channel sums): each layer gets its own copy,
-  as FINN folds weights per layer.
+  as FINN folds weights per layer;
+- the TorchScript exporter writes one node per call, so an activation quantized twice (ReActNet's downsample signs
+  one input for two convolutions) arrives as two identical nodes: they become one, as the dynamo exporter writes it.
 """
 import numpy as np
 from onnx import NodeProto, TensorProto, helper
@@ -425,9 +427,37 @@ class UnshareWeightQuants(Transformation):
         return model, False
 
 
+def _operand(model: ModelWrapper, tensor: str) -> str | tuple:
+    """An input as compared for merging: an activation by name, a constant by its value."""
+    value = model.get_initializer(tensor)
+    return tensor if value is None else (value.dtype.str, value.shape, value.tobytes())
+
+
+class MergeRepeatedActivationOps(Transformation):
+    """Two nodes of one op on the same activations, parameters and attributes become one (weights stay per layer)."""
+
+    def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+        seen: dict[tuple, NodeProto] = {}
+        graph_outputs = {o.name for o in model.graph.output}
+        for node in model.graph.node:
+            if all(model.get_initializer(i) is not None for i in node.input):
+                continue
+            key = (node.domain, node.op_type, tuple(_operand(model, i) for i in node.input),
+                   tuple(a.SerializeToString() for a in node.attribute))
+            first = seen.setdefault(key, node)
+            if first is not node and not graph_outputs.intersection(node.output):
+                for old, new in zip(node.output, first.output):
+                    for consumer in model.find_consumers(old):
+                        consumer.input[list(consumer.input).index(old)] = new
+                model.graph.node.remove(node)
+                return model, True
+        return model, False
+
+
 def prepare(model: ModelWrapper) -> ModelWrapper:
-    """Rewrite ReLU and Concat joins onto grids, check the QONNX graph, then rewrite pooling and RPReLU."""
-    for t in (UnshareWeightQuants(), ReluToUnsignedQuant(), BatchNormQuantIntoConcat()):
+    """Merge repeated nodes, rewrite ReLU and Concat joins onto grids, check the QONNX graph, then rewrite pooling
+    and RPReLU."""
+    for t in (MergeRepeatedActivationOps(), UnshareWeightQuants(), ReluToUnsignedQuant(), BatchNormQuantIntoConcat()):
         model = model.transform(t)
     check_supported(model)
     for t in (ReduceMeanToGlobalAveragePool(), AveragePoolToSumPool(), RPReLUToLUT()):
