@@ -32,9 +32,8 @@ $(STAMP): pyproject.toml requirements.lock
 demo: setup
 	$(BIN)/xnorflow demo --model $(MODEL) --data $(DATA) --out $(OUT) $(if $(SYNTH),--synth)
 
-# -n auto: one pytest worker per core; --dist loadfile keeps a file's tests (and its shared builds) on one worker;
-# files go out in collection order, which tests/conftest.py makes longest first
-XDIST   := -n auto --dist loadfile --no-loadscope-reorder
+# -n auto: one pytest worker per core; --dist loadfile keeps a file's tests (and its shared builds) on one worker
+XDIST   := -n auto --dist loadfile
 
 test: setup
 	$(BIN)/python -m pytest -q $(XDIST) -m "not slow" tests

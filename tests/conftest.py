@@ -11,23 +11,6 @@ from xnorflow.hw.verilator import QUICK_COMPILE_ENV
 from xnorflow.training.trainer import TrainConfig, run
 
 GRID = 2.0 ** -4  # the default shortcut grid step
-# The longest files (worker-seconds in a `--durations=0` run), longest first: `make test` hands whole files to
-# its workers in collection order (--dist loadfile --no-loadscope-reorder), and a long file taken last would run
-# alone at the end. Files not named keep their order, after these.
-LONGEST_FIRST = ("build_flows/test_trained_checkpoints.py", "build_flows/test_pipeline.py", "training/test_trainer.py",
-                 "hw/test_accelerator.py", "test_build_dir.py", "hw/test_lint_synth.py",
-                 "hw/test_dataflow_lint_synth.py", "hw/test_layers_sim.py", "build_flows/test_flow.py")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Longest files first (a stable sort: a file's tests keep their order)."""
-    tests = Path(__file__).parent
-
-    def rank(item: pytest.Item) -> int:
-        name = item.path.relative_to(tests).as_posix()
-        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
-
-    items.sort(key=rank)
 
 
 @pytest.fixture(scope="session", autouse=True)
