@@ -183,7 +183,7 @@ def _runtime_dir(objects: list[str]) -> Path:
 
 def _make(work: Path, design: Design) -> None:
     """Build the generated model with make, reusing the runtime library's objects from an earlier build: they are
-    the same for every design (about 7 of a small design's 13 CPU-seconds)."""
+    the same for every design (a stream FIFO: 5.7 instead of 18.0 CPU-seconds with them kept)."""
     obj = work / "obj"
     objects = _runtime_objects(obj)
     kept = _runtime_dir(objects)
