@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 import shutil
 import time
 from dataclasses import dataclass
@@ -42,6 +43,12 @@ class Entry:
     used: float
 
 
+def _dirs(name_ok: Callable[[str], object]) -> list[Path]:
+    """The cache's directories (not links) whose names pass `name_ok`: the only ones it ever removes."""
+    root = cache_dir()
+    return [p for p in root.iterdir() if name_ok(p.name) and p.is_dir() and not p.is_symlink()] if root.is_dir() else []
+
+
 def _size(path: Path) -> int:
     """Bytes of the files under `path`."""
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
@@ -49,9 +56,7 @@ def _size(path: Path) -> int:
 
 def entries() -> list[Entry]:
     """Compiled models in the cache, least recently used first."""
-    root = cache_dir()
-    found = [p for p in root.iterdir() if ENTRY_NAME.fullmatch(p.name) and p.is_dir() and not p.is_symlink()
-             and (p / EXE).is_file()] if root.is_dir() else []
+    found = [p for p in _dirs(ENTRY_NAME.fullmatch) if (p / EXE).is_file()]
     return sorted((Entry(p, _size(p), (p / EXE).stat().st_mtime) for p in found), key=lambda e: e.used)
 
 
@@ -62,9 +67,8 @@ def touch(exe: Path) -> None:
 
 def _stale_builds() -> list[Path]:
     """Compile work directories left by interrupted runs."""
-    root, now = cache_dir(), time.time()
-    return [p for p in root.iterdir() if BUILD_NAME.fullmatch(p.name) and p.is_dir() and not p.is_symlink()
-            and now - p.stat().st_mtime > STALE_BUILD_S] if root.is_dir() else []
+    now = time.time()
+    return [p for p in _dirs(BUILD_NAME.fullmatch) if now - p.stat().st_mtime > STALE_BUILD_S]
 
 
 def trim(keep: Path | None = None) -> list[Path]:
@@ -85,9 +89,7 @@ def trim(keep: Path | None = None) -> list[Path]:
 
 def _runtimes() -> list[Path]:
     """Directories of kept runtime-library objects."""
-    root = cache_dir()
-    return [p for p in root.iterdir() if p.name.startswith(RUNTIME_PREFIX) and ENTRY_NAME.fullmatch(p.name)
-            and p.is_dir() and not p.is_symlink()] if root.is_dir() else []
+    return _dirs(lambda name: name.startswith(RUNTIME_PREFIX) and ENTRY_NAME.fullmatch(name))
 
 
 def clear() -> tuple[int, int]:
