@@ -29,7 +29,8 @@ from onnx import numpy_helper as np_helper
 from qonnx.core.datatype import BaseDataType, DataType
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.transformation import infer_shapes
-from qonnx.transformation.general import GiveUniqueParameterTensors, SortGraph
+from qonnx.transformation.base import Transformation
+from qonnx.transformation.general import GiveReadableTensorNames, GiveUniqueParameterTensors, SortGraph
 from qonnx.transformation.infer_data_layouts import InferDataLayouts
 from qonnx.transformation.infer_datatypes import InferDataTypes
 from qonnx.transformation.infer_shapes import InferShapes
@@ -170,6 +171,41 @@ def unique_parameters_apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bo
     return model, False
 
 
+def rename_all(model: ModelWrapper, new_name: dict[str, str]) -> None:
+    """Rename tensors in one sweep over the graph (qonnx's rename_tensor sweeps it once per tensor)."""
+    graph = model.graph
+    for proto in (*graph.input, *graph.output, *graph.value_info, *graph.initializer):
+        proto.name = new_name.get(proto.name, proto.name)
+    for annotation in graph.quantization_annotation:
+        annotation.tensor_name = new_name.get(annotation.tensor_name, annotation.tensor_name)
+    for node in graph.node:
+        for names in (node.input, node.output):
+            names[:] = [new_name.get(t, t) for t in names]
+
+
+class UniqueTensorNames(Transformation):
+    """GiveUniqueTensorNames in one sweep: tensor_<i> by the tensor's first place in get_all_tensor_names."""
+
+    def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+        rename_all(model, {t: f"tensor_{i}" for i, t in reversed(list(enumerate(model.get_all_tensor_names())))})
+        return model, False
+
+
+def readable_names_apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+    """GiveReadableTensorNames.apply in two sweeps: unique names through model.transform (a copy, cleaned up, as
+    qonnx's does), then <node>_out<k>, <node>_param<k>, global_in, global_out: the last name qonnx would give."""
+    model = model.transform(UniqueTensorNames())
+    inits, final = {t.name for t in model.graph.initializer}, {}
+    for node in model.graph.node:
+        assert node.name != "", "Found empty node name"
+        final.update((t, f"{node.name}_out{k}") for k, t in enumerate(node.output))
+        final.update((t, f"{node.name}_param{k}") for k, t in enumerate(t for t in node.input if t in inits))
+    for prefix, tensors in (("global_in", model.graph.input), ("global_out", model.graph.output)):
+        final.update((t.name, prefix if i == 0 else f"{prefix}_{i}") for i, t in enumerate(tensors))
+    rename_all(model, final)
+    return model, False
+
+
 def group_inputs_by_category(node, model: ModelWrapper) -> tuple[list[str], list[str]]:
     """qonnx's (dynamic inputs, then initializer inputs, each in input order) without converting initializers."""
     inits = set(map(attrgetter("name"), model.graph.initializer))
@@ -259,6 +295,7 @@ PATCHES = ((qonnx.util.basic, "get_by_name", get_by_name), (InferShapes, "apply"
            (ModelWrapper, "get_initializer", get_initializer), (ModelWrapper, "get_tensor_valueinfo", get_tensor_valueinfo),
            (ModelWrapper, "get_tensor_shape", get_tensor_shape), (SortGraph, "apply", sort_graph_apply),
            (GiveUniqueParameterTensors, "apply", unique_parameters_apply),
+           (GiveReadableTensorNames, "apply", readable_names_apply),
            (InferDataTypes, "apply", infer_datatypes_apply), (InferDataLayouts, "apply", infer_data_layouts_apply),
            (qonnx.transformation.general, "group_inputs_by_category", group_inputs_by_category))
 
