@@ -8,12 +8,11 @@ import numpy as np
 import qonnx.core.onnx_exec as oxe
 import torch
 from qonnx.core.modelwrapper import ModelWrapper
-from qonnx.transformation.change_batchsize import ChangeBatchSize
-from qonnx.transformation.infer_shapes import InferShapes
 
 from finn.util.settings import initialize_dummy_settings
 from xnorflow.chatter import say
 
+from xnorflow.build_flows.batch_exec import takes_batches, with_batch
 from xnorflow.build_flows.hw_graph import on_host_tail
 
 STAGES = ("qonnx", "streamlined", "hw")
@@ -40,8 +39,8 @@ class Arrow:
 
 
 def run_graph(path: Path, frames: np.ndarray) -> np.ndarray:
-    """Execute an ONNX graph with FINN/QONNX python execution: on the whole batch at once where its ops take any
-    batch, else frame by frame. Without qonnx's sanitize_quant_values: it rounds each tensor onto its annotated
+    """Execute an ONNX graph with FINN/QONNX python execution: on the whole batch at once (batch_exec.py), a graph
+    with FINN HW ops frame by frame. Without qonnx's sanitize_quant_values: it rounds each tensor onto its annotated
     integer grid, which would patch over an off-grid value that an arrow must catch."""
     model = ModelWrapper(str(path))
     name_in, name_out = model.graph.input[0].name, model.graph.output[0].name
@@ -49,18 +48,6 @@ def run_graph(path: Path, frames: np.ndarray) -> np.ndarray:
         if takes_batches(model):
             return oxe.execute_onnx(with_batch(model, len(frames)), {name_in: frames})[name_out]
         return np.concatenate([oxe.execute_onnx(model, {name_in: f[None]})[name_out] for f in frames])
-
-
-def takes_batches(model: ModelWrapper) -> bool:
-    """True unless the graph has an op whose execution assumes one frame: FINN's HW ops have fixed shapes, and
-    qonnx's Im2Col reshapes its columns as if the batch were 1 (a QONNX graph before conv lowering has neither)."""
-    return not any(n.op_type == "Im2Col" or n.domain.startswith("finn.custom_op.fpgadataflow")
-                   for n in model.graph.node)
-
-
-def with_batch(model: ModelWrapper, n: int) -> ModelWrapper:
-    """The graph for batches of `n` frames (qonnx's ChangeBatchSize, then shape inference)."""
-    return model.transform(ChangeBatchSize(n)).transform(InferShapes())
 
 
 Affine = tuple[np.ndarray, np.ndarray]  # (scale, bias): logits = integer logits * scale + bias
