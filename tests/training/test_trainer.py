@@ -101,7 +101,7 @@ def test_distributional_loss_is_kl_teacher_to_student() -> None:
 def test_training_with_a_teacher_checkpoint(tmp_path: Path, digits_ckpt: Path) -> None:
     out = tmp_path / "kd"
     assert main(["train", "--model", "tiny-reactnet", "--data", "digits", "--recipe", "reactnet", "--epochs", "1",
-                 "--teacher", str(digits_ckpt), "--quiet", "--out", str(out)]) == 0
+                 "--limit", "256", "--teacher", str(digits_ckpt), "--quiet", "--out", str(out)]) == 0
     assert [r["step"] for r in metrics.read_csv(out / "metrics.csv")] == ["binary-activations", "binary"]
 
 
@@ -135,12 +135,13 @@ def test_cli_exit_code_and_stderr_in_a_real_process(tmp_path: Path) -> None:
 
 def test_corrupt_checkpoint_is_refused_and_left_alone(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    assert main([*TRAIN, "--epochs", "1", "--out", str(out)]) == 0
+    assert main([*TRAIN, "--epochs", "1", "--limit", "128", "--out", str(out)]) == 0
     (out / "model.pt").unlink()
     ckpt = out / "binary" / "checkpoint.pt"
     ckpt.write_bytes(ckpt.read_bytes()[:1000])
     before = _digest(out)
-    assert "is corrupt or not a torch file" in _error(capsys, *TRAIN, "--epochs", "1", "--out", str(out))
+    err = _error(capsys, *TRAIN, "--epochs", "1", "--limit", "128", "--out", str(out))
+    assert "is corrupt or not a torch file" in err
     assert _digest(out) == before
 
 
