@@ -143,6 +143,12 @@ def _link(module: str, params: str, inst: str, src: str, dst: str, src_data: str
     return f"    {module} #({params}) {inst} (\n        .ap_clk, .ap_rst_n, {ends});\n"
 
 
+def _times(signal: str, factor: int) -> str:
+    """`signal` * `factor` (a constant) as a sum of shifts: adders in LUTs, where `*` would take DSP slices."""
+    terms = [f"({signal} << {bit})" if bit else signal for bit in range(factor.bit_length()) if factor >> bit & 1]
+    return " + ".join(terms) or "32'd0"
+
+
 def _control(s: ShellSpec) -> str:
     """The register file and the run's lengths in beats."""
     return (
@@ -152,8 +158,8 @@ def _control(s: ShellSpec) -> str:
         "    logic [63:0] in_addr, out_addr, weight_addr;  // DMAs' busy flags (the register file tracks the run)\n"
         "    logic        rd_busy, wr_busy;\n"
         "    /* verilator lint_on UNUSEDSIGNAL */\n"
-        f"    wire  [31:0] in_beats  = frames * 32'd{s.inp.beats(s.axi_bits)};\n"
-        f"    wire  [31:0] out_beats = frames * 32'd{s.out.beats(s.axi_bits)};\n\n"
+        f"    wire  [31:0] in_beats  = {_times('frames', s.inp.beats(s.axi_bits))};\n"
+        f"    wire  [31:0] out_beats = {_times('frames', s.out.beats(s.axi_bits))};\n\n"
         f"    axil_regfile #(.BUILD_ID(64'h{s.build_id:016x}), .IN_STRIDE({s.inp.stride}), "
         f".OUT_STRIDE({s.out.stride}), .WEIGHT_BYTES(0)) u_regs (\n"
         f"        .ap_clk, .ap_rst_n, {_connect('s_axi_control', AXIL_NAMES, 's_axi_control')},\n"
