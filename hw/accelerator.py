@@ -31,7 +31,7 @@ from xnorflow.hw.resources import fit_board, fit_verdict, synth_layers, synth_to
 from xnorflow.hw.stitch import TOP, Stitched, ident, renamed, stitch
 from xnorflow.hw.streams import pack_words, random_tensor, unpack_words
 from xnorflow.hw.verilator import SimResult, SimulationDeadlock, simulate
-from xnorflow.hw.vivado import vivado_project
+from xnorflow.hw.vivado import bitfile_flow
 
 TARGETS = ("rtl", "sim", "synth", "bitfile")
 GAPS = {"seed": 7, "in_gap": 0.3, "out_stall": 0.3}
@@ -205,7 +205,8 @@ def build_target(hw_build_dir: Path, target: str, board_name: str, folding: str 
                  frames: int = 8, previous: Path | None = None) -> dict:
     """Run `target` (rtl, sim, synth, bitfile) on a hw-graph build directory; returns its report sections.
 
-    rtl/ is reused when it (or `previous`'s, an earlier build of the same output) has the same inputs."""
+    rtl/ and the synthesis report are reused when they (or `previous`'s, an earlier build of the same output)
+    come from the same inputs; the bitfile step runs only on a design that fits the board."""
     if target not in TARGETS:
         raise XnorflowError(f"unknown target '{target}'", f"use one of: hw-graph, {', '.join(TARGETS)}")
     build_dir, b, folding = Path(hw_build_dir).resolve(), board(board_name), check_folding_arg(folding)
@@ -216,14 +217,28 @@ def build_target(hw_build_dir: Path, target: str, board_name: str, folding: str 
     if target == "sim":
         out["sim"] = sim_report(built, reference_part(built), frames)
     if target in ("synth", "bitfile"):
-        out["synth"] = synth_report(built, b)
+        out["synth"] = cached_synth(built, previous) or {**synth_report(built, b), "inputs": built.inputs}
     for section in set(out) - {"rtl"}:
         update_report(build_dir, section, out[section])
-    if target == "bitfile":
-        vivado_project(build_dir, built, b)
     if "synth" in out and not out["synth"]["fits"]:
         raise FlowStopped(*out["synth"]["message"].split("; ", 1))
+    if target == "bitfile":
+        out["bitfile"], stop = bitfile_flow(build_dir, b, previous)
+        update_report(build_dir, "bitfile", out["bitfile"])
+        if stop is not None:
+            raise stop
     return out
+
+
+def cached_synth(built: Build, previous: Path | None) -> dict | None:
+    """The synthesis report of this build (or of `previous`) when it was made from the same RTL inputs."""
+    for path in (built.path, previous):
+        report = Path(path or "") / "report.json"
+        if path is not None and report.is_file():
+            synth = json.loads(report.read_text()).get("synth")
+            if synth and synth.get("inputs") == built.inputs:
+                return synth
+    return None
 
 
 def reference_part(built: Build) -> ModelWrapper:

@@ -1,0 +1,152 @@
+"""The Vivado flow script of every board, evaluated in Tcl with Vivado's commands as recording stubs
+(tests/hw/vivado_stub.py): it runs to the end, and the block design it builds connects the PS of the board's
+family (GP master -> register file, shell DDR master -> HP0 slave), the PL clock at the board's clock, the
+reset, the interrupt and the address map; synthesis, implementation to write_bitstream, reports and the .hwh
+follow. Deleting any connecting line of the block design makes these checks fail. Also the report parsers."""
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+import tkinter
+from pathlib import Path
+
+import pytest
+
+from xnorflow.errors import XnorflowError
+from xnorflow.hw.boards import BOARDS, Board
+from xnorflow.hw.vivado import BD_SCRIPT, SCRIPT, write_project
+from xnorflow.hw.vivado_bd import FAMILIES
+from xnorflow.hw.vivado_reports import timing, utilization
+
+sys.path.insert(0, str(Path(__file__).parent))
+from shell_build import make_build  # noqa: E402
+from vivado_stub import VivadoStub, timing_report, utilization_report  # noqa: E402
+
+pytestmark = pytest.mark.fast
+
+
+def evaluate(tmp_path: Path, b: Board, weights: bool = False, board_files: bool = True,
+             edit=None) -> VivadoStub:
+    """Write the board's Vivado project for a shell build, optionally edit block_design.tcl, evaluate it."""
+    build = make_build(tmp_path / "build", b.axi_bits, b.addr_bits, weights)
+    out = write_project(build, b)
+    if edit is not None:
+        (out / BD_SCRIPT).write_text(edit((out / BD_SCRIPT).read_text()))
+    stub = VivadoStub(out, board_files=board_files)
+    stub.run(out / SCRIPT)
+    return stub
+
+
+def check_design(stub: VivadoStub, b: Board, weights: bool = False) -> None:
+    """Every connection the overlay needs, as the stub recorded it."""
+    ps, fam = stub.ps(), FAMILIES[b.family]
+    assert ps.ip == fam.ip and stub.part == b.part
+    assert stub.cells["shell"].module == "xnorflow_shell"
+    data_width = "PCW_S_AXI_HP0_DATA_WIDTH" if b.family == "zynq" else "PSU__SAXIGP2__DATA_WIDTH"
+    assert ps.config[data_width] == str(b.axi_bits)
+    assert stub.clock_mhz() == b.clock_mhz
+    # register file behind the GP master, shell DDR master(s) onto HP0, as the address map saw them
+    assert stub.address_map.get(f"/ps/{fam.master}") == ["/shell/s_axi_control"]
+    assert stub.address_map.get("/shell/m_axi_gmem") == [f"/ps/{fam.slave}"]
+    if weights:
+        assert stub.address_map.get("/shell/m_axi_wmem") == [f"/ps/{fam.slave}"]
+    clock = stub.net_of(f"/ps/{fam.clock}")
+    assert {"/shell/ap_clk", f"/ps/{fam.master_clock}", f"/ps/{fam.slave_clock}", "/ctrl_sc/aclk", "/mem_sc/aclk",
+            "/rst/slowest_sync_clk"} <= clock
+    assert stub.net_of(f"/ps/{fam.reset}") == {f"/ps/{fam.reset}", "/rst/ext_reset_in"}
+    assert stub.net_of("/shell/ap_rst_n") == {"/rst/peripheral_aresetn", "/shell/ap_rst_n"}
+    assert {"/ctrl_sc/aresetn", "/mem_sc/aresetn"} <= stub.net_of("/rst/interconnect_aresetn")
+    assert stub.net_of("/shell/interrupt") == {"/shell/interrupt", f"/ps/{fam.irq}"}
+    order = [c[0] for c in stub.calls]
+    assert order.index("assign_bd_address") > max(i for i, c in enumerate(order) if c.startswith("connect_bd"))
+    assert stub.validated and stub.wrapped and stub.top == "xnorflow_bd_wrapper"
+    assert "-to_step" in stub.runs["impl_1"] and "write_bitstream" in stub.runs["impl_1"]
+
+
+def check_outputs(out: Path) -> None:
+    """Bitstream and hardware handoff under one base name, and both reports."""
+    for name in ("xnorflow.bit", "xnorflow.hwh", "utilization.rpt", "timing.rpt"):
+        assert (out / "out" / name).stat().st_size > 0, name
+    assert "<EDKSYSTEM>" in (out / "out" / "xnorflow.hwh").read_text()
+
+
+@pytest.mark.parametrize("name", list(BOARDS))
+def test_flow_script_builds_the_overlay(tmp_path: Path, name: str) -> None:
+    b = BOARDS[name]
+    stub = evaluate(tmp_path, b)
+    check_design(stub, b)
+    check_outputs(tmp_path / "build" / "vivado")
+    assert stub.props["project"]["BOARD_PART"].split(":")[1] in (name.lower(), "ultra96v2", "kv260_som")
+    added = {p.name for p in stub.files}
+    assert {"xnorflow_shell.sv", "xnorflow_top.sv", "MVAU_0_weights.mem"} <= added
+
+
+@pytest.mark.parametrize("name", ["Pynq-Z2", "KV260"])
+def test_weight_master_joins_the_hp_port(tmp_path: Path, name: str) -> None:
+    check_design(evaluate(tmp_path, BOARDS[name], weights=True), BOARDS[name], weights=True)
+
+
+def test_without_board_files_the_part_alone(tmp_path: Path) -> None:
+    """A Vivado without the board's files: no BOARD_PART, no preset applied, the design still complete."""
+    stub = evaluate(tmp_path, BOARDS["Pynq-Z2"], board_files=False)
+    assert "BOARD_PART" not in stub.props.get("project", {})
+    assert "'apply_board_preset': '0'" in stub.props["ps"]["automation"]
+    check_design(stub, BOARDS["Pynq-Z2"])
+
+
+def _essential_lines(root: Path, b: Board) -> list[str]:
+    """The block-design lines that connect or enable something (each one's removal must be caught)."""
+    out = write_project(make_build(root, b.axi_bits, b.addr_bits), b)
+    lines = (out / BD_SCRIPT).read_text().splitlines()
+    return [line for line in lines if line.startswith(("connect_bd", "set_property", "assign_bd_address"))]
+
+
+@pytest.mark.parametrize("name", ["Pynq-Z2", "ZCU104"])
+def test_every_connection_is_checked(tmp_path: Path, name: str) -> None:
+    """Drop each connecting/enabling line of the block design: the run or the design checks fail."""
+    b = BOARDS[name]
+    lines = _essential_lines(tmp_path / "lines", b)
+    assert len(lines) >= 12
+    for i, line in enumerate(lines):
+        with pytest.raises((tkinter.TclError, AssertionError)), note(line):
+            check_design(evaluate(tmp_path / str(i), b, edit=lambda text: text.replace(line + "\n", "")), b)
+
+
+@contextmanager
+def note(line: str) -> Iterator[None]:
+    """Name the dropped line when its removal went unnoticed."""
+    try:
+        yield
+    except (tkinter.TclError, AssertionError):
+        raise
+    else:
+        pytest.fail(f"dropping `{line}` went unnoticed")
+
+
+def test_a_changed_clock_is_caught(tmp_path: Path) -> None:
+    b = BOARDS["Ultra96"]
+    with pytest.raises(AssertionError):
+        check_design(evaluate(tmp_path, b, edit=lambda t: t.replace("FREQMHZ {200}", "FREQMHZ {100}")), b)
+
+
+def test_utilization_report_of_either_family() -> None:
+    for part in ("xc7z020clg400-1", "xczu3eg-sbva484-1-e"):
+        use = utilization(utilization_report(part))
+        assert use == {"lut": {"used": 9876.0, "available": 53200}, "ff": {"used": 12345.0, "available": 106400},
+                       "bram36": {"used": 12.5, "available": 140}, "dsp": {"used": 3.0, "available": 220}}
+    with pytest.raises(XnorflowError, match="no 'Slice LUTs' row"):
+        utilization("| Site Type | Used | Available |\n| DSPs | 3 | 220 |\n")
+
+
+def test_timing_report_names_the_worst_path() -> None:
+    met = timing(timing_report("xc7z020clg400-1", 1.234))
+    assert met["wns_ns"] == 1.234 and met["failing_endpoints"] == 0 and met["whs_ns"] == 0.021
+    assert met["worst_path"]["slack_ns"] == 1.234
+    missed = timing(timing_report("xczu7ev-ffvc1156-2-e", -0.512))
+    assert missed["wns_ns"] == -0.512 and missed["tns_ns"] < 0 and missed["failing_endpoints"] == 3
+    assert missed["worst_path"] == {"slack_ns": -0.512,
+                                    "source": "xnorflow_bd_i/shell/inst/core/MVAU_hls_0/acc_reg[11]/C",
+                                    "destination": "xnorflow_bd_i/shell/inst/core/MVAU_hls_0/out_reg[3]/D"}
+    with pytest.raises(XnorflowError, match="no Design Timing Summary"):
+        timing("Timing Summary Report\n")
