@@ -24,6 +24,7 @@ from xnorflow.hw.boards import Board
 from xnorflow.hw.build import RTL_DIR, manifest
 from xnorflow.hw.vivado_bd import BD_NAME, block_design_tcl
 from xnorflow.hw.vivado_reports import timing, utilization
+from xnorflow.hw.vivado_wrapper import REF, wrapper_v
 
 SCRIPT = "build_bitfile.tcl"
 BD_SCRIPT = "block_design.tcl"
@@ -109,6 +110,8 @@ def write_project(build_dir: Path, board: Board) -> Path:
     names += sorted(f.name for f in rtl.iterdir() if f.suffix in (".svh", ".vh") and f.name not in names)
     for name in names:
         shutil.copy2(rtl / name, out / "src" / name)
+    (out / "src" / f"{REF}.v").write_text(wrapper_v(shell))
+    names.insert(0, f"{REF}.v")
     (out / BD_SCRIPT).write_text(block_design_tcl(board, weights=shell.get("weights") is not None))
     (out / SCRIPT).write_text(project_tcl(board, names, max(1, min(os.cpu_count() or 1, 8))))
     return out

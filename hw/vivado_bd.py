@@ -2,7 +2,7 @@
 
 One design per board family: the Zynq-7000 PS (`processing_system7`: FCLK_CLK0, M_AXI_GP0, S_AXI_HP0, IRQ_F2P)
 or the Zynq UltraScale+ PS (`zynq_ultra_ps_e`: pl_clk0, M_AXI_HPM0_FPD, S_AXI_HP0_FPD, pl_ps_irq0). The shell
-`xnorflow_shell` is a module reference (its sources are in the project); Vivado infers its AXI interfaces
+is a module reference to its Verilog wrapper (hw/vivado_wrapper.py); Vivado infers its AXI interfaces
 from the port names (`s_axi_control_*`, `m_axi_gmem_*`), its clock `ap_clk`, active-low reset `ap_rst_n` and
 `interrupt`. The PS's PL clock runs everything at the board's clock; a proc_sys_reset synchronises the PS
 reset to it. The register file sits behind a SmartConnect on the PS's general-purpose master, the shell's
@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xnorflow.hw.boards import Board
+from xnorflow.hw.vivado_wrapper import REF
 
 BD_NAME = "xnorflow_bd"
 SHELL = "shell"
@@ -100,7 +101,7 @@ def ps_tcl(board: Board) -> str:
 def interconnect_tcl(weights: bool) -> str:
     """The shell and two SmartConnects: PS master -> register file, shell DDR master(s) -> PS HP slave."""
     masters = 2 if weights else 1
-    return (f"create_bd_cell -type module -reference xnorflow_shell {SHELL}\n"
+    return (f"create_bd_cell -type module -reference {REF} {SHELL}\n"
             + _cell("smartconnect", CTRL_SC)
             + f"set_property -dict [list CONFIG.NUM_SI {{1}} CONFIG.NUM_MI {{1}}] [get_bd_cells {CTRL_SC}]\n"
             + _cell("smartconnect", MEM_SC)

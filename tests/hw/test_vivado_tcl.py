@@ -42,7 +42,7 @@ def check_design(stub: VivadoStub, b: Board, weights: bool = False) -> None:
     """Every connection the overlay needs, as the stub recorded it."""
     ps, fam = stub.ps(), FAMILIES[b.family]
     assert ps.ip == fam.ip and stub.part == b.part
-    assert stub.cells["shell"].module == "xnorflow_shell"
+    assert stub.cells["shell"].module == "xnorflow_shell_ref"
     data_width = "PCW_S_AXI_HP0_DATA_WIDTH" if b.family == "zynq" else "PSU__SAXIGP2__DATA_WIDTH"
     assert ps.config[data_width] == str(b.axi_bits)
     assert stub.clock_mhz() == b.clock_mhz
@@ -79,7 +79,7 @@ def test_flow_script_builds_the_overlay(tmp_path: Path, name: str) -> None:
     check_outputs(tmp_path / "build" / "vivado")
     assert stub.props["project"]["BOARD_PART"].split(":")[1] in (name.lower(), "ultra96v2", "kv260_som")
     added = {p.name for p in stub.files}
-    assert {"xnorflow_shell.sv", "xnorflow_top.sv", "MVAU_0_weights.mem"} <= added
+    assert {"xnorflow_shell_ref.v", "xnorflow_shell.sv", "xnorflow_top.sv", "MVAU_0_weights.mem"} <= added
 
 
 @pytest.mark.parametrize("name", ["Pynq-Z2", "KV260"])
@@ -150,3 +150,14 @@ def test_timing_report_names_the_worst_path() -> None:
                                     "destination": "xnorflow_bd_i/shell/inst/core/MVAU_hls_0/out_reg[3]/D"}
     with pytest.raises(XnorflowError, match="no Design Timing Summary"):
         timing("Timing Summary Report\n")
+
+
+def test_a_shell_without_a_contract_port_is_refused(tmp_path: Path) -> None:
+    """The Verilog wrapper connects every port of the contract: a shell missing one fails like synthesis would."""
+    b = BOARDS["Pynq-Z2"]
+    build = make_build(tmp_path / "build", b.axi_bits, b.addr_bits)
+    shell = build / "rtl" / "xnorflow_shell.sv"
+    shell.write_text(shell.read_text().replace("  output logic m_axi_gmem_AWID,\n", ""))
+    out = write_project(build, b)
+    with pytest.raises(tkinter.TclError, match=r"Synth 8-448.*m_axi_gmem_AWID"):
+        VivadoStub(out).run(out / SCRIPT)

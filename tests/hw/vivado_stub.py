@@ -80,21 +80,41 @@ class Cell:
         raise VivadoError(f"[BD 5-390] IP definition not found for VLNV: {self.vlnv}")
 
 
-def module_ports(sources: list[Path], module: str) -> dict[str, str]:
-    """A module's pins as Vivado infers them: ap_clk/ap_rst_n/interrupt, and one interface per AXI prefix."""
+def _module_text(sources: list[Path], module: str) -> tuple[str, str]:
+    """(port list, body) of `module` in the added HDL sources."""
     for src in sources:
         text = src.read_text() if src.suffix in (".sv", ".v") else ""
-        found = re.search(rf"\bmodule\s+{module}\b.*?\((.*?)\);", text, re.S)
+        found = re.search(rf"\bmodule\s+{module}\b.*?\((.*?)\);(.*?)\bendmodule\b", text, re.S)
         if found:
-            names = re.findall(r"\b(?:input|output)\b[^,;]*?(\w+)\s*(?:,|$)", found.group(1), re.M)
-            pins = {}
-            for n in names:
-                if n.startswith(("s_axi_", "m_axi_")):
-                    pins[n.rsplit("_", 1)[0]] = "slave" if n.startswith("s_") else "master"
-                else:
-                    pins[n] = {"ap_clk": "clk", "ap_rst_n": "rst"}.get(n, "out" if n == "interrupt" else "in")
-            return pins
+            return found.group(1), found.group(2)
     raise VivadoError(f"[filemgmt 56-195] Cannot find module '{module}' in the design sources")
+
+
+def port_names(sources: list[Path], module: str) -> list[str]:
+    """The names of a module's ANSI-declared ports."""
+    return re.findall(r"\b(?:input|output)\b[^,;]*?(\w+)\s*(?:,|$)", _module_text(sources, module)[0], re.M)
+
+
+def check_instances(sources: list[Path], module: str) -> None:
+    """Each instance in `module` connects exactly the ports its module has (what synthesis would refuse)."""
+    for kind, name, conns in re.findall(r"^\s*(\w+)\s+(\w+)\s*\((.*?)\);", _module_text(sources, module)[1],
+                                        re.S | re.M):
+        named, ports = re.findall(r"\.(\w+)\s*\(", conns), port_names(sources, kind)
+        if sorted(named) != sorted(ports):
+            wrong = sorted(set(named) ^ set(ports))
+            raise VivadoError(f"[Synth 8-448] instance '{name}' of module '{kind}' does not match its ports: {wrong}")
+
+
+def module_ports(sources: list[Path], module: str) -> dict[str, str]:
+    """A module's pins as Vivado infers them: ap_clk/ap_rst_n/interrupt, and one interface per AXI prefix."""
+    check_instances(sources, module)
+    pins = {}
+    for n in port_names(sources, module):
+        if n.startswith(("s_axi_", "m_axi_")):
+            pins[n.rsplit("_", 1)[0]] = "slave" if n.startswith("s_") else "master"
+        else:
+            pins[n] = {"ap_clk": "clk", "ap_rst_n": "rst"}.get(n, "out" if n == "interrupt" else "in")
+    return pins
 
 
 class VivadoStub:
