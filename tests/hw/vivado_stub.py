@@ -44,6 +44,9 @@ PS_FREQ = {"processing_system7": "PCW_FPGA0_PERIPHERAL_FREQMHZ", "zynq_ultra_ps_
 PS_ADDRESS = {"processing_system7": {"M_AXI_GP0": 0x40000000}, "zynq_ultra_ps_e": {"M_AXI_HPM0_FPD": 0xA0000000}}
 
 
+FAILED = "stub-command-failed"  # what a recording command returns for its Tcl wrapper to raise the error
+
+
 class VivadoError(Exception):
     """What Vivado reports as an ERROR for a command."""
 
@@ -133,18 +136,23 @@ class VivadoStub:
         self.validated = self.wrapped = False
         self.runs: dict[str, list[str]] = {}
         self.tcl = tkinter.Tcl()
+        self.error = ""
+        self.tcl.createcommand("stub_error", lambda: self.error)
         for name in dir(self):
             if name.startswith("cmd_"):
-                self.tcl.createcommand(name[4:], self._recorded(getattr(self, name)))
+                self.tcl.createcommand(f"stub_{name[4:]}", self._recorded(getattr(self, name)))
+                self.tcl.eval(f"proc {name[4:]} {{args}} {{\n    set r [stub_{name[4:]} {{*}}$args]\n"
+                              f"    if {{$r eq {{{FAILED}}}}} {{ error [stub_error] }}\n    return $r\n}}")
 
     def _recorded(self, method):
-        """Wrap a command: record its arguments, turn VivadoError into a Tcl error Vivado would print."""
+        """Wrap a command: record its arguments; a VivadoError becomes the Tcl error Vivado would print."""
         def command(*args: str) -> str:
             self.calls.append([method.__name__[4:], *args])
             try:
                 return method(*args)
             except VivadoError as err:
-                raise tkinter.TclError(f"ERROR: {err}") from None
+                self.error = f"ERROR: {err}"
+                return FAILED
         return command
 
     def run(self, script: Path) -> None:
