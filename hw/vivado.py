@@ -12,6 +12,8 @@ base name), as one directory renamed into place. Without Vivado the flow stops i
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -180,16 +182,47 @@ def missing_vivado(board: Board, shown: Path) -> FlowStopped:
                        f"in {VIVADO_DIR}/out/)")
 
 
-def bitfile_flow(build_dir: Path, board: Board, shown: Path | None = None) -> tuple[dict, FlowStopped | None]:
-    """Write vivado/, run Vivado where installed, publish bitfile/ when timing is met.
+def project_key(out: Path) -> str:
+    """Content hash of a written vivado/ project: its sources and both scripts."""
+    h = hashlib.sha256()
+    for path in sorted([*(out / "src").iterdir(), out / SCRIPT, out / BD_SCRIPT]):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def reuse_earlier(build_dir: Path, out: Path, previous: Path | None, key: str) -> dict | None:
+    """The bitfile of `previous` (an earlier build of the same output) where it came from this very project:
+    its bitfile/, reports and log are copied, its report section returned; None where there is none to reuse."""
+    if previous is None or Path(previous).resolve() == Path(build_dir).resolve():
+        return None
+    report = Path(previous) / "report.json"
+    section = json.loads(report.read_text()).get("bitfile", {}) if report.is_file() else {}
+    done = Path(previous) / VIVADO_DIR / "out"
+    if section.get("status") != "published" or section.get("inputs") != key or not all(
+            (done / f"{BASENAME}{s}").is_file() for s in (".bit", ".hwh")):
+        return None
+    shutil.copytree(done, out / "out")
+    if (done.parent / LOG).is_file():
+        shutil.copy2(done.parent / LOG, out / LOG)
+    publish_bitfile(build_dir, out)
+    return section
+
+
+def bitfile_flow(build_dir: Path, board: Board, previous: Path | None = None) -> tuple[dict, FlowStopped | None]:
+    """Write vivado/, run Vivado where installed (unless `previous` has the bitfile of this very project), publish
+    bitfile/ when timing is met.
 
     Returns report.json's "bitfile" section and the stop (None once the bitfile is published); messages name
-    `shown`, the build's final place (the build may be written in a staging directory)."""
+    `previous` where given: the build's final place (the build may be written in a staging directory)."""
     build_dir = Path(build_dir)
-    shown = Path(shown or build_dir)
+    shown = Path(previous or build_dir)
     shutil.rmtree(build_dir / BITFILE_DIR, ignore_errors=True)  # an earlier bitfile is not this RTL's
     out = write_project(build_dir, board)
-    section = {"board": board.name, "part": board.part, "clock_mhz": board.clock_mhz,
+    key = project_key(out)
+    reused = reuse_earlier(build_dir, out, previous, key)
+    if reused is not None:
+        return reused, None
+    section = {"board": board.name, "part": board.part, "clock_mhz": board.clock_mhz, "inputs": key,
                "script": f"{VIVADO_DIR}/{SCRIPT}", "block_design": f"{VIVADO_DIR}/{BD_SCRIPT}"}
     exe = vivado_executable()
     if exe is None:

@@ -67,7 +67,7 @@ def test_a_failing_vivado_is_one_line_naming_the_log(tmp_path: Path, fake_vivado
     (build / "bitfile").mkdir()
     (build / "bitfile" / "xnorflow.bit").write_bytes(b"an earlier run's bitstream")
     monkeypatch.setenv("FAKE_VIVADO_FAIL", "synth_1")
-    section, stop = bitfile_flow(build, BOARDS["Pynq-Z2"], shown=tmp_path / "final")
+    section, stop = bitfile_flow(build, BOARDS["Pynq-Z2"], previous=tmp_path / "final")
     assert section["status"] == "vivado failed" and isinstance(stop, FlowStopped)
     assert str(stop) == (f"Vivado failed (exit code 1): ERROR: [Synth 8-439] module 'xnorflow_shell' not found; "
                          f"see {tmp_path / 'final' / 'vivado' / 'vivado.log'}; no bitfile was published")
@@ -92,7 +92,7 @@ def test_without_vivado_it_stops_in_seconds(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.delenv("XILINX_VIVADO", raising=False)
     build = _build(tmp_path)
     began = time.perf_counter()
-    section, stop = bitfile_flow(build, BOARDS["Pynq-Z2"], shown=Path("/work/builds/b"))
+    section, stop = bitfile_flow(build, BOARDS["Pynq-Z2"], previous=Path("/work/builds/b"))
     assert time.perf_counter() - began < 5
     assert section["status"] == "vivado missing" and "\n" not in str(stop)
     assert str(stop).startswith("Vivado is not installed")
@@ -123,3 +123,23 @@ def test_synthesis_report_is_reused_for_the_same_rtl(tmp_path: Path) -> None:
     assert cached_synth(Built, old) == {"fits": True, "inputs": "key-1"}
     Built.inputs = "key-2"
     assert cached_synth(Built, old) is None
+
+
+def test_an_unchanged_project_reuses_the_earlier_bitfile(tmp_path: Path, fake_vivado: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rebuilding the same output: the earlier build's bitfile of the very same project is taken, Vivado does not
+    run (here it would fail); a changed source runs it again."""
+    b = BOARDS["Pynq-Z2"]
+    earlier = make_build(tmp_path / "earlier", b.axi_bits, b.addr_bits)
+    section, _ = bitfile_flow(earlier, b)
+    (earlier / "report.json").write_text(json.dumps({"bitfile": section}))
+    monkeypatch.setenv("FAKE_VIVADO_FAIL", "synth_1")
+    again = make_build(tmp_path / "again", b.axi_bits, b.addr_bits)
+    reused, stop = bitfile_flow(again, b, previous=earlier)
+    assert stop is None and reused == section
+    assert (again / "bitfile" / "xnorflow.bit").read_bytes() == (earlier / "bitfile" / "xnorflow.bit").read_bytes()
+    assert (again / "vivado" / "out" / "timing.rpt").is_file() and (again / "vivado" / "vivado.log").is_file()
+    changed = make_build(tmp_path / "changed", b.axi_bits, b.addr_bits)
+    (changed / "rtl" / "MVAU_0_weights.mem").write_text("f0\n")
+    section, stop = bitfile_flow(changed, b, previous=earlier)
+    assert section["status"] == "vivado failed" and not (changed / "bitfile").exists()
