@@ -148,15 +148,16 @@ def read_reports(out: Path) -> dict:
 
 
 def timing_failure(rep: dict, board: Board, shown: Path) -> FlowStopped | None:
-    """The stop for a design that misses the board's clock (negative worst setup slack), else None."""
-    t = rep["timing"]
-    if t["wns_ns"] >= 0:
-        return None
-    path = t.get("worst_path", {})
-    where = f"{path.get('source', '?')} -> {path.get('destination', '?')}" if path else "(no path in the report)"
-    return FlowStopped(f"timing not met at {board.clock_mhz:g} MHz: worst setup slack {t['wns_ns']:.3f} ns "
-                       f"({t['failing_endpoints']} failing endpoints) on {where}",
-                       f"see {shown / VIVADO_DIR / 'out' / 'timing.rpt'}; no bitfile was published")
+    """The stop for a design that misses the board's clock (negative worst setup or hold slack), else None."""
+    t, fix = rep["timing"], f"see {shown / VIVADO_DIR / 'out' / 'timing.rpt'}; no bitfile was published"
+    if t["wns_ns"] < 0:
+        path = t.get("worst_path", {})
+        where = f"{path.get('source', '?')} -> {path.get('destination', '?')}" if path else "(no path in the report)"
+        return FlowStopped(f"timing not met at {board.clock_mhz:g} MHz: worst setup slack {t['wns_ns']:.3f} ns "
+                           f"({t['failing_endpoints']} failing endpoints) on {where}", fix)
+    if t.get("whs_ns", 0.0) < 0:
+        return FlowStopped(f"timing not met at {board.clock_mhz:g} MHz: worst hold slack {t['whs_ns']:.3f} ns", fix)
+    return None
 
 
 def publish_bitfile(build_dir: Path, out: Path) -> None:

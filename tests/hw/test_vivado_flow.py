@@ -35,6 +35,7 @@ def fake_vivado(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setenv("PATH", f"{exe.parent}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.delenv("FAKE_VIVADO_WNS", raising=False)
+    monkeypatch.delenv("FAKE_VIVADO_WHS", raising=False)
     monkeypatch.delenv("FAKE_VIVADO_FAIL", raising=False)
     assert vivado_executable() == str(exe)
     return exe
@@ -85,6 +86,15 @@ def test_missed_timing_names_the_worst_path(tmp_path: Path, fake_vivado: Path,
                                 "xnorflow_bd_i/shell/inst/core/MVAU_hls_0/acc_reg[11]/C -> "
                                 "xnorflow_bd_i/shell/inst/core/MVAU_hls_0/out_reg[3]/D; see ")
     assert (build / "vivado" / "out" / "xnorflow.bit").is_file() and not (build / "bitfile").exists()
+
+
+def test_missed_hold_timing_stops_too(tmp_path: Path, fake_vivado: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    build = _build(tmp_path)
+    monkeypatch.setenv("FAKE_VIVADO_WHS", "-0.034")
+    section, stop = bitfile_flow(build, BOARDS["Pynq-Z2"])
+    assert section["status"] == "timing not met" and section["timing"]["whs_ns"] == -0.034
+    assert str(stop).startswith("timing not met at 100 MHz: worst hold slack -0.034 ns; see ")
+    assert not (build / "bitfile").exists()
 
 
 def test_without_vivado_it_stops_in_seconds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

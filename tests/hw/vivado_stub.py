@@ -6,7 +6,7 @@ a module reference's pins come from the module's ports in the added sources (Viv
 by name prefix), interface nets join a master to a slave, `assign_bd_address` maps what is connected at
 that moment, `validate_bd_design` refuses unconnected clock/reset inputs and enabled PS ports, runs need
 the wrapper as top. Reports and the bitstream are written in the real formats (figures set by the stub).
-Run as a program it is a fake `vivado -mode batch -source SCRIPT`: FAKE_VIVADO_WNS sets the worst slack,
+Run as a program it is a fake `vivado -mode batch -source SCRIPT`: FAKE_VIVADO_WNS / FAKE_VIVADO_WHS set the worst setup / hold slack,
 FAKE_VIVADO_FAIL=synth_1 makes synthesis fail with a Vivado-style ERROR line.
 """
 from __future__ import annotations
@@ -123,8 +123,9 @@ def module_ports(sources: list[Path], module: str) -> dict[str, str]:
 class VivadoStub:
     """Records every command of a flow script and the block design it builds."""
 
-    def __init__(self, root: Path, board_files: bool = True, wns: float = 1.234, fail_run: str = "") -> None:
-        self.root, self.board_files, self.wns, self.fail_run = root, board_files, wns, fail_run
+    def __init__(self, root: Path, board_files: bool = True, wns: float = 1.234, fail_run: str = "",
+                 whs: float = 0.021) -> None:
+        self.root, self.board_files, self.wns, self.whs, self.fail_run = root, board_files, wns, whs, fail_run
         self.calls: list[list[str]] = []
         self.props: dict[str, dict[str, str]] = {}
         self.files: list[Path] = []
@@ -430,7 +431,7 @@ class VivadoStub:
         return ""
 
     def cmd_report_timing_summary(self, *args: str) -> str:
-        Path(self._option(args, "-file")).write_text(timing_report(self.part, self.wns))
+        Path(self._option(args, "-file")).write_text(timing_report(self.part, self.wns, self.whs))
         return ""
 
     def cmd_close_project(self, *args: str) -> str:
@@ -499,12 +500,12 @@ def utilization_report(part: str) -> str:
             + "+----------+-------+---------------------+\n")
 
 
-def timing_report(part: str, wns: float) -> str:
-    """report_timing_summary text in Vivado 2023.2's format with worst setup slack `wns` (ns)."""
+def timing_report(part: str, wns: float, whs: float = 0.021) -> str:
+    """report_timing_summary text in Vivado 2023.2's format with worst setup slack `wns` and hold slack `whs` (ns)."""
     clock = "clk_fpga_0" if part.startswith("xc7") else "clk_pl_0"
     failing, tns = (3, wns * 2.4) if wns < 0 else (0, 0.0)
     verdict = "VIOLATED" if wns < 0 else "MET"
-    summary = ("Timing constraints are not met." if wns < 0 else "All user specified timing constraints are met.")
+    summary = ("Timing constraints are not met." if min(wns, whs) < 0 else "All user specified timing constraints are met.")
     src = "xnorflow_bd_i/shell/inst/core/MVAU_hls_0/acc_reg[11]/C"
     dst = "xnorflow_bd_i/shell/inst/core/MVAU_hls_0/out_reg[3]/D"
     return (HEADER.format(command="report_timing_summary -max_paths 10 -file out/timing.rpt", part=part)
@@ -522,7 +523,7 @@ def timing_report(part: str, wns: float) -> str:
             + "    -------      -------  ---------------------  -------------------      -------      -------  "
             + "---------------------  -------------------     --------     --------  ----------------------  "
             + "--------------------  \n"
-            + f"{wns:11.3f}  {tns:11.3f}  {failing:21d}  {21873:19d}  {0.021:11.3f}  {0.0:11.3f}  {0:21d}  "
+            + f"{wns:11.3f}  {tns:11.3f}  {failing:21d}  {21873:19d}  {whs:11.3f}  {min(whs, 0.0):11.3f}  {int(whs < 0):21d}  "
             + f"{21873:19d}  {3.750:11.3f}  {0.0:11.3f}  {0:22d}  {10562:20d}  \n\n\n{summary}\n\n\n"
             + "------------------------------------------------------------------------------------------------\n"
             + f"| Clock Summary\n| -------------\n"
@@ -564,6 +565,7 @@ def main(argv: list[str]) -> int:
     script = Path(argv[argv.index("-source") + 1]).resolve()
     print("****** Vivado v2023.2 (64-bit)\n  **** SW Build 4029153 on Fri Oct 13 20:13:54 MDT 2023", flush=True)
     stub = VivadoStub(Path.cwd(), wns=float(os.environ.get("FAKE_VIVADO_WNS", "1.234")),
+                      whs=float(os.environ.get("FAKE_VIVADO_WHS", "0.021")),
                       fail_run=os.environ.get("FAKE_VIVADO_FAIL", ""))
     try:
         stub.run(script)
