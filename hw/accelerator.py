@@ -27,7 +27,7 @@ from xnorflow.hw.boards import Board, board
 from xnorflow.hw.build import MANIFEST, RTL_DIR, Build, inputs_key, manifest, open_build, port_entry
 from xnorflow.hw.folding import (analytical_bound, apply_config, check_folding, check_folding_arg, fold_for_cycles,
                                  folding_config, insert_dwcs, split_forks)
-from xnorflow.hw.resources import fit_board, fit_verdict, synth_layers, synth_top
+from xnorflow.hw.resources import fit_board, fit_verdict, memory_verdict, synth_layers, synth_top
 from xnorflow.hw.shell import write_shell
 from xnorflow.hw.stitch import TOP, Stitched, ident, renamed, stitch
 from xnorflow.hw.streams import pack_words, random_tensor, unpack_words
@@ -214,6 +214,8 @@ def build_target(hw_build_dir: Path, target: str, board_name: str, folding: str 
     if target not in TARGETS:
         raise XnorflowError(f"unknown target '{target}'", f"use one of: hw-graph, {', '.join(TARGETS)}")
     build_dir, b, folding = Path(hw_build_dir).resolve(), board(board_name), check_folding_arg(folding)
+    if target in ("synth", "bitfile"):
+        check_memory(build_dir, b)
     initialize_dummy_settings()
     out = {"rtl": make_rtl(build_dir, b, folding, previous)}
     update_report(build_dir, "rtl", out["rtl"])
@@ -232,6 +234,15 @@ def build_target(hw_build_dir: Path, target: str, board_name: str, folding: str 
         if stop is not None:
             raise stop
     return out
+
+
+def check_memory(build_dir: Path, b: Board) -> None:
+    """Stop at once where the hw-graph's weights and thresholds cannot fit the board's on-chip memory."""
+    path = build_dir / "report.json"
+    rep = json.loads(path.read_text()) if path.is_file() else {}
+    why = memory_verdict(rep.get("weight_memory_bits", 0), rep.get("threshold_memory_bits", 0), b)
+    if why is not None:
+        raise FlowStopped(*why.split("; ", 1))
 
 
 def cached_synth(built: Build, previous: Path | None) -> dict | None:

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from xnorflow.errors import FlowStopped, XnorflowError
-from xnorflow.hw.accelerator import cached_synth
+from xnorflow.hw.accelerator import build_target, cached_synth
+from xnorflow.hw.resources import memory_verdict
 from xnorflow.hw.boards import BOARDS
 from xnorflow.hw.vivado import SCRIPT, bitfile_flow, vivado_executable
 
@@ -153,3 +154,16 @@ def test_an_unchanged_project_reuses_the_earlier_bitfile(tmp_path: Path, fake_vi
     (changed / "rtl" / "MVAU_0_weights.mem").write_text("f0\n")
     section, stop = bitfile_flow(changed, b, previous=earlier)
     assert section["status"] == "vivado failed" and not (changed / "bitfile").exists()
+
+
+def test_a_design_over_the_on_chip_memory_stops_before_any_rtl(tmp_path: Path) -> None:
+    """Full-size weights on a Pynq-Z2: the synth and bitfile targets stop in one line before generating RTL."""
+    build = tmp_path / "b"
+    build.mkdir()
+    (build / "report.json").write_text(json.dumps({"weight_memory_bits": 29_000_000, "threshold_memory_bits": 300_000}))
+    for target in ("synth", "bitfile"):
+        with pytest.raises(FlowStopped, match=r"does not fit Pynq-Z2: its weights and thresholds need 29.3 Mbit on "
+                                              r"chip, more than the 8.6 Mbit .*; use a larger board"):
+            build_target(build, target, "Pynq-Z2")
+    assert not (build / "rtl").exists()
+    assert memory_verdict(26_240, 1_251_576, BOARDS["Pynq-Z2"]) is None
