@@ -3,7 +3,8 @@
 From the directory build_hw_graph wrote: take the HW part of hw.onnx, fold it (board budget,
 cycles target or a FINN folding JSON), insert FINN's width converters, stitch one top module,
 simulate it in Verilator against FINN's python execution of hw.onnx bit for bit, synthesise with
-Yosys, and build the PYNQ overlay's bitfile with Vivado (hw/vivado.py; where Vivado is installed). rtl/ is written into a staging directory renamed at the end
+Yosys, and build the PYNQ overlay's bitfile with Vivado where it is installed (hw/vivado.py). rtl/ is
+written into a staging directory renamed at the end
 (only when its inputs changed, see build.py), and report.json is replaced atomically, so nothing
 half-written looks complete. Every later stage reads the build through open_build.
 """

@@ -34,7 +34,6 @@ VIVADO_DIR = "vivado"
 BITFILE_DIR = "bitfile"
 BASENAME = "xnorflow"
 LOG = "vivado.log"
-SOURCE_SUFFIXES = (".sv", ".svh", ".v", ".vh", ".mem")
 BOARD_FILES = {"Pynq-Z1": "*:pynq-z1:*", "Pynq-Z2": "*:pynq-z2:*", "Ultra96": "*:ultra96v2:*",
                "ZCU104": "*:zcu104:*", "KV260": "*:kv260_som:*"}
 
@@ -98,7 +97,8 @@ def project_tcl(board: Board, names: list[str], jobs: int) -> str:
             + "report_timing_summary -max_paths 10 -file out/timing.rpt\n"
             + f"file copy -force [file join [get_property DIRECTORY [get_runs impl_1]] {BD_NAME}_wrapper.bit] "
             + f"out/{BASENAME}.bit\nset hwh [lindex [get_files -all -quiet {BD_NAME}.hwh] 0]\n"
-            + f"if {{$hwh eq \"\"}} {{ error \"ERROR: \\[xnorflow\\] the block design's {BD_NAME}.hwh was not generated\" }}\n"
+            + f"if {{$hwh eq \"\"}} {{\n    error \"ERROR: \\[xnorflow\\] the block design's {BD_NAME}.hwh was not "
+            + "generated\"\n}\n"
             + f"file copy -force $hwh out/{BASENAME}.hwh\nclose_project\n")
 
 

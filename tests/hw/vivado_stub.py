@@ -6,7 +6,8 @@ a module reference's pins come from the module's ports in the added sources (Viv
 by name prefix), interface nets join a master to a slave, `assign_bd_address` maps what is connected at
 that moment, `validate_bd_design` refuses unconnected clock/reset inputs and enabled PS ports, runs need
 the wrapper as top. Reports and the bitstream are written in the real formats (figures set by the stub).
-Run as a program it is a fake `vivado -mode batch -source SCRIPT`: FAKE_VIVADO_WNS / FAKE_VIVADO_WHS set the worst setup / hold slack,
+Run as a program it is a fake `vivado -mode batch -source SCRIPT`: FAKE_VIVADO_WNS / FAKE_VIVADO_WHS set the
+worst setup / hold slack,
 FAKE_VIVADO_FAIL=synth_1 makes synthesis fail with a Vivado-style ERROR line.
 """
 from __future__ import annotations
@@ -40,7 +41,8 @@ RESET_PINS = [("slowest_sync_clk", None, "clk"), ("ext_reset_in", None, "rst"), 
               ("dcm_locked", None, "opt"), ("mb_debug_sys_rst", None, "opt"), ("interconnect_aresetn", None, "out"),
               ("peripheral_aresetn", None, "out"), ("peripheral_reset", None, "out"), ("mb_reset", None, "out"),
               ("bus_struct_reset", None, "out")]
-PS_FREQ = {"processing_system7": "PCW_FPGA0_PERIPHERAL_FREQMHZ", "zynq_ultra_ps_e": "PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ"}
+PS_FREQ = {"processing_system7": "PCW_FPGA0_PERIPHERAL_FREQMHZ",
+           "zynq_ultra_ps_e": "PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ"}
 PS_ADDRESS = {"processing_system7": {"M_AXI_GP0": 0x40000000}, "zynq_ultra_ps_e": {"M_AXI_HPM0_FPD": 0xA0000000}}
 
 
@@ -505,7 +507,7 @@ def timing_report(part: str, wns: float, whs: float = 0.021) -> str:
     clock = "clk_fpga_0" if part.startswith("xc7") else "clk_pl_0"
     failing, tns = (3, wns * 2.4) if wns < 0 else (0, 0.0)
     verdict = "VIOLATED" if wns < 0 else "MET"
-    summary = ("Timing constraints are not met." if min(wns, whs) < 0 else "All user specified timing constraints are met.")
+    summary = "Timing constraints are not met." if min(wns, whs) < 0 else "All user specified timing constraints are met."
     src = "xnorflow_bd_i/shell/inst/core/MVAU_hls_0/acc_reg[11]/C"
     dst = "xnorflow_bd_i/shell/inst/core/MVAU_hls_0/out_reg[3]/D"
     return (HEADER.format(command="report_timing_summary -max_paths 10 -file out/timing.rpt", part=part)
@@ -523,10 +525,11 @@ def timing_report(part: str, wns: float, whs: float = 0.021) -> str:
             + "    -------      -------  ---------------------  -------------------      -------      -------  "
             + "---------------------  -------------------     --------     --------  ----------------------  "
             + "--------------------  \n"
-            + f"{wns:11.3f}  {tns:11.3f}  {failing:21d}  {21873:19d}  {whs:11.3f}  {min(whs, 0.0):11.3f}  {int(whs < 0):21d}  "
+            + f"{wns:11.3f}  {tns:11.3f}  {failing:21d}  {21873:19d}  "
+            + f"{whs:11.3f}  {min(whs, 0.0):11.3f}  {int(whs < 0):21d}  "
             + f"{21873:19d}  {3.750:11.3f}  {0.0:11.3f}  {0:22d}  {10562:20d}  \n\n\n{summary}\n\n\n"
             + "------------------------------------------------------------------------------------------------\n"
-            + f"| Clock Summary\n| -------------\n"
+            + "| Clock Summary\n| -------------\n"
             + "------------------------------------------------------------------------------------------------\n\n"
             + "Clock       Waveform(ns)       Period(ns)      Frequency(MHz)\n"
             + "-----       ------------       ----------      --------------\n"
