@@ -17,7 +17,7 @@ from xnorflow.hw.boards import Board
 from xnorflow.hw.vivado_wrapper import REF
 
 BD_NAME = "xnorflow_bd"
-SHELL = "shell"
+SHELL = "xnorflow_shell"  # the cell name: PYNQ's ip_dict key of the register file
 PS = "ps"
 CTRL_SC = "ctrl_sc"
 MEM_SC = "mem_sc"

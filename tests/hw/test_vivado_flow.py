@@ -84,8 +84,8 @@ def test_missed_timing_names_the_worst_path(tmp_path: Path, fake_vivado: Path,
     assert section["status"] == "timing not met" and section["timing"]["wns_ns"] == -0.512
     assert "\n" not in str(stop)
     assert str(stop).startswith("timing not met at 200 MHz: worst setup slack -0.512 ns (3 failing endpoints) on "
-                                "xnorflow_bd_i/shell/inst/core/MVAU_hls_0/acc_reg[11]/C -> "
-                                "xnorflow_bd_i/shell/inst/core/MVAU_hls_0/out_reg[3]/D; see ")
+                                "xnorflow_bd_i/xnorflow_shell/inst/core/MVAU_hls_0/acc_reg[11]/C -> "
+                                "xnorflow_bd_i/xnorflow_shell/inst/core/MVAU_hls_0/out_reg[3]/D; see ")
     assert (build / "vivado" / "out" / "xnorflow.bit").is_file() and not (build / "bitfile").exists()
 
 

@@ -113,8 +113,8 @@ def test_timing_report_names_the_worst_path() -> None:
     missed = timing(timing_report("xczu7ev-ffvc1156-2-e", -0.512))
     assert missed["wns_ns"] == -0.512 and missed["tns_ns"] < 0 and missed["failing_endpoints"] == 3
     assert missed["worst_path"] == {"slack_ns": -0.512,
-                                    "source": "xnorflow_bd_i/shell/inst/core/MVAU_hls_0/acc_reg[11]/C",
-                                    "destination": "xnorflow_bd_i/shell/inst/core/MVAU_hls_0/out_reg[3]/D"}
+                                    "source": "xnorflow_bd_i/xnorflow_shell/inst/core/MVAU_hls_0/acc_reg[11]/C",
+                                    "destination": "xnorflow_bd_i/xnorflow_shell/inst/core/MVAU_hls_0/out_reg[3]/D"}
     with pytest.raises(XnorflowError, match="no Design Timing Summary"):
         timing("Timing Summary Report\n")
 

@@ -508,8 +508,8 @@ def timing_report(part: str, wns: float, whs: float = 0.021) -> str:
     failing, tns = (3, wns * 2.4) if wns < 0 else (0, 0.0)
     verdict = "VIOLATED" if wns < 0 else "MET"
     summary = "Timing constraints are not met." if min(wns, whs) < 0 else "All user specified timing constraints are met."
-    src = "xnorflow_bd_i/shell/inst/core/MVAU_hls_0/acc_reg[11]/C"
-    dst = "xnorflow_bd_i/shell/inst/core/MVAU_hls_0/out_reg[3]/D"
+    src = "xnorflow_bd_i/xnorflow_shell/inst/core/MVAU_hls_0/acc_reg[11]/C"
+    dst = "xnorflow_bd_i/xnorflow_shell/inst/core/MVAU_hls_0/out_reg[3]/D"
     return (HEADER.format(command="report_timing_summary -max_paths 10 -file out/timing.rpt", part=part)
             + "\nTiming Summary Report\n\n"
             + "------------------------------------------------------------------------------------------------\n"
@@ -554,8 +554,8 @@ def timing_report(part: str, wns: float, whs: float = 0.021) -> str:
             + f"  Path Group:             {clock}\n  Path Type:              Setup (Max at Slow Process Corner)\n"
             + f"  Requirement:            10.000ns  ({clock} rise@10.000ns - {clock} rise@0.000ns)\n\n"
             + f"Slack ({'MET'}) :        {abs(wns) + 0.4:.3f}ns  (required time - arrival time)\n"
-            + "  Source:                 xnorflow_bd_i/shell/inst/regs/frames_reg[0]/C\n"
-            + "  Destination:            xnorflow_bd_i/shell/inst/rd_dma/len_reg[7]/D\n\n\n"
+            + "  Source:                 xnorflow_bd_i/xnorflow_shell/inst/regs/frames_reg[0]/C\n"
+            + "  Destination:            xnorflow_bd_i/xnorflow_shell/inst/rd_dma/len_reg[7]/D\n\n\n"
             + "Min Delay Paths\n"
             + "--------------------------------------------------------------------------------------\n"
             + "Slack (MET) :        0.021ns  (arrival time - required time)\n"
