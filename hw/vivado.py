@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from xnorflow.build_dir import clean_stale, publish, stage
+from xnorflow.chatter import say
 from xnorflow.errors import FlowStopped, XnorflowError
 from xnorflow.hw.boards import Board
 from xnorflow.hw.build import RTL_DIR, manifest
@@ -129,6 +130,7 @@ def _first_error(log: Path) -> str:
 def run_vivado(exe: str, out: Path, shown: Path) -> float:
     """`vivado -mode batch -source build_bitfile.tcl` in vivado/, its output in vivado.log; seconds it took."""
     began = time.perf_counter()
+    say(f"vivado: synthesis, implementation and bitstream (tens of minutes); log: {shown / VIVADO_DIR / LOG}")
     with open(out / LOG, "w") as log:
         done = subprocess.run([exe, "-mode", "batch", "-nojournal", "-nolog", "-source", SCRIPT], cwd=out,
                               stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)

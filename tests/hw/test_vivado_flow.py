@@ -48,10 +48,12 @@ def _build(tmp_path: Path, name: str = "Pynq-Z2") -> Path:
 
 
 @pytest.mark.parametrize("name", ["Pynq-Z2", "KV260"])
-def test_vivado_publishes_the_bitfile(tmp_path: Path, fake_vivado: Path, name: str) -> None:
+def test_vivado_publishes_the_bitfile(tmp_path: Path, fake_vivado: Path, name: str,
+                                      capsys: pytest.CaptureFixture) -> None:
     build = _build(tmp_path, name)
     section, stop = bitfile_flow(build, BOARDS[name])
     assert stop is None and section["status"] == "published"
+    assert f"log: {build / 'vivado' / 'vivado.log'}" in capsys.readouterr().out
     bit, hwh = build / "bitfile" / "xnorflow.bit", build / "bitfile" / "xnorflow.hwh"
     assert bit.read_bytes() == (build / "vivado" / "out" / "xnorflow.bit").read_bytes() and bit.stat().st_size > 0
     assert "<EDKSYSTEM>" in hwh.read_text()
