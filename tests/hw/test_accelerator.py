@@ -271,6 +271,13 @@ def test_bitfile_stops_at_vivado(bireal_dir, tmp_path, monkeypatch):
     check_design(stub, board("Pynq-Z2"))
     check_outputs(build / "vivado")
     assert {p.name for p in stub.files} >= {"xnorflow_shell.sv", "xnorflow_top.sv", "axi_dma_rd.sv"}
+    fake = tmp_path / "vivado"  # with a (fake) Vivado: the same build publishes its bitfile
+    fake.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{Path(__file__).parent / "vivado_stub.py"}" "$@"\n')
+    fake.chmod(0o755)
+    monkeypatch.setattr(shutil, "which", lambda name, path=None: str(fake) if name == "vivado" else None)
+    out = build_target(build, "bitfile", "Pynq-Z2", FOLDING)
+    assert out["bitfile"]["status"] == "published" and (build / "bitfile" / "xnorflow.hwh").is_file()
+    assert json.loads((build / "report.json").read_text())["bitfile"]["utilization"]["lut"]["used"] > 0
 
 
 def test_driver_runs_the_rtl_like_the_model(bireal_dir, tmp_path):
