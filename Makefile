@@ -7,10 +7,12 @@ MODEL   ?= tiny-bireal
 DATA    ?= digits
 BOARD   ?= Pynq-Z2
 OUT     ?= runs/$(MODEL)
-# `make bitfile` builds CKPT (a trained model.pt, into build/<its run folder>-BOARD) or else MODEL's untrained weights
+# `make bitfile` builds CKPT or MODEL: a registry or family name (reactnet, bireal, real2bin, hyperbnn: untrained
+# weights), a trained model.pt (into build/<its run folder>-BOARD) or a QONNX .onnx (build/<its name>-BOARD)
 CKPT    ?=
 SOURCE  := $(or $(CKPT),$(MODEL))
-NAME    := $(if $(CKPT),$(notdir $(patsubst %/,%,$(dir $(CKPT)))),$(MODEL))
+NAME    := $(if $(filter %.pt %.pth,$(SOURCE)),$(notdir $(patsubst %/,%,$(dir $(SOURCE)))),$(if \
+           $(filter %.onnx,$(SOURCE)),$(basename $(notdir $(SOURCE))),$(SOURCE)))
 # TORCH=cpu (or cu128, ...): torch wheels from that build's PyTorch index; empty: whatever pip finds first
 # (here a local CPU wheel; from PyPI on x86_64 Linux that is the CUDA build).
 TORCH   ?=

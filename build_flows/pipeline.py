@@ -86,10 +86,12 @@ def inference_model(model: nn.Module, spec: QuantSpec) -> tuple[nn.Module, SnapR
 
 
 def name_source(name: str, options: dict[str, bool] | None, seed: int) -> Source:
-    """A registry model with its initial weights (torch seeded with `seed`) at its default input."""
-    from xnorflow.training.models.catalog import entry
+    """A registry model (or a family's default model) with its initial weights (torch seeded with `seed`) at its
+    default input."""
+    from xnorflow.training.models.catalog import entry, registry_name
     from xnorflow.training.models.registry import build_model
 
+    name = registry_name(name)
     row = entry(name)
     torch.manual_seed(seed)
     model, snapped = inference_model(build_model(name, options=options), QuantSpec())

@@ -3,7 +3,8 @@
 From the directory build_hw_graph wrote: take the HW part of hw.onnx, fold it (board budget,
 cycles target or a FINN folding JSON), insert FINN's width converters, stitch one top module,
 simulate it in Verilator against FINN's python execution of hw.onnx bit for bit, synthesise with
-Yosys, and prepare what Vivado needs. rtl/ is written into a staging directory renamed at the end
+Yosys, and build the PYNQ overlay's bitfile with Vivado where it is installed (hw/vivado.py). rtl/ is
+written into a staging directory renamed at the end
 (only when its inputs changed, see build.py), and report.json is replaced atomically, so nothing
 half-written looks complete. Every later stage reads the build through open_build.
 """
@@ -27,12 +28,12 @@ from xnorflow.hw.boards import Board, board
 from xnorflow.hw.build import MANIFEST, RTL_DIR, Build, inputs_key, manifest, open_build, port_entry
 from xnorflow.hw.folding import (analytical_bound, apply_config, check_folding, check_folding_arg, fold_for_cycles,
                                  folding_config, insert_dwcs, split_forks)
-from xnorflow.hw.resources import fit_board, fit_verdict, synth_layers, synth_top
+from xnorflow.hw.resources import fit_board, fit_verdict, memory_verdict, synth_layers, synth_top
 from xnorflow.hw.shell import write_shell
 from xnorflow.hw.stitch import TOP, Stitched, ident, renamed, stitch
 from xnorflow.hw.streams import pack_words, random_tensor, unpack_words
 from xnorflow.hw.verilator import SimResult, SimulationDeadlock, simulate
-from xnorflow.hw.vivado import vivado_project
+from xnorflow.hw.vivado import bitfile_flow
 
 TARGETS = ("rtl", "sim", "synth", "bitfile")
 GAPS = {"seed": 7, "in_gap": 0.3, "out_stall": 0.3}
@@ -209,10 +210,13 @@ def build_target(hw_build_dir: Path, target: str, board_name: str, folding: str 
                  frames: int = 8, previous: Path | None = None) -> dict:
     """Run `target` (rtl, sim, synth, bitfile) on a hw-graph build directory; returns its report sections.
 
-    rtl/ is reused when it (or `previous`'s, an earlier build of the same output) has the same inputs."""
+    rtl/ and the synthesis report are reused when they (or `previous`'s, an earlier build of the same output)
+    come from the same inputs; the bitfile step runs only on a design that fits the board."""
     if target not in TARGETS:
         raise XnorflowError(f"unknown target '{target}'", f"use one of: hw-graph, {', '.join(TARGETS)}")
     build_dir, b, folding = Path(hw_build_dir).resolve(), board(board_name), check_folding_arg(folding)
+    if target in ("synth", "bitfile"):
+        check_memory(build_dir, b)
     initialize_dummy_settings()
     out = {"rtl": make_rtl(build_dir, b, folding, previous)}
     update_report(build_dir, "rtl", out["rtl"])
@@ -220,14 +224,37 @@ def build_target(hw_build_dir: Path, target: str, board_name: str, folding: str 
     if target == "sim":
         out["sim"] = sim_report(built, reference_part(built), frames)
     if target in ("synth", "bitfile"):
-        out["synth"] = synth_report(built, b)
+        out["synth"] = cached_synth(built, previous) or {**synth_report(built, b), "inputs": built.inputs}
     for section in set(out) - {"rtl"}:
         update_report(build_dir, section, out[section])
-    if target == "bitfile":
-        vivado_project(build_dir, built, b)
     if "synth" in out and not out["synth"]["fits"]:
         raise FlowStopped(*out["synth"]["message"].split("; ", 1))
+    if target == "bitfile":
+        out["bitfile"], stop = bitfile_flow(build_dir, b, previous)
+        update_report(build_dir, "bitfile", out["bitfile"])
+        if stop is not None:
+            raise stop
     return out
+
+
+def check_memory(build_dir: Path, b: Board) -> None:
+    """Stop at once where the hw-graph's weights and thresholds cannot fit the board's on-chip memory."""
+    path = build_dir / "report.json"
+    rep = json.loads(path.read_text()) if path.is_file() else {}
+    why = memory_verdict(rep.get("weight_memory_bits", 0), rep.get("threshold_memory_bits", 0), b)
+    if why is not None:
+        raise FlowStopped(*why.split("; ", 1))
+
+
+def cached_synth(built: Build, previous: Path | None) -> dict | None:
+    """The synthesis report of this build (or of `previous`) when it was made from the same RTL inputs."""
+    for path in (built.path, previous):
+        report = Path(path or "") / "report.json"
+        if path is not None and report.is_file():
+            synth = json.loads(report.read_text()).get("synth")
+            if synth and synth.get("inputs") == built.inputs:
+                return synth
+    return None
 
 
 def reference_part(built: Build) -> ModelWrapper:

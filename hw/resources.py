@@ -70,6 +70,19 @@ def fit_verdict(total: dict, per_layer: dict[str, dict], b: Board) -> dict:
     return verdict
 
 
+def memory_verdict(weight_bits: int, table_bits: int, b: Board) -> str | None:
+    """Why weights and thresholds of `weight_bits + table_bits` cannot fit `b`'s on-chip memory, else None.
+
+    The bound is generous (every block RAM bit plus 64 bits of LUT RAM per LUT), so it refuses only designs that
+    cannot fit with any folding, in seconds, before RTL generation and Yosys take hours over them."""
+    need, have = weight_bits + table_bits, b.bram36 * 36 * 1024 + b.lut * 64
+    if need <= have:
+        return None
+    return (f"the design does not fit {b.name}: its weights and thresholds need {need / 1e6:.1f} Mbit on chip, more "
+            f"than the {have / 1e6:.1f} Mbit of block RAM and LUT RAM the board has at most; use a larger board "
+            f"(--board), a smaller model, or --target rtl/sim to simulate it")
+
+
 def modelled_use(model: ModelWrapper) -> dict[str, int]:
     """Modelled LUTs and DSPs of all layers."""
     nodes = hw_nodes(model)

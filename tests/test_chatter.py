@@ -79,3 +79,17 @@ def test_make_bitfile_builds_a_checkpoint_into_its_run_name() -> None:
 def test_make_bitfile_of_a_registry_name() -> None:
     assert _bitfile_command("MODEL=reactnet-a").endswith("--model reactnet-a --board Pynq-Z2 --target bitfile "
                                                           "--out build/reactnet-a-Pynq-Z2")
+
+
+@pytest.mark.fast
+def test_make_bitfile_of_a_family_name_on_the_default_board() -> None:
+    """`make bitfile MODEL=reactnet` as users type it: the build resolves the family name; BOARD is Pynq-Z2."""
+    assert _bitfile_command("MODEL=reactnet").endswith("--model reactnet --board Pynq-Z2 --target bitfile "
+                                                       "--out build/reactnet-Pynq-Z2")
+
+
+@pytest.mark.fast
+def test_make_bitfile_of_a_checkpoint_or_onnx_given_as_model() -> None:
+    line = _bitfile_command("MODEL=runs/fashion-b/model.pt")
+    assert "--model runs/fashion-b/model.pt " in line and line.endswith("--out build/fashion-b-Pynq-Z2")
+    assert _bitfile_command("MODEL=exports/net.onnx", "BOARD=Ultra96").endswith("--out build/net-Ultra96")

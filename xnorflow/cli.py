@@ -13,9 +13,9 @@ def cmd_models(args: argparse.Namespace) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from xnorflow.training.models.catalog import REGISTRY, complexity, entry
+    from xnorflow.training.models.catalog import REGISTRY, complexity, entry, registry_name
 
-    names = args.names or list(REGISTRY)
+    names = [registry_name(n) for n in args.names] or list(REGISTRY)
     table = Table(title="xnorflow models (OPs = BOPs/64 + FLOPs)")
     for col in ("model", "input", "params", "BOPs", "FLOPs", "OPs", "what"):
         table.add_column(col, justify="left" if col in ("model", "what") else "right", no_wrap=col != "what")
@@ -99,7 +99,8 @@ def cmd_build(args: argparse.Namespace) -> None:
     board(args.board)
     src = resolve(args.model, _options(args.option), args.seed)
     if src.kind == "name":
-        say(f"note: {args.model} is a registry name: building its untrained initial weights (seed {args.seed}); "
+        named = "is a registry name" if src.ref == args.model else f"names the registry model {src.ref}"
+        say(f"note: {args.model} {named}: building its untrained initial weights (seed {args.seed}); "
             "pass a trained model.pt to build that")
     stopped, result = None, {}
     with replacing(out) as tmp:
@@ -130,6 +131,11 @@ def _print_sections(result: dict, out: Path) -> None:
     if synth and "use" in synth:
         use = ", ".join(f"{k.upper()} {u['used']:g}/{u['available']}" for k, u in synth["use"].items())
         say(f"synth: {use} on {synth['board']}; fits: {synth['fits']}")
+    bitfile = result.get("bitfile")
+    if bitfile and bitfile.get("status") == "published":
+        use = ", ".join(f"{k.upper()} {u['used']:g}/{u['available']}" for k, u in bitfile["utilization"].items())
+        say(f"bitfile: {use}; worst setup slack {bitfile['timing']['wns_ns']:.3f} ns at {bitfile['clock_mhz']:g} MHz "
+            f"-> {out / bitfile['bitfile']} (+ .hwh)")
 
 
 def cmd_cache(args: argparse.Namespace) -> None:
@@ -309,8 +315,9 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("--option", action="append", metavar="KEY=BOOL", help="builder option KEY=true|false for "
                         "a registry name (default: the builder's, every option on)")
     build = add("build", cmd_build, "export, streamline and convert to FINN HW layers [and beyond]")
-    build.add_argument("--model", required=True, help="registry NAME (untrained initial weights), CKPT (model.pt) "
-                       "or QONNX file.onnx")
+    build.add_argument("--model", required=True, help="registry NAME or family name (reactnet, bireal, real2bin, "
+                       "hyperbnn: the family's default model; untrained initial weights), CKPT (model.pt) or QONNX "
+                       "file.onnx")
     build.add_argument("--target", choices=TARGETS, default="hw-graph",
                        help="last stage to run; each target runs the ones before it (in this order)")
     build.add_argument("--board", default=DEFAULT, help=f"target board, one of {', '.join(BOARDS)} (any case)")

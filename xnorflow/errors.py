@@ -11,4 +11,5 @@ class XnorflowError(Exception):
 
 
 class FlowStopped(XnorflowError):
-    """The flow went as far as this machine allows (a missing tool, a design over the board): what it wrote is kept."""
+    """The flow went as far as this machine or design allows (a missing tool, a design over the board, a Vivado run
+    that failed or missed timing): what it wrote is kept, its logs and reports included."""

@@ -270,15 +270,32 @@ def test_unknown_board(bireal_dir):
 
 
 def test_bitfile_stops_at_vivado(bireal_dir, tmp_path, monkeypatch):
-    """No Vivado: the TCL script and sources are written, then one line says what to install."""
+    """No Vivado: the project (the generated shell and core, the flow script) is written, then one line says what
+    to install; the script, evaluated with Vivado's commands as recording stubs, builds the whole overlay."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from overlay_checks import check_design, check_outputs
+    from vivado_stub import VivadoStub
+
     monkeypatch.setattr(shutil, "which", lambda name, path=None: None)
     monkeypatch.delenv("XILINX_VIVADO", raising=False)
     build = copy_of(bireal_dir, tmp_path / "b")
     monkeypatch.setattr(accelerator, "synth_report", lambda st, b: {"fits": True})
     with pytest.raises(XnorflowError, match="Vivado is not installed.*install Vivado"):
         build_target(build, "bitfile", "Pynq-Z2", FOLDING)
-    assert (build / "vivado" / "build_bitfile.tcl").exists()
-    assert not list((build / "vivado").glob("*.bit"))
+    assert json.loads((build / "report.json").read_text())["bitfile"]["status"] == "vivado missing"
+    assert not (build / "bitfile").exists()
+    stub = VivadoStub(build / "vivado")
+    stub.run(build / "vivado" / "build_bitfile.tcl")
+    check_design(stub, board("Pynq-Z2"))
+    check_outputs(build / "vivado")
+    assert {p.name for p in stub.files} >= {"xnorflow_shell.sv", "xnorflow_top.sv", "axi_dma_rd.sv"}
+    fake = tmp_path / "vivado"  # with a (fake) Vivado: the same build publishes its bitfile
+    fake.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{Path(__file__).parent / "vivado_stub.py"}" "$@"\n')
+    fake.chmod(0o755)
+    monkeypatch.setattr(shutil, "which", lambda name, path=None: str(fake) if name == "vivado" else None)
+    out = build_target(build, "bitfile", "Pynq-Z2", FOLDING)
+    assert out["bitfile"]["status"] == "published" and (build / "bitfile" / "xnorflow.hwh").is_file()
+    assert json.loads((build / "report.json").read_text())["bitfile"]["utilization"]["lut"]["used"] > 0
 
 
 def test_driver_runs_the_rtl_like_the_model(bireal_dir, tmp_path):

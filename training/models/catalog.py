@@ -68,10 +68,20 @@ REGISTRY: dict[str, ModelEntry] = {
 }
 
 
+# The family names users type (`make bitfile MODEL=reactnet`): each family's default registry model
+FAMILY_DEFAULTS = {"reactnet": "reactnet-a", "bireal": "bireal18", "real2bin": "real2bin18", "hyperbnn": "hyperbnn18"}
+
+
+def registry_name(name: str) -> str:
+    """A registry name as it is, or a family name (reactnet, bireal, real2bin, hyperbnn) as its default model."""
+    return FAMILY_DEFAULTS.get(name, name)
+
+
 def entry(name: str) -> ModelEntry:
     """The catalog row for `name`, or one clear error listing the known names."""
     if name not in REGISTRY:
-        raise XnorflowError(f"unknown model '{name}'", f"use one of: {', '.join(REGISTRY)} (see `xnorflow models`)")
+        raise XnorflowError(f"unknown model '{name}'", f"use one of: {', '.join(REGISTRY)} (see `xnorflow models`), "
+                            f"or a family name: {', '.join(FAMILY_DEFAULTS)}")
     return REGISTRY[name]
 
 
