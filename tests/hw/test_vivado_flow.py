@@ -125,7 +125,7 @@ def test_a_build_without_shell_is_refused(tmp_path: Path) -> None:
 
 
 def test_synthesis_report_is_reused_for_the_same_rtl(tmp_path: Path) -> None:
-    """--target bitfile after synth: the synth section of the same RTL inputs (here or in the earlier build)."""
+    """--target synth again: the synth section of the same RTL inputs (here or in the earlier build)."""
     class Built:
         path, inputs = tmp_path / "new", "key-1"
     Built.path.mkdir()
