@@ -28,6 +28,7 @@ from xnorflow.hw.build import MANIFEST, RTL_DIR, Build, inputs_key, manifest, op
 from xnorflow.hw.folding import (analytical_bound, apply_config, check_folding, check_folding_arg, fold_for_cycles,
                                  folding_config, insert_dwcs, split_forks)
 from xnorflow.hw.resources import fit_board, fit_verdict, synth_layers, synth_top
+from xnorflow.hw.shell import write_shell
 from xnorflow.hw.stitch import TOP, Stitched, ident, renamed, stitch
 from xnorflow.hw.streams import pack_words, random_tensor, unpack_words
 from xnorflow.hw.verilator import SimResult, SimulationDeadlock, simulate
@@ -158,10 +159,12 @@ def copy_rtl(src: Path, out: Path) -> None:
 
 
 def generate_rtl(out: Path, part: ModelWrapper, b: Board, folding: str | None, key: str) -> None:
-    """Fold and stitch the HW part into `out`: sources, top, memory files, folded graph, folding JSON, manifest."""
+    """Fold and stitch the HW part into `out`: sources, top, the shell around it, memory files, folded graph,
+    folding JSON, manifest."""
     model = fold(part, b, folding)
     st = stitch(model, out)
-    for src in st.design.sources:
+    shell, shell_entry = write_shell(out, st.in_port, st.out_port, st.design.sources, b, key)
+    for src in shell.sources:
         if Path(src).parent != out:
             shutil.copy(src, out / Path(src).name)
     for name, text in st.mem_files.items():
@@ -172,7 +175,7 @@ def generate_rtl(out: Path, part: ModelWrapper, b: Board, folding: str | None, k
            "analytical_bound": analytical_bound(model), "cycles_per_layer": st.cycles,
            "fifos": {e.tensor: e.depth for e in st.edges}, "top": f"{RTL_DIR}/{TOP}.sv",
            "folding_config": f"{RTL_DIR}/folding.json"}
-    (out / MANIFEST).write_text(json.dumps(design_manifest(st, rep, key), indent=1))
+    (out / MANIFEST).write_text(json.dumps(design_manifest(st, rep, key, shell_entry), indent=1))
 
 
 def _folding_name(folding: str | None) -> str:
@@ -182,8 +185,9 @@ def _folding_name(folding: str | None) -> str:
     return folding if str(folding).isdigit() else f"FINN config {Path(folding).name} (copied to {RTL_DIR}/folding.json)"
 
 
-def design_manifest(st: Stitched, rep: dict, key: str) -> dict:
-    """rtl/design.json: what open_build needs of the stitched design, with file names relative to rtl/."""
+def design_manifest(st: Stitched, rep: dict, key: str, shell: dict) -> dict:
+    """rtl/design.json: what open_build needs of the stitched design and of the shell around it (hw/shell.py's
+    entry), with file names relative to rtl/."""
     layers = {}
     for name, rtl in st.layers.items():
         params, files = renamed(rtl, ident(name))
@@ -191,7 +195,7 @@ def design_manifest(st: Stitched, rep: dict, key: str) -> dict:
                         "params": params, "mem_files": list(files)}
     top = {"module": st.design.top, "sources": [Path(s).name for s in st.design.sources],
            "mem_files": list(st.mem_files), "in_port": port_entry(st.in_port), "out_port": port_entry(st.out_port)}
-    return {"inputs": key, "report": rep, "top": top, "cycles": st.cycles, "layers": layers}
+    return {"inputs": key, "report": rep, "top": top, "cycles": st.cycles, "layers": layers, "shell": shell}
 
 
 def synth_report(st: Build, b: Board) -> dict:

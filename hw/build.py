@@ -1,10 +1,11 @@
 """A build directory as an artifact: `open_build` reads what the rtl target wrote, and never writes.
 
 The rtl target writes `rtl/design.json` beside the sources: the stitched top's ports, sources and memory
-files, each layer's module (for per-layer synthesis), the folded cycles per layer, the rtl report section,
-and `inputs`, a hash of what the RTL was generated from (hw.onnx, folding, board, generator). Simulation,
-synthesis, the Vivado script, the driver and the demo open the build through it, so nothing re-stitches;
-`make_rtl` regenerates rtl/ only when that hash differs.
+files, the PYNQ shell around it (hw/shell.py: its sources, AXI widths, build ID, DDR frame layouts), each
+layer's module (for per-layer synthesis), the folded cycles per layer, the rtl report section, and `inputs`,
+a hash of what the RTL was generated from (hw.onnx, folding, board, generator). Simulation, synthesis, the
+Vivado script, the driver and the demo open the build through it, so nothing re-stitches; `make_rtl`
+regenerates rtl/ only when that hash differs.
 """
 from __future__ import annotations
 
@@ -82,6 +83,8 @@ class Build:
     cycles: dict[str, int]
     layers: dict[str, LayerDesign]
     inputs: str
+    shell: Design | None = None           # top xnorflow_shell (AXI ports, no streams); None in builds made before it
+    shell_manifest: dict | None = None    # design.json's "shell" entry: widths, build ID, DDR frame layouts
 
     def hw_graph(self) -> ModelWrapper:
         """hw.onnx: the host ends and the HW part, as FINN executes them."""
@@ -126,6 +129,12 @@ def open_build(build_dir: str | Path) -> Build:
     top = found["top"]
     design = Design(top["module"], tuple(rtl / s for s in top["sources"]),
                     (Stream(*top["in_port"]["stream"]),), (Stream(*top["out_port"]["stream"]),))
+    shell = found.get("shell")
     return Build(path, design, _files(rtl, top["mem_files"]), _port(top["in_port"]), _port(top["out_port"]),
                  found["cycles"], {name: _layer(rtl, e) for name, e in found["layers"].items()},
-                 found["inputs"])
+                 found["inputs"], _shell_design(rtl, shell), shell)
+
+
+def _shell_design(rtl: Path, entry: dict | None) -> Design | None:
+    """The shell around the stitched top (ports are AXI, not streams), from its manifest entry."""
+    return None if entry is None else Design(entry["module"], tuple(rtl / s for s in entry["sources"]), (), ())

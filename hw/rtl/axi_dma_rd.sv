@@ -1,0 +1,102 @@
+// axi_dma_rd: AXI4 read DMA, DDR -> AXI stream, in INCR bursts that never cross 4 KiB, several outstanding;
+// ours (not Xilinx's AXI DMA IP) so the whole shell is open SystemVerilog that Verilator simulates cycle-accurately.
+// The stream's backpressure reaches the interconnect as RREADY; addresses are taken as DATA_W/8-aligned.
+module axi_dma_rd #(
+    parameter int DATA_W    = 64,   // 64 (Zynq-7000 HP) or 128 (Zynq UltraScale+)
+    parameter int ADDR_W    = 32,
+    parameter int MAX_BURST = 64,   // beats per burst, 1..256
+    parameter int MAX_OUT   = 4     // bursts in flight (address issued, last beat not yet received)
+) (
+    input  logic              ap_clk,
+    input  logic              ap_rst_n,
+    input  logic              start,       // pulse: read `beats` beats from `addr`
+    input  logic [ADDR_W-1:0] addr,
+    input  logic [31:0]       beats,
+    output logic              busy,
+    output logic              done,        // pulse: the last beat has been handed to the stream
+    output logic              error,       // pulse: a beat came back with SLVERR or DECERR
+    // AXI4 master, read channels
+    output logic [0:0]        m_axi_ARID,
+    output logic [ADDR_W-1:0] m_axi_ARADDR,
+    output logic [7:0]        m_axi_ARLEN,
+    output logic [2:0]        m_axi_ARSIZE,
+    output logic [1:0]        m_axi_ARBURST,
+    output logic [3:0]        m_axi_ARCACHE,
+    output logic [2:0]        m_axi_ARPROT,
+    output logic              m_axi_ARVALID,
+    input  logic              m_axi_ARREADY,
+    /* verilator lint_off UNUSEDSIGNAL */  // one ID; OKAY and EXOKAY alike
+    input  logic [0:0]        m_axi_RID,
+    input  logic [DATA_W-1:0] m_axi_RDATA,
+    input  logic [1:0]        m_axi_RRESP,
+    /* verilator lint_on UNUSEDSIGNAL */
+    input  logic              m_axi_RLAST,
+    input  logic              m_axi_RVALID,
+    output logic              m_axi_RREADY,
+    // AXI stream out
+    output logic [DATA_W-1:0] out0_V_TDATA,
+    output logic              out0_V_TVALID,
+    input  logic              out0_V_TREADY
+);
+    localparam int BYTES = DATA_W / 8;
+    localparam int SHIFT = $clog2(BYTES);
+    localparam int OW    = $clog2(MAX_OUT + 1);
+
+    logic [ADDR_W-1:0] next_addr;
+    logic [31:0]       left;           // beats not yet requested
+    logic [OW-1:0]     in_flight;
+    logic [12:0]       to_page, len;
+    logic              issue, beat, last_beat;
+
+    // the next burst: the beats left, at most MAX_BURST, and no further than the 4 KiB page's end
+    assign to_page = 13'((4096 - int'(next_addr[11:0])) >> SHIFT);
+    always_comb begin
+        len = to_page;
+        if (len > 13'(MAX_BURST)) len = 13'(MAX_BURST);
+        if (32'(len) > left) len = 13'(left);
+    end
+    assign issue = busy && left != 0 && !m_axi_ARVALID && in_flight != OW'(MAX_OUT);
+
+    assign m_axi_ARID    = 1'b0;
+    assign m_axi_ARSIZE  = 3'(SHIFT);
+    assign m_axi_ARBURST = 2'b01;        // INCR
+    assign m_axi_ARCACHE = 4'b0011;      // normal, non-cacheable, bufferable
+    assign m_axi_ARPROT  = 3'b000;
+    assign out0_V_TDATA  = m_axi_RDATA;
+    assign out0_V_TVALID = m_axi_RVALID;
+    assign m_axi_RREADY  = out0_V_TREADY;
+    assign beat      = m_axi_RVALID && out0_V_TREADY;
+    assign last_beat = beat && m_axi_RLAST;
+
+    always_ff @(posedge ap_clk) begin
+        if (!ap_rst_n) begin
+            busy <= 1'b0;
+            done <= 1'b0;
+            error <= 1'b0;
+            left <= '0;
+            in_flight <= '0;
+            m_axi_ARVALID <= 1'b0;
+        end else begin
+            done <= 1'b0;
+            error <= beat && m_axi_RRESP[1];
+            if (start && !busy) begin
+                busy <= 1'b1;
+                next_addr <= addr;
+                left <= beats;
+            end else if (busy && left == 0 && in_flight == 0 && !m_axi_ARVALID) begin
+                busy <= 1'b0;
+                done <= 1'b1;
+            end
+            if (issue) begin
+                m_axi_ARVALID <= 1'b1;
+                m_axi_ARADDR <= next_addr;
+                m_axi_ARLEN <= 8'(len - 13'd1);
+                next_addr <= next_addr + (ADDR_W'(len) << SHIFT);
+                left <= left - 32'(len);
+            end else if (m_axi_ARREADY) begin
+                m_axi_ARVALID <= 1'b0;
+            end
+            in_flight <= in_flight + OW'(issue) - OW'(last_beat);
+        end
+    end
+endmodule

@@ -1,0 +1,232 @@
+"""The PYNQ shell: rtl/xnorflow_shell.sv, generated per build around the stitched top `xnorflow_top`.
+
+The shell is what the programmable logic holds besides the dataflow core: an AXI4-Lite register file
+(start, status, buffer addresses, frame count, run counters, build ID), an AXI4 read DMA that streams
+input frames from DDR, an AXI4 write DMA that stores output frames, and between them and the core the
+width conversion (AXI beats <-> byte-padded stream words) and the per-frame trim / zero padding of the DDR
+layout. A frame in DDR is its stream words (little-endian, ceil(bits/8) bytes each, FINN's folded order)
+then zero padding up to `stride` bytes: a multiple of lcm(word bytes, AXI bytes), so a frame is whole
+beats and whole words. All of it is our SystemVerilog, so Verilator simulates the whole shell.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from xnorflow.hw.boards import Board
+from xnorflow.hw.ops.common import Port, sources
+from xnorflow.hw.stitch import TOP
+from xnorflow.hw.verilator import Design
+
+SHELL_TOP = "xnorflow_shell"
+SHELL_FILE = f"{SHELL_TOP}.sv"
+# the shell's own modules, dependencies first (width_converter, stream_fifo and ram_sdp may also be the core's)
+SHELL_MODULES = ("ram_sdp.sv", "stream_fifo.sv", "width_converter.sv", "frame_trim.sv", "frame_pad.sv",
+                 "axil_regfile.sv", "axi_dma_rd.sv", "axi_dma_wr.sv")
+MAGIC = 0x584E464C      # "XNFL", register 0x44
+MAP_VERSION = 1         # register map version, register 0x48
+MAX_OUT = 4             # bursts in flight per DMA
+
+
+def max_burst(b: Board) -> int:
+    """Beats per burst: 16 on Zynq-7000, whose HP ports are AXI3 (16 beats at most), 64 on UltraScale+."""
+    return 16 if b.family == "zynq" else 64
+
+
+@dataclass(frozen=True)
+class FrameLayout:
+    """One buffer's frames in DDR: bytes per stream word, words per frame, bytes per frame with padding."""
+
+    word_bytes: int
+    words_per_frame: int
+    stride: int
+
+    @property
+    def stride_words(self) -> int:
+        """Words per frame including the padding (the stride is a multiple of the word)."""
+        return self.stride // self.word_bytes
+
+    def beats(self, axi_bits: int) -> int:
+        """AXI beats per frame."""
+        return self.stride * 8 // axi_bits
+
+    def entry(self) -> dict:
+        """The manifest's entry for this buffer."""
+        return {"word_bytes": self.word_bytes, "words_per_frame": self.words_per_frame, "stride": self.stride}
+
+
+def frame_layout(port: Port, axi_bits: int) -> FrameLayout:
+    """A port's frames in DDR: the stride rounds the frame up to a multiple of lcm(word bytes, AXI bytes)."""
+    word = port.stream.nbytes
+    unit = math.lcm(word, axi_bits // 8)
+    return FrameLayout(word, port.words, -(-port.words * word // unit) * unit)
+
+
+def build_id(inputs_key: str) -> int:
+    """The 64-bit build ID of registers 0x08/0x0C: the first 16 hex digits of design.json's `inputs`."""
+    return int(inputs_key[:16], 16)
+
+
+@dataclass(frozen=True)
+class ShellSpec:
+    """Everything the generated shell depends on."""
+
+    axi_bits: int
+    addr_bits: int
+    max_burst: int
+    build_id: int
+    in_bits: int            # the core's input TDATA width
+    out_bits: int           # the core's output TDATA width
+    inp: FrameLayout
+    out: FrameLayout
+
+
+def shell_spec(in_port: Port, out_port: Port, b: Board, inputs_key: str) -> ShellSpec:
+    """The shell of a stitched core with ports `in_port` / `out_port` on board `b`."""
+    return ShellSpec(b.axi_bits, b.addr_bits, max_burst(b), build_id(inputs_key), in_port.stream.bits,
+                     out_port.stream.bits, frame_layout(in_port, b.axi_bits), frame_layout(out_port, b.axi_bits))
+
+
+def _axil_ports() -> str:
+    """The AXI4-Lite slave's ports."""
+    ins = [("7:0", "AWADDR"), ("", "AWVALID"), ("31:0", "WDATA"), ("3:0", "WSTRB"), ("", "WVALID"), ("", "BREADY"),
+           ("7:0", "ARADDR"), ("", "ARVALID"), ("", "RREADY")]
+    outs = [("", "AWREADY"), ("", "WREADY"), ("1:0", "BRESP"), ("", "BVALID"), ("", "ARREADY"), ("31:0", "RDATA"),
+            ("1:0", "RRESP"), ("", "RVALID")]
+    return _port_lines("s_axi_control", ins, outs)
+
+
+def _axi_ports(s: ShellSpec) -> str:
+    """The AXI4 master's ports (gmem: reads the input frames, writes the output frames)."""
+    a, d = f"{s.addr_bits - 1}:0", f"{s.axi_bits - 1}:0"
+    outs = [("0:0", "AWID"), (a, "AWADDR"), ("7:0", "AWLEN"), ("2:0", "AWSIZE"), ("1:0", "AWBURST"),
+            ("3:0", "AWCACHE"), ("2:0", "AWPROT"), ("", "AWVALID"), (d, "WDATA"), (f"{s.axi_bits // 8 - 1}:0", "WSTRB"),
+            ("", "WLAST"), ("", "WVALID"), ("", "BREADY"), ("0:0", "ARID"), (a, "ARADDR"), ("7:0", "ARLEN"),
+            ("2:0", "ARSIZE"), ("1:0", "ARBURST"), ("3:0", "ARCACHE"), ("2:0", "ARPROT"), ("", "ARVALID"),
+            ("", "RREADY")]
+    ins = [("", "AWREADY"), ("", "WREADY"), ("0:0", "BID"), ("1:0", "BRESP"), ("", "BVALID"), ("", "ARREADY"),
+           ("0:0", "RID"), (d, "RDATA"), ("1:0", "RRESP"), ("", "RLAST"), ("", "RVALID")]
+    return _port_lines("m_axi_gmem", ins, outs)
+
+
+def _port_lines(prefix: str, ins: list[tuple[str, str]], outs: list[tuple[str, str]]) -> str:
+    """Port declarations `prefix`_NAME, inputs then outputs."""
+    def line(direction: str, rng: str, name: str) -> str:
+        return f"    {direction} logic {f'[{rng}] ' if rng else ''}{prefix}_{name},\n"
+    return "".join(line("input ", r, n) for r, n in ins) + "".join(line("output", r, n) for r, n in outs)
+
+
+def _connect(prefix: str, names: list[str], port_prefix: str = "m_axi") -> str:
+    """`.port_prefix_NAME(prefix_NAME)` for each name."""
+    return ", ".join(f".{port_prefix}_{n}({prefix}_{n})" for n in names)
+
+
+AR_NAMES = ["ARID", "ARADDR", "ARLEN", "ARSIZE", "ARBURST", "ARCACHE", "ARPROT", "ARVALID", "ARREADY",
+            "RID", "RDATA", "RRESP", "RLAST", "RVALID", "RREADY"]
+AW_NAMES = ["AWID", "AWADDR", "AWLEN", "AWSIZE", "AWBURST", "AWCACHE", "AWPROT", "AWVALID", "AWREADY",
+            "WDATA", "WSTRB", "WLAST", "WVALID", "WREADY", "BID", "BRESP", "BVALID", "BREADY"]
+AXIL_NAMES = ["AWADDR", "AWVALID", "AWREADY", "WDATA", "WSTRB", "WVALID", "WREADY", "BRESP", "BVALID", "BREADY",
+              "ARADDR", "ARVALID", "ARREADY", "RDATA", "RRESP", "RVALID", "RREADY"]
+
+
+def _stream(name: str, bits: int) -> str:
+    """Declarations of one AXI stream's wires."""
+    return f"    logic [{bits - 1}:0] {name}_TDATA;\n    logic {name}_TVALID, {name}_TREADY;\n"
+
+
+def _link(module: str, params: str, inst: str, src: str, dst: str) -> str:
+    """A stream-to-stream module instance from wires `src` to `dst`."""
+    ends = ", ".join(f".{p}_{s}({w}_{s})" for p, w in (("in0_V", src), ("out0_V", dst))
+                     for s in ("TDATA", "TVALID", "TREADY"))
+    return f"    {module} #({params}) {inst} (\n        .ap_clk, .ap_rst_n, {ends});\n"
+
+
+def _control(s: ShellSpec) -> str:
+    """The register file and the run's lengths in beats."""
+    return (
+        "    logic        start, rd_done, wr_done, rd_error, wr_error;\n"
+        "    logic [31:0] frames;\n"
+        "    /* verilator lint_off UNUSEDSIGNAL */  // addresses above the AXI address width; no weight port; the\n"
+        "    logic [63:0] in_addr, out_addr, weight_addr;  // DMAs' busy flags (the register file tracks the run)\n"
+        "    logic        rd_busy, wr_busy;\n"
+        "    /* verilator lint_on UNUSEDSIGNAL */\n"
+        f"    wire  [31:0] in_beats  = frames * 32'd{s.inp.beats(s.axi_bits)};\n"
+        f"    wire  [31:0] out_beats = frames * 32'd{s.out.beats(s.axi_bits)};\n\n"
+        f"    axil_regfile #(.BUILD_ID(64'h{s.build_id:016x}), .IN_STRIDE({s.inp.stride}), "
+        f".OUT_STRIDE({s.out.stride}), .WEIGHT_BYTES(0)) u_regs (\n"
+        f"        .ap_clk, .ap_rst_n, {_connect('s_axi_control', AXIL_NAMES, 's_axi_control')},\n"
+        "        .start, .frames, .in_addr, .out_addr, .weight_addr, .rd_done, .wr_done,\n"
+        "        .axi_error(rd_error || wr_error), .first_out(core_out_TVALID && core_out_TREADY), .interrupt);\n\n")
+
+
+def _datapath(s: ShellSpec) -> str:
+    """Read DMA -> width conversion -> trim -> core -> pad -> width conversion -> write DMA."""
+    dma = f".DATA_W({s.axi_bits}), .ADDR_W({s.addr_bits}), .MAX_BURST({s.max_burst}), .MAX_OUT({MAX_OUT})"
+    wi, wo = 8 * s.inp.word_bytes, 8 * s.out.word_bytes
+    return (
+        f"    axi_dma_rd #({dma}) u_rd (\n        .ap_clk, .ap_rst_n, .start, .addr(in_addr[{s.addr_bits - 1}:0]), "
+        f".beats(in_beats), .busy(rd_busy), .done(rd_done), .error(rd_error),\n"
+        f"        {_connect('m_axi_gmem', AR_NAMES)},\n"
+        "        .out0_V_TDATA(rd_TDATA), .out0_V_TVALID(rd_TVALID), .out0_V_TREADY(rd_TREADY));\n"
+        + _link("width_converter", f".IW({s.axi_bits}), .OW({wi}), .UNIT(8)", "u_in_dwc", "rd", "in_word")
+        + _link("frame_trim", f".W({wi}), .KEEP({s.inp.words_per_frame}), .TOTAL({s.inp.stride_words})", "u_trim",
+                "in_word", "core_in")
+        + f"    {TOP} u_core (\n        .ap_clk, .ap_rst_n,\n"
+        f"        .in0_V_TDATA(core_in_TDATA[{s.in_bits - 1}:0]), .in0_V_TVALID(core_in_TVALID), "
+        ".in0_V_TREADY(core_in_TREADY),\n"
+        "        .out0_V_TDATA(core_out_TDATA), .out0_V_TVALID(core_out_TVALID), .out0_V_TREADY(core_out_TREADY));\n"
+        + f"    wire [{wo - 1}:0] core_out_word = {wo}'(core_out_TDATA);  // zero-extended to whole bytes\n"
+        + _link("frame_pad", f".W({wo}), .KEEP({s.out.words_per_frame}), .TOTAL({s.out.stride_words})", "u_pad",
+                "core_out", "out_word").replace(".in0_V_TDATA(core_out_TDATA)", ".in0_V_TDATA(core_out_word)")
+        + _link("width_converter", f".IW({wo}), .OW({s.axi_bits}), .UNIT(8)", "u_out_dwc", "out_word", "wr")
+        + f"    axi_dma_wr #({dma}) u_wr (\n        .ap_clk, .ap_rst_n, .start, .addr(out_addr[{s.addr_bits - 1}:0]), "
+        f".beats(out_beats), .busy(wr_busy), .done(wr_done), .error(wr_error),\n"
+        "        .in0_V_TDATA(wr_TDATA), .in0_V_TVALID(wr_TVALID), .in0_V_TREADY(wr_TREADY),\n"
+        f"        {_connect('m_axi_gmem', AW_NAMES)});\n")
+
+
+def _wires(s: ShellSpec) -> str:
+    """The streams between the shell's blocks."""
+    wi, wo = 8 * s.inp.word_bytes, 8 * s.out.word_bytes
+    core_in = _stream("core_in", wi)
+    if s.in_bits != wi:
+        core_in = ("    /* verilator lint_off UNUSEDSIGNAL */  // the byte padding of the input words\n"
+                   f"{core_in}    /* verilator lint_on UNUSEDSIGNAL */\n")
+    return (_stream("rd", s.axi_bits) + _stream("in_word", wi) + core_in + _stream("core_out", s.out_bits)
+            + _stream("out_word", wo) + _stream("wr", s.axi_bits) + "\n")
+
+
+def shell_text(s: ShellSpec) -> str:
+    """SystemVerilog text of module xnorflow_shell."""
+    return (f"// {SHELL_TOP}: the PYNQ shell around {TOP}, generated by xnorflow.hw.shell. Do not edit.\n"
+            f"module {SHELL_TOP} (\n    input  logic ap_clk,\n    input  logic ap_rst_n,\n"
+            f"{_axil_ports()}{_axi_ports(s)}"
+            "    /* verilator lint_off SYMRSVDWORD */  // the name PYNQ and Vivado look for\n"
+            "    output logic interrupt\n    /* verilator lint_on SYMRSVDWORD */\n);\n"
+            f"{_wires(s)}{_control(s)}{_datapath(s)}endmodule\n")
+
+
+def shell_sources(core_sources: tuple[Path, ...], shell_file: Path) -> tuple[Path, ...]:
+    """Every source the shell needs: the shell's modules, the core's, the shell top (no file twice by name)."""
+    files: dict[str, Path] = {}
+    for src in (*sources(*SHELL_MODULES), *core_sources, shell_file):
+        files.setdefault(Path(src).name, Path(src))
+    return tuple(files.values())
+
+
+def write_shell(out: Path, in_port: Port, out_port: Port, core_sources: tuple[Path, ...], b: Board,
+                inputs_key: str) -> tuple[Design, dict]:
+    """Write out/xnorflow_shell.sv; returns the shell's Design (no streams) and design.json's "shell" entry."""
+    s = shell_spec(in_port, out_port, b, inputs_key)
+    top = out / SHELL_FILE
+    top.write_text(shell_text(s))
+    design = Design(SHELL_TOP, shell_sources(core_sources, top), (), ())
+    return design, manifest_entry(s, design, inputs_key)
+
+
+def manifest_entry(s: ShellSpec, design: Design, inputs_key: str) -> dict:
+    """design.json's "shell" entry: sources by name (relative to rtl/), widths, build ID, DDR layouts."""
+    return {"module": SHELL_TOP, "sources": [Path(f).name for f in design.sources], "axi_bits": s.axi_bits,
+            "addr_bits": s.addr_bits, "max_burst": s.max_burst, "build_id": inputs_key[:16],
+            "in": s.inp.entry(), "out": s.out.entry(), "weights": None}
