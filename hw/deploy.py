@@ -26,6 +26,7 @@ from xnorflow.hw import driver
 from xnorflow.hw.boards import board
 from xnorflow.hw.build import MANIFEST, RTL_DIR, Build, manifest, open_build
 from xnorflow.hw.host_ends import describe
+from xnorflow.hw.shell_sim import shell_design
 
 HW = Path(__file__).resolve().parent
 PACKAGE = "xnorflow_driver"
@@ -50,11 +51,8 @@ def _port(port, shell_port: dict) -> dict:
 
 def _shell(build: Build) -> dict:
     """The `shell` entry of the build's rtl/design.json, or one line saying the RTL predates the shell."""
-    shell = manifest(build.path / RTL_DIR).get("shell")
-    if shell is None:
-        raise XnorflowError(f"{build.path} has RTL without the shell ({RTL_DIR}/{MANIFEST} has no 'shell' entry)",
-                            f"regenerate it with `xnorflow build --target rtl --out {build.path}`")
-    return shell
+    shell_design(build)  # raises where there is none
+    return build.shell_manifest
 
 
 def runtime_description(build_dir: str | Path) -> dict:

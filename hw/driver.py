@@ -179,11 +179,16 @@ class Accelerator:
                                 f"pass a batch of shape (N, {', '.join(map(str, want))})")
         return host_ends.run(self.runtime["host"]["pre"], images)
 
+    def run_frames(self, values: np.ndarray) -> np.ndarray:
+        """The HW part alone on its input values (frames, *in.normal[1:]): its output values (frames,
+        *out.normal[1:]), what FINN's python execution of the HW graph computes; `last_run` keeps the counters."""
+        self.last_run, out = self._transfer_and_run(self.inp.to_frames(values))
+        return self.out.from_frames(out)
+
     def execute(self, images: np.ndarray) -> np.ndarray:
         """Logits (N, classes) of a batch of float NCHW images, run on the accelerator; `last_run` keeps its counters."""
-        data = self.inp.to_frames(self._frames_in(images))
-        self.last_run, out = self._transfer_and_run(data)
-        return self._logits(out)
+        logits = host_ends.run(self.runtime["host"]["post"], self.run_frames(self._frames_in(images)))
+        return logits.reshape(len(logits), -1)
 
     def classify(self, images: np.ndarray) -> np.ndarray:
         """Predicted labels (N,) of a batch of float NCHW images."""
@@ -199,11 +204,6 @@ class Accelerator:
         dst.invalidate()
         return stats, np.array(dst[: n * self.out.stride]).reshape(n, self.out.stride)
 
-    def _logits(self, out: np.ndarray) -> np.ndarray:
-        """Output bytes (frames, out.stride) -> logits (frames, classes) through the host post-processing."""
-        logits = host_ends.run(self.runtime["host"]["post"], self.out.from_frames(out))
-        return logits.reshape(len(out), -1)
-
     def throughput_test(self, frames: int = 64, seed: int = 0) -> dict:
         """Frames/s and latency at the build's clock from the shell's own cycle counters, on random images; the
         host's pre-processing and packing, buffer transfer and unpacking times (wall seconds) beside them."""
@@ -213,7 +213,7 @@ class Accelerator:
         t1 = time.perf_counter()
         stats, out = self._transfer_and_run(data)
         t2 = time.perf_counter()
-        self._logits(out)
+        host_ends.run(self.runtime["host"]["post"], self.out.from_frames(out))
         t3 = time.perf_counter()
         return {"frames": frames, "clock_mhz": self.clock_hz / 1e6, "cycles": stats.cycles,
                 "cycles_per_frame": stats.cycles / frames, "frames_per_s": frames * self.clock_hz / stats.cycles,

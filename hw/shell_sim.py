@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import subprocess
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from xnorflow.errors import XnorflowError
-from xnorflow.hw.build import MANIFEST
+from xnorflow.hw.build import MANIFEST, RTL_DIR, Build, open_build
 from xnorflow.hw.verilator import Design, compile_design
 
 TESTBENCH = "shell_tb.cpp"
@@ -32,15 +33,12 @@ TIMINGS = {
 }
 
 
-def shell_design(rtl: Path) -> Design:
-    """The whole-shell Design of a build's rtl/ (its design.json `shell` entry), compiled with the harness."""
-    found = json.loads((rtl / MANIFEST).read_text()) if (rtl / MANIFEST).is_file() else {}
-    shell = found.get("shell")
-    if shell is None:
-        raise XnorflowError(f"{rtl} holds no shell (its {MANIFEST} has no 'shell' entry)",
-                            "regenerate the RTL with `xnorflow build --target rtl` of this version")
-    return Design(shell["module"], tuple(rtl / s for s in shell["sources"]), (), (), {}, TESTBENCH,
-                  (("XF_AXI_BITS", int(shell["axi_bits"])),))
+def shell_design(build: Build) -> Design:
+    """The whole-shell Design of a build, compiled with the harness (which reads the AXI data width)."""
+    if build.shell is None:
+        raise XnorflowError(f"{build.path} has RTL without the shell ({RTL_DIR}/{MANIFEST} has no 'shell' entry)",
+                            f"regenerate it with `xnorflow build --target rtl --out {build.path}`")
+    return replace(build.shell, testbench=TESTBENCH, defines=(("XF_AXI_BITS", int(build.shell_manifest["axi_bits"])),))
 
 
 class SimBuffer(np.ndarray):
@@ -144,7 +142,7 @@ class VerilatorBackend:
         if not (rtl / MANIFEST).is_file():
             raise XnorflowError(f"the RTL this accelerator was built from ({rtl}) is not on this machine",
                                 "simulate on the machine that built it, or run the deploy folder on its board")
-        self.sim = ShellSim(shell_design(rtl), rtl, **options)
+        self.sim = ShellSim(shell_design(open_build(rtl.parent)), rtl, **options)
 
     def write(self, addr: int, value: int) -> None:
         """Write a control register."""

@@ -39,6 +39,11 @@ def elem_type(name: str) -> ElemType:
     return ElemType(int(found.group(2)), signed=not found.group(1))
 
 
+def word_bytes(dtype: str, elems: int) -> int:
+    """Bytes of one word of `elems` elements of data type `dtype`."""
+    return (elem_type(dtype).bits * elems + 7) // 8
+
+
 def pack(values: np.ndarray, dtype: str, word_bytes: int) -> np.ndarray:
     """Pack values (last axis = one word's elements) into little-endian words, shape (..., word_bytes) uint8."""
     t = elem_type(dtype)

@@ -14,7 +14,8 @@
 //   w ADDR VALUE  -> "w BRESP"            (write a register; numbers in decimal or 0x hex)
 //   r ADDR        -> "r VALUE RRESP"      (read a register)
 //   a N           -> "a CYCLES IRQ"       (advance up to N cycles, stopping early once `interrupt` is high)
-//   s             -> one JSON line of statistics (cycle, last START write, first interrupt after it, reports)
+//   s             -> one JSON line of statistics: cycle, the last START write's response cycle and the first
+//                    cycle the interrupt was high after it (their difference is the run's length), reports
 //   q             -> the statistics line, then exit
 // A Lite transaction that gets no answer within `lite_timeout` cycles answers "timeout". The data width
 // comes from tb_ports.h (XF_AXI_BITS), which hw/verilator.py generates per design.
@@ -37,6 +38,9 @@
 #include <string>
 
 namespace {
+
+// Verilator escapes the port `interrupt` (a reserved word of some C++ compilers) as __SYM__interrupt.
+#define IRQ_PORT __SYM__interrupt
 
 constexpr unsigned BEAT = XF_AXI_BITS / 8;  // bytes per AXI beat
 constexpr uint64_t PAGE = 4096;
@@ -181,7 +185,7 @@ class Harness {
         top_.eval();
         sample_ddr();
         sample_lite();
-        if (top_.interrupt && started_ && !irq_seen_) {
+        if (top_.IRQ_PORT && started_ && !irq_seen_) {
             irq_seen_ = true;
             irq_cycle_ = cycle;
         }
@@ -204,8 +208,8 @@ class Harness {
             tick();
             aw = aw || lite_.aw_hs;
             w = w || lite_.w_hs;
-            if (lite_.w_hs && addr == 0 && (value & 1)) start();
         }
+        if (lite_.b_done && addr == 0 && (value & 1)) start(lite_.b_cycle);
         top_.s_axi_control_AWVALID = top_.s_axi_control_WVALID = top_.s_axi_control_BREADY = 0;
         return lite_.b_done ? "w " + std::to_string(lite_.resp) : "timeout";
     }
@@ -227,8 +231,8 @@ class Harness {
 
     std::string advance(uint64_t n) {
         uint64_t t0 = cycle;
-        while (cycle - t0 < n && !top_.interrupt) tick();
-        return "a " + std::to_string(cycle - t0) + " " + std::to_string(top_.interrupt ? 1 : 0);
+        while (cycle - t0 < n && !top_.IRQ_PORT) tick();
+        return "a " + std::to_string(cycle - t0) + " " + std::to_string(top_.IRQ_PORT ? 1 : 0);
     }
 
     std::string stats() const {
@@ -251,14 +255,16 @@ class Harness {
         bool aw_hs = false, w_hs = false, b_done = false, ar_hs = false, r_done = false;
         unsigned resp = 0;
         uint32_t data = 0;
+        uint64_t b_cycle = 0;
     };
     static unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); }
     bool chance(double p) { return p > 0 && uni_(rng_) < p; }
 
-    void start() {
+    // A run is measured from the START write's response to the first cycle the interrupt is seen high.
+    void start(uint64_t at) {
         started_ = true;
         irq_seen_ = false;
-        start_cycle_ = cycle - 1;  // the cycle whose rising edge took the START write
+        start_cycle_ = at;
     }
 
     void drive_ddr() {
@@ -344,6 +350,7 @@ class Harness {
         lite_.ar_hs = top_.s_axi_control_ARVALID && top_.s_axi_control_ARREADY;
         if (top_.s_axi_control_BVALID && top_.s_axi_control_BREADY) {
             lite_.b_done = true;
+            lite_.b_cycle = cycle;
             lite_.resp = top_.s_axi_control_BRESP;
         }
         if (top_.s_axi_control_RVALID && top_.s_axi_control_RREADY) {
