@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.machinery
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -294,3 +295,17 @@ def test_open_refuses_other_folders(tmp_path):
     (tmp_path / "runtime.json").write_text(json.dumps({"files": []}))
     with pytest.raises(XnorflowError, match="unknown backend 'fpga'"):
         driver.open(tmp_path, backend="fpga")
+
+
+def test_cli_sim_shell_and_deploy(builds, tmp_path, capsys):
+    """`xnorflow sim BUILD --shell` adds the whole shell's line; `xnorflow deploy` writes the folder, or one line."""
+    from xnorflow.cli import main
+
+    build = builds("tiny-bireal")
+    assert main(["sim", str(build), "--frames", "2", "--shell"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"shell: bit-exact on 2 frames from DDR to DDR .* [\d,]+ frames/s at 100 MHz, latency \d+", out)
+    assert main(["deploy", str(build), "--out", str(tmp_path / "d")]) == 0
+    assert (tmp_path / "d" / "runtime.json").is_file() and "deploy: " in capsys.readouterr().out
+    assert main(["deploy", str(tmp_path), "--out", str(tmp_path / "e")]) == 2
+    assert "has no RTL" in capsys.readouterr().err
