@@ -37,10 +37,14 @@ def _param_args(params: dict[str, int | str]) -> str:
                     for k, v in sorted(params.items()))
 
 
-def synth_script(top: str, files: list[str], params: dict[str, int | str], nodsp: bool) -> str:
-    """The Yosys script: read_slang, synth_xilinx (flattened, no I/O buffers), stat -json."""
+def synth_script(top: str, files: list[str], params: dict[str, int | str], nodsp: bool,
+                 blackboxes: bool = False) -> str:
+    """The Yosys script: read_slang, synth_xilinx (flattened, no I/O buffers), stat -json.
+
+    blackboxes: modules with ports and no body stay cells of their own, uncounted (to measure what surrounds them)."""
     dsp = " -nodsp" if nodsp else ""
-    return (f"read_slang -j 1 --allow-use-before-declare --top {top} {_param_args(params)} "
+    empty = " --empty-blackboxes" if blackboxes else ""
+    return (f"read_slang -j 1 --allow-use-before-declare{empty} --top {top} {_param_args(params)} "
             f"{' '.join(files)}\n"
             f"synth_xilinx -family xc7 -top {top} -flatten -noiopad{dsp}\n"
             f"tee -q -o stat.json stat -json\n")
@@ -56,15 +60,15 @@ def summarize(cells: dict[str, int]) -> dict[str, int]:
 
 
 def synthesize(top: str, sources: tuple[Path, ...], params: dict[str, int | str] | None = None,
-               mem_files: dict[str, str] | None = None, nodsp: bool = False) -> dict:
-    """Synthesize `top` for xc7; returns summarize() counts plus the raw cell counts."""
+               mem_files: dict[str, str] | None = None, nodsp: bool = False, blackboxes: bool = False) -> dict:
+    """Synthesize `top` for xc7; returns summarize() counts plus the raw cell counts (see synth_script)."""
     with tempfile.TemporaryDirectory(prefix="xf-synth-") as tmp:
         work = Path(tmp)
         for src in sources:
             shutil.copy(src, work / Path(src).name)
         for name, text in (mem_files or {}).items():
             (work / name).write_text(text)
-        script = synth_script(top, [Path(s).name for s in sources], params or {}, nodsp)
+        script = synth_script(top, [Path(s).name for s in sources], params or {}, nodsp, blackboxes)
         (work / "synth.ys").write_text(script)
         proc = subprocess.run([yosys_exe(), "-q", "-s", "synth.ys"], cwd=work,
                               capture_output=True, text=True)

@@ -76,13 +76,17 @@ def stall_channels(channels: list, seed: int, p: float = 0.4) -> None:
         ch.set_pause_generator(pauses(seed + i, p))
 
 
+CLOCK_START = [0]  # sim time (ns) of this test's first rising edge: tests of one run follow each other in time
+
+
 def edge(dut) -> int:
-    """The number of the latest rising clock edge (edge n at n periods; read in the edge's time step)."""
-    return round(get_sim_time("ns") / PERIOD_NS)
+    """The number of the latest rising clock edge of this test (read in that edge's time step)."""
+    return (get_sim_time("ns") - CLOCK_START[0]) // PERIOD_NS
 
 
 async def start_clock(dut, zero: list[str]) -> None:
-    """Clock (a rising edge every PERIOD_NS from time 0), inputs in `zero` driven low, five cycles of reset."""
+    """Clock (a rising edge every PERIOD_NS from now), inputs in `zero` driven low, five cycles of reset."""
+    CLOCK_START[0] = get_sim_time("ns")
     cocotb.start_soon(Clock(dut.ap_clk, PERIOD_NS, unit="ns").start())
     for name in zero:
         getattr(dut, name).value = 0

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cocotb_tools.check_results import get_results
 from cocotb_tools.runner import get_runner
 from qonnx.core.datatype import DataType as DT
 
@@ -118,12 +119,15 @@ def compiled(name: str, top: str, files: tuple[Path, ...], params: dict) -> Path
     return final
 
 
-def run_cocotb(build_dir: Path, top: str, testcase: str, cfg: dict, tmp_path: Path) -> None:
-    """Run one testbench of shell_cocotb.py on a compiled model; the runner fails the pytest test on failure."""
+def run_cocotb(build_dir: Path, top: str, testcases: list[str], cfg: dict, tmp_path: Path) -> None:
+    """Run testbenches of shell_cocotb.py, one after the other in one simulation of a compiled model (a simulator
+    start costs seconds); the runner fails the pytest test, naming the failed testbenches in its output."""
     env = {"SHELL_TB": json.dumps(cfg), "COCOTB_LOG_LEVEL": "WARNING",
            "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
-    get_runner("verilator").test(test_module=COCOTB_MODULE, hdl_toplevel=top, hdl_toplevel_lang="verilog",
-                                 testcase=testcase, build_dir=build_dir, test_dir=tmp_path, extra_env=env, seed=1)
+    results = get_runner("verilator").test(test_module=COCOTB_MODULE, hdl_toplevel=top, hdl_toplevel_lang="verilog",
+                                           testcase=testcases, build_dir=build_dir, test_dir=tmp_path, extra_env=env,
+                                           seed=1)
+    assert get_results(results) == (len(testcases), 0)  # every testbench ran and passed
 
 
 def blocks(width: int) -> Path:
@@ -133,17 +137,17 @@ def blocks(width: int) -> Path:
     return compiled(f"{BLOCKS_TOP}{width}", BLOCKS_TOP, BLOCK_SOURCES, params)
 
 
-@pytest.mark.parametrize("testcase", ["regfile_map", "regfile_run"])
-def test_register_file(testcase, tmp_path):
+def test_register_file(tmp_path):
     """Register map, strobes, read-only registers; START/BUSY/DONE/ERROR; CYCLES and LATENCY exact."""
-    run_cocotb(blocks(64), BLOCKS_TOP, testcase, {"build_id": BUILD_ID, "max_burst": 16}, tmp_path)
+    run_cocotb(blocks(64), BLOCKS_TOP, ["regfile_map", "regfile_run"], {"build_id": BUILD_ID, "max_burst": 16},
+               tmp_path)
 
 
 @pytest.mark.parametrize("width", sorted(WIDTHS))
-@pytest.mark.parametrize("testcase", ["dma_read", "dma_read_error", "dma_write", "dma_write_error"])
-def test_dma(width, testcase, tmp_path):
+def test_dma(width, tmp_path):
     """Read and write DMA at 64 and 128 bits: exact data, burst splits, outstanding bursts, error responses."""
-    run_cocotb(blocks(width), BLOCKS_TOP, testcase, {"build_id": BUILD_ID, "max_burst": WIDTHS[width][2]}, tmp_path)
+    run_cocotb(blocks(width), BLOCKS_TOP, ["dma_read", "dma_read_error", "dma_write", "dma_write_error"],
+               {"build_id": BUILD_ID, "max_burst": WIDTHS[width][2]}, tmp_path)
 
 
 def _frames_in_ddr(xs: np.ndarray, port, stride: int) -> np.ndarray:
@@ -175,4 +179,4 @@ def test_shell_around_core_is_bit_exact(tmp_path):
     build = compiled("xnorflow_shell_mvau", SHELL_TOP, design.sources, {})
     cfg = {"build_id": entry["build_id"], "case": str(tmp_path / "case.npz"), "in_stride": inp.stride,
            "out_stride": out.stride}
-    run_cocotb(build, SHELL_TOP, "shell_run", cfg, tmp_path)
+    run_cocotb(build, SHELL_TOP, ["shell_run"], cfg, tmp_path)
