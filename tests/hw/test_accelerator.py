@@ -47,9 +47,9 @@ def registry_graph(tmp_dir: Path, name: str, seed: int = 0) -> Path:
 
 
 @pytest.fixture(scope="module")
-def bireal_dir(tmp_path_factory) -> Path:
-    """tiny-bireal's hw-graph build directory (built once for this module)."""
-    return registry_graph(tmp_path_factory.mktemp("bireal"), "tiny-bireal")
+def bireal_dir(tmp_path_factory, tiny_graph) -> Path:
+    """tiny-bireal's hw-graph build directory (built once per session, see conftest.tiny_graph)."""
+    return tiny_graph("tiny-bireal", tmp_path_factory.mktemp("bireal") / "tiny-bireal")
 
 
 def copy_of(src: Path, dst: Path) -> Path:
@@ -78,9 +78,9 @@ def test_reactnet_blocks_bit_exact(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["tiny-reactnet", "tiny-hyperbnn"])
-def test_tiny_model_bit_exact(tmp_path, name):
+def test_tiny_model_bit_exact(tmp_path, tiny_graph, name):
     """The registry's other buildable tiny models through hw-graph, rtl and sim: bit-exact, near the bound."""
-    sim = build_target(registry_graph(tmp_path, name), "sim", "Ultra96", FOLDING, frames=3)["sim"]
+    sim = build_target(tiny_graph(name, tmp_path / name), "sim", "Ultra96", FOLDING, frames=3)["sim"]
     assert sim["bit_exact"] and sim["ratio_to_bound"] <= MAX_RATIO
 
 
@@ -123,10 +123,10 @@ def test_deadlock_names_the_stalled_stream(tmp_path, monkeypatch):
     assert "\n" not in str(err.value)
 
 
-def test_tiny_real2bin_bit_exact(tmp_path):
+def test_tiny_real2bin_bit_exact(tmp_path, tiny_graph):
     """tiny-real2bin with the gate: PReLU lookups on raw popcounts, the gate's MVAUs and sigmoid thresholds,
     ChannelGateMul with the main branch buffered a whole frame (FIFOs by analysis, no deadlock), in RTL."""
-    sim = build_target(registry_graph(tmp_path, "tiny-real2bin"), "sim", "Pynq-Z2", FOLDING, frames=3)["sim"]
+    sim = build_target(tiny_graph("tiny-real2bin", tmp_path / "r2b"), "sim", "Pynq-Z2", FOLDING, frames=3)["sim"]
     assert sim["bit_exact"] and sim["ratio_to_bound"] <= MAX_RATIO
 
 

@@ -29,21 +29,20 @@ from xnorflow.hw.driver import DONE, ERROR, Accelerator, Reg
 from xnorflow.hw.shell_sim import DEFAULT_BASE, SimBuffer
 from xnorflow.hw.streams import pack_words, random_tensor, unpack_words
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_accelerator import registry_graph  # noqa: E402
-
 TINY = ("tiny-bireal", "tiny-reactnet", "tiny-hyperbnn", "tiny-real2bin")
 FOLDING = "6000"
 
 
 @pytest.fixture(scope="module")
-def builds(tmp_path_factory):
-    """Builds tiny registry models (hw-graph and rtl with the shell) once for this module, on request."""
+def builds(tmp_path_factory, tiny_graph):
+    """Tiny registry models through the rtl target (with the shell) once for this module, on request; their hw-graph
+    builds are the session's (conftest.tiny_graph), Pynq-Z2 and FOLDING as test_accelerator's driver tests, so the
+    compiled shell model of tiny-bireal is shared with them."""
     built: dict[str, Path] = {}
 
     def get(name: str) -> Path:
         if name not in built:
-            path = registry_graph(tmp_path_factory.mktemp(name), name)
+            path = tiny_graph(name, tmp_path_factory.mktemp("driver") / name)
             build_target(path, "rtl", "Pynq-Z2", FOLDING)
             built[name] = path
         return built[name]
