@@ -135,11 +135,18 @@ def _stream(name: str, bits: int) -> str:
     return f"    logic [{bits - 1}:0] {name}_TDATA;\n    logic {name}_TVALID, {name}_TREADY;\n"
 
 
-def _link(module: str, params: str, inst: str, src: str, dst: str) -> str:
-    """A stream-to-stream module instance from wires `src` to `dst`."""
-    ends = ", ".join(f".{p}_{s}({w}_{s})" for p, w in (("in0_V", src), ("out0_V", dst))
-                     for s in ("TDATA", "TVALID", "TREADY"))
+def _link(module: str, params: str, inst: str, src: str, dst: str, src_data: str = "") -> str:
+    """A stream-to-stream module instance from wires `src` to `dst` (its input data from `src_data` if named)."""
+    wires = {("in0_V", "TDATA"): src_data or f"{src}_TDATA"}
+    ends = ", ".join(f".{p}_{sig}({wires.get((p, sig), f'{w}_{sig}')})" for p, w in (("in0_V", src), ("out0_V", dst))
+                     for sig in ("TDATA", "TVALID", "TREADY"))
     return f"    {module} #({params}) {inst} (\n        .ap_clk, .ap_rst_n, {ends});\n"
+
+
+def _times(signal: str, factor: int) -> str:
+    """`signal` * `factor` (a constant) as a sum of shifts: adders in LUTs, where `*` would take DSP slices."""
+    terms = [f"({signal} << {bit})" if bit else signal for bit in range(factor.bit_length()) if factor >> bit & 1]
+    return " + ".join(terms) or "32'd0"
 
 
 def _control(s: ShellSpec) -> str:
@@ -151,8 +158,8 @@ def _control(s: ShellSpec) -> str:
         "    logic [63:0] in_addr, out_addr, weight_addr;  // DMAs' busy flags (the register file tracks the run)\n"
         "    logic        rd_busy, wr_busy;\n"
         "    /* verilator lint_on UNUSEDSIGNAL */\n"
-        f"    wire  [31:0] in_beats  = frames * 32'd{s.inp.beats(s.axi_bits)};\n"
-        f"    wire  [31:0] out_beats = frames * 32'd{s.out.beats(s.axi_bits)};\n\n"
+        f"    wire  [31:0] in_beats  = {_times('frames', s.inp.beats(s.axi_bits))};\n"
+        f"    wire  [31:0] out_beats = {_times('frames', s.out.beats(s.axi_bits))};\n\n"
         f"    axil_regfile #(.BUILD_ID(64'h{s.build_id:016x}), .IN_STRIDE({s.inp.stride}), "
         f".OUT_STRIDE({s.out.stride}), .WEIGHT_BYTES(0)) u_regs (\n"
         f"        .ap_clk, .ap_rst_n, {_connect('s_axi_control', AXIL_NAMES, 's_axi_control')},\n"
@@ -160,30 +167,45 @@ def _control(s: ShellSpec) -> str:
         "        .axi_error(rd_error || wr_error), .first_out(core_out_TVALID && core_out_TREADY), .interrupt);\n\n")
 
 
-def _datapath(s: ShellSpec) -> str:
-    """Read DMA -> width conversion -> trim -> core -> pad -> width conversion -> write DMA."""
-    dma = f".DATA_W({s.axi_bits}), .ADDR_W({s.addr_bits}), .MAX_BURST({s.max_burst}), .MAX_OUT({MAX_OUT})"
-    wi, wo = 8 * s.inp.word_bytes, 8 * s.out.word_bytes
-    return (
-        f"    axi_dma_rd #({dma}) u_rd (\n        .ap_clk, .ap_rst_n, .start, .addr(in_addr[{s.addr_bits - 1}:0]), "
-        f".beats(in_beats), .busy(rd_busy), .done(rd_done), .error(rd_error),\n"
-        f"        {_connect('m_axi_gmem', AR_NAMES)},\n"
-        "        .out0_V_TDATA(rd_TDATA), .out0_V_TVALID(rd_TVALID), .out0_V_TREADY(rd_TREADY));\n"
-        + _link("width_converter", f".IW({s.axi_bits}), .OW({wi}), .UNIT(8)", "u_in_dwc", "rd", "in_word")
-        + _link("frame_trim", f".W({wi}), .KEEP({s.inp.words_per_frame}), .TOTAL({s.inp.stride_words})", "u_trim",
-                "in_word", "core_in")
-        + f"    {TOP} u_core (\n        .ap_clk, .ap_rst_n,\n"
-        f"        .in0_V_TDATA(core_in_TDATA[{s.in_bits - 1}:0]), .in0_V_TVALID(core_in_TVALID), "
-        ".in0_V_TREADY(core_in_TREADY),\n"
-        "        .out0_V_TDATA(core_out_TDATA), .out0_V_TVALID(core_out_TVALID), .out0_V_TREADY(core_out_TREADY));\n"
-        + f"    wire [{wo - 1}:0] core_out_word = {wo}'(core_out_TDATA);  // zero-extended to whole bytes\n"
-        + _link("frame_pad", f".W({wo}), .KEEP({s.out.words_per_frame}), .TOTAL({s.out.stride_words})", "u_pad",
-                "core_out", "out_word").replace(".in0_V_TDATA(core_out_TDATA)", ".in0_V_TDATA(core_out_word)")
-        + _link("width_converter", f".IW({wo}), .OW({s.axi_bits}), .UNIT(8)", "u_out_dwc", "out_word", "wr")
-        + f"    axi_dma_wr #({dma}) u_wr (\n        .ap_clk, .ap_rst_n, .start, .addr(out_addr[{s.addr_bits - 1}:0]), "
-        f".beats(out_beats), .busy(wr_busy), .done(wr_done), .error(wr_error),\n"
-        "        .in0_V_TDATA(wr_TDATA), .in0_V_TVALID(wr_TVALID), .in0_V_TREADY(wr_TREADY),\n"
-        f"        {_connect('m_axi_gmem', AW_NAMES)});\n")
+def _dma_params(s: ShellSpec) -> str:
+    """Parameters both DMAs share."""
+    return f".DATA_W({s.axi_bits}), .ADDR_W({s.addr_bits}), .MAX_BURST({s.max_burst}), .MAX_OUT({MAX_OUT})"
+
+
+def _read_side(s: ShellSpec) -> str:
+    """Read DMA -> width conversion (AXI beats to byte-padded words) -> trim of the frame padding."""
+    wi = 8 * s.inp.word_bytes
+    return (f"    axi_dma_rd #({_dma_params(s)}) u_rd (\n"
+            f"        .ap_clk, .ap_rst_n, .start, .addr(in_addr[{s.addr_bits - 1}:0]), .beats(in_beats), "
+            ".busy(rd_busy), .done(rd_done), .error(rd_error),\n"
+            f"        {_connect('m_axi_gmem', AR_NAMES)},\n"
+            "        .out0_V_TDATA(rd_TDATA), .out0_V_TVALID(rd_TVALID), .out0_V_TREADY(rd_TREADY));\n"
+            + _link("width_converter", f".IW({s.axi_bits}), .OW({wi}), .UNIT(8)", "u_in_dwc", "rd", "in_word")
+            + _link("frame_trim", f".W({wi}), .KEEP({s.inp.words_per_frame}), .TOTAL({s.inp.stride_words})",
+                    "u_trim", "in_word", "core_in"))
+
+
+def _core(s: ShellSpec) -> str:
+    """The stitched core: input TDATA the low bits of the byte-padded word."""
+    return (f"    {TOP} u_core (\n        .ap_clk, .ap_rst_n,\n"
+            f"        .in0_V_TDATA(core_in_TDATA[{s.in_bits - 1}:0]), .in0_V_TVALID(core_in_TVALID), "
+            ".in0_V_TREADY(core_in_TREADY),\n"
+            "        .out0_V_TDATA(core_out_TDATA), .out0_V_TVALID(core_out_TVALID), "
+            ".out0_V_TREADY(core_out_TREADY));\n")
+
+
+def _write_side(s: ShellSpec) -> str:
+    """Zero extension to whole bytes -> frame padding -> width conversion (words to AXI beats) -> write DMA."""
+    wo = 8 * s.out.word_bytes
+    return (f"    wire [{wo - 1}:0] core_out_word = {wo}'(core_out_TDATA);\n"
+            + _link("frame_pad", f".W({wo}), .KEEP({s.out.words_per_frame}), .TOTAL({s.out.stride_words})",
+                    "u_pad", "core_out", "out_word", src_data="core_out_word")
+            + _link("width_converter", f".IW({wo}), .OW({s.axi_bits}), .UNIT(8)", "u_out_dwc", "out_word", "wr")
+            + f"    axi_dma_wr #({_dma_params(s)}) u_wr (\n"
+            f"        .ap_clk, .ap_rst_n, .start, .addr(out_addr[{s.addr_bits - 1}:0]), .beats(out_beats), "
+            ".busy(wr_busy), .done(wr_done), .error(wr_error),\n"
+            "        .in0_V_TDATA(wr_TDATA), .in0_V_TVALID(wr_TVALID), .in0_V_TREADY(wr_TREADY),\n"
+            f"        {_connect('m_axi_gmem', AW_NAMES)});\n")
 
 
 def _wires(s: ShellSpec) -> str:
@@ -204,7 +226,7 @@ def shell_text(s: ShellSpec) -> str:
             f"{_axil_ports()}{_axi_ports(s)}"
             "    /* verilator lint_off SYMRSVDWORD */  // the name PYNQ and Vivado look for\n"
             "    output logic interrupt\n    /* verilator lint_on SYMRSVDWORD */\n);\n"
-            f"{_wires(s)}{_control(s)}{_datapath(s)}endmodule\n")
+            f"{_wires(s)}{_control(s)}{_read_side(s)}{_core(s)}{_write_side(s)}endmodule\n")
 
 
 def shell_sources(core_sources: tuple[Path, ...], shell_file: Path) -> tuple[Path, ...]:

@@ -1,6 +1,6 @@
 // axi_dma_wr: AXI4 write DMA, AXI stream -> DDR, in INCR bursts that never cross 4 KiB; ours (not Xilinx's AXI
 // DMA IP) so the whole shell is open SystemVerilog that Verilator simulates cycle-accurately. A burst's address
-// is issued only once all its beats are in the block-RAM FIFO, so WVALID never stalls the interconnect mid-burst;
+// is issued only once all its beats are in its RAM FIFO, so WVALID never stalls the interconnect mid-burst;
 // done follows the last write response. Addresses are taken as DATA_W/8-aligned.
 module axi_dma_wr #(
     parameter int DATA_W    = 64,             // 64 (Zynq-7000 HP) or 128 (Zynq UltraScale+)
@@ -49,7 +49,8 @@ module axi_dma_wr #(
     localparam int CW    = $clog2(DEPTH + 2);
     localparam int OW    = $clog2(MAX_OUT + 1);
 
-    // FIFO: block RAM with registered read, plus the output register q (first word fall-through)
+    // FIFO: RAM with registered read (LUT RAM for two 16-beat bursts, block RAM for larger), plus the output
+    // register q (first word fall-through)
     logic [PW-1:0]     wr_ptr, rd_ptr;
     logic [CW-1:0]     stored;            // words in the RAM (q not counted)
     logic [CW-1:0]     unclaimed;         // words in RAM and q not yet given to an issued burst
@@ -70,7 +71,7 @@ module axi_dma_wr #(
     assign pop  = m_axi_WVALID && m_axi_WREADY;
     assign load = stored != 0 && (!q_valid || pop);
 
-    ram_sdp #(.DEPTH(DEPTH), .W(DATA_W), .STYLE("block")) u_ram (
+    ram_sdp #(.DEPTH(DEPTH), .W(DATA_W), .STYLE("auto")) u_ram (
         .clk(ap_clk), .wr_en(push), .wr_addr(wr_ptr), .wr_data(in0_V_TDATA),
         .rd_en(load), .rd_addr(rd_ptr), .rd_data(q));
 

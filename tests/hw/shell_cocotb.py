@@ -412,7 +412,7 @@ async def shell_run(dut) -> None:
     build_id = int(CFG["build_id"], 16)
     assert (await m.read_dword(ID_HI)) << 32 | await m.read_dword(ID_LO) == build_id
     assert (await m.read_dword(IN_STRIDE), await m.read_dword(OUT_STRIDE)) == (CFG["in_stride"], CFG["out_stride"])
-    frames, in_addr, out_addr = int(case["frames"]), 0x10000, 0x7F000 - 8
+    frames, in_addr, out_addr = int(case["frames"]), 0x10000, 0x7F000 - 16  # the output crosses a 4 KiB boundary
     read_ram.write(in_addr, case["ddr_in"].tobytes())
     write_ram.write(out_addr, b"\xee" * (frames * CFG["out_stride"] + 64))
     for reg, value in ((FRAMES, frames), (IN_LO, in_addr), (IN_HI, 0), (OUT_LO, out_addr), (OUT_HI, 0)):
@@ -424,7 +424,7 @@ async def shell_run(dut) -> None:
     assert await m.read_dword(STATUS) == DONE and dut.interrupt.value == 1
     assert await m.read_dword(CYC_LO) == cycles["done"] and await m.read_dword(CYC_HI) == 0
     assert await m.read_dword(LATENCY) == cycles["first_out"]
-    write_ram.bad = range(out_addr, out_addr + 8)
+    write_ram.bad = range(out_addr, out_addr + 16)
     await timed_run(dut, m)
     assert await m.read_dword(STATUS) == DONE | ERROR
 

@@ -21,7 +21,7 @@ from xnorflow.hw import accelerator
 from xnorflow.hw.accelerator import build_target, simulate_build
 from xnorflow.hw.build import open_build
 from xnorflow.hw.boards import board
-from xnorflow.hw.verilator import SimulationDeadlock
+from xnorflow.hw.verilator import SimulationDeadlock, lint
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "build_flows"))
 import probes  # noqa: E402
@@ -67,6 +67,24 @@ def test_tiny_bireal_bit_exact(bireal_dir, tmp_path):
     rep = json.loads((tmp_path / "b" / "report.json").read_text())
     assert {"layers", "rtl", "sim"} <= set(rep)
     assert (tmp_path / "b" / "rtl" / "xnorflow_top.sv").exists()
+
+
+def test_rtl_holds_the_shell(bireal_dir, tmp_path):
+    """Every build's rtl/ holds xnorflow_shell around the core, its sources in rtl/, lint-clean; design.json's
+    shell entry: the board's AXI widths, the build ID, DDR frame layouts of whole AXI beats and whole words."""
+    build_target(copy_of(bireal_dir, tmp_path / "b"), "rtl", "Ultra96", FOLDING)
+    built = open_build(tmp_path / "b")
+    entry = built.shell_manifest
+    assert built.shell.top == "xnorflow_shell" and all(s.parent == tmp_path / "b" / "rtl" for s in built.shell.sources)
+    assert {s.name for s in built.design.sources} <= {s.name for s in built.shell.sources}
+    assert (entry["axi_bits"], entry["addr_bits"], entry["build_id"]) == (128, 40, built.inputs[:16])
+    for side, port in (("in", built.in_port), ("out", built.out_port)):
+        layout = entry[side]
+        assert (layout["word_bytes"], layout["words_per_frame"]) == (port.stream.nbytes, port.words)
+        assert layout["stride"] % 16 == 0 and layout["stride"] % layout["word_bytes"] == 0
+        assert 0 <= layout["stride"] - layout["words_per_frame"] * layout["word_bytes"] < 16 * layout["word_bytes"]
+    assert entry["weights"] is None
+    lint(built.shell)
 
 
 @pytest.mark.slow  # one more stitched Verilator compile (minutes on 2 cores)

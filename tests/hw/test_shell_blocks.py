@@ -156,10 +156,11 @@ def _frames_in_ddr(xs: np.ndarray, port, stride: int) -> np.ndarray:
     return np.stack([np.pad(r, (0, stride - len(r))) for r in rows]).astype(np.uint8)
 
 
-def test_shell_around_core_is_bit_exact(tmp_path):
+@pytest.mark.parametrize("board_name", ["Pynq-Z2", "Ultra96"])  # 64-bit AXI, 16-beat bursts; 128-bit, 64
+def test_shell_around_core_is_bit_exact(board_name, tmp_path):
     """A generated xnorflow_shell around one stitched MVAU layer: DDR in -> DDR out equals FINN, counters exact."""
     rng = np.random.default_rng(11)
-    mw, mh, frames = 12, 6, 5    # 9 two-byte words in (18 -> 24 bytes per frame), 9 one-byte words out (-> 16)
+    mw, mh, frames = 12, 6, 5    # 9 two-byte words in (18 bytes per frame, stride 24 / 32), 9 one-byte out (16)
     weights = rng.integers(-8, 8, (mw, mh))
     thresholds = np.sort(rng.integers(-80, 80, (mh, 3)), axis=1).astype(np.float32)
     model = mvau_model(mw, mh, 2, 4, DT["UINT4"], DT["INT4"], DT["UINT2"], weights, thresholds, DT["INT16"], [3],
@@ -168,7 +169,7 @@ def test_shell_around_core_is_bit_exact(tmp_path):
     ys = np.stack([finn_execute(model, x) for x in xs])
     rtl = tmp_path / "rtl"
     st = stitch(model, rtl)
-    b = board("Pynq-Z2")
+    b = board(board_name)
     design, entry = write_shell(rtl, st.in_port, st.out_port, st.design.sources, b, BUILD_ID * 4)
     inp, out = frame_layout(st.in_port, b.axi_bits), frame_layout(st.out_port, b.axi_bits)
     ddr_in, ddr_out = _frames_in_ddr(xs, st.in_port, inp.stride), _frames_in_ddr(ys, st.out_port, out.stride)
@@ -176,7 +177,7 @@ def test_shell_around_core_is_bit_exact(tmp_path):
     np.savez(tmp_path / "case.npz", frames=frames, ddr_in=ddr_in, ddr_out=ddr_out)
     for name, text in st.mem_files.items():  # $readmemh reads them from the run directory
         (tmp_path / name).write_text(text)
-    build = compiled("xnorflow_shell_mvau", SHELL_TOP, design.sources, {})
+    build = compiled(f"xnorflow_shell_mvau{b.axi_bits}", SHELL_TOP, design.sources, {})
     cfg = {"build_id": entry["build_id"], "case": str(tmp_path / "case.npz"), "in_stride": inp.stride,
            "out_stride": out.stride}
     run_cocotb(build, SHELL_TOP, ["shell_run"], cfg, tmp_path)
