@@ -123,7 +123,8 @@ class Accelerator:
                                 "load the bitfile that xnorflow built for this folder")
         if read(Reg.VERSION) != REGISTER_MAP_VERSION:
             raise XnorflowError(f"the shell's register map is version {read(Reg.VERSION)}, this driver speaks "
-                                f"{REGISTER_MAP_VERSION}", "use the driver copied with this bitfile (its deploy folder)")
+                                f"{REGISTER_MAP_VERSION}",
+                                "use the driver copied with this bitfile (its deploy folder)")
         found = read(Reg.BUILD_ID_LO) | read(Reg.BUILD_ID_HI) << 32
         if found != int(self.runtime["build_id"], 16):
             raise XnorflowError(f"the shell's build ID {found:016x} differs from {source or 'the build'}'s "
@@ -186,7 +187,8 @@ class Accelerator:
         return self.out.from_frames(out)
 
     def execute(self, images: np.ndarray) -> np.ndarray:
-        """Logits (N, classes) of a batch of float NCHW images, run on the accelerator; `last_run` keeps its counters."""
+        """Logits (N, classes) of a batch of float NCHW images, run on the accelerator; `last_run` keeps its
+        counters."""
         logits = host_ends.run(self.runtime["host"]["post"], self.run_frames(self._frames_in(images)))
         return logits.reshape(len(logits), -1)
 

