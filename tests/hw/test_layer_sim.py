@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 from qonnx.custom_op.registry import getCustomOp
 
-from test_accelerator import registry_graph
 from xnorflow.cli import main
 from xnorflow.errors import XnorflowError
 from xnorflow.hw.accelerator import build_target
@@ -16,9 +15,9 @@ from xnorflow.hw.ops import hw_nodes
 
 
 @pytest.fixture(scope="module")
-def rtl_dir(tmp_path_factory) -> Path:
+def rtl_dir(tmp_path_factory, tiny_graph) -> Path:
     """tiny-bireal through the rtl target (folded graph, no whole-design simulation)."""
-    build = registry_graph(tmp_path_factory.mktemp("layer-sim"), "tiny-bireal")
+    build = tiny_graph("tiny-bireal", tmp_path_factory.mktemp("layer-sim") / "tiny-bireal")
     build_target(build, "rtl", "Pynq-Z2", "6000")
     return build
 
