@@ -24,7 +24,7 @@ from xnorflow.build_dir import replacing
 from xnorflow.errors import XnorflowError
 from xnorflow.hw import driver
 from xnorflow.hw.boards import board
-from xnorflow.hw.build import MANIFEST, RTL_DIR, Build, manifest, open_build
+from xnorflow.hw.build import RTL_DIR, Build, manifest, open_build
 from xnorflow.hw.host_ends import describe
 from xnorflow.hw.shell_sim import shell_design
 

@@ -3,7 +3,6 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -12,7 +11,7 @@ import probes
 from xnorflow.build_flows import pipeline
 from xnorflow.build_flows.export import export
 from xnorflow.build_flows.hw_graph import build_hw_graph
-from xnorflow.build_flows.verify import random_frames, run_graph, verify
+from xnorflow.build_flows.verify import random_frames, verify
 from xnorflow.cli import main
 from xnorflow.errors import XnorflowError
 from xnorflow.training.layers import QuantSpec
