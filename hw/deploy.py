@@ -7,7 +7,9 @@
 - xnorflow_driver/: the driver (driver.py, host_ends.py, words.py and the error type), numpy-only, importable as
   `from xnorflow_driver import open`;
 - xnorflow.bit and xnorflow.hwh where the build has them (<build>/bitfile/), PYNQ loads them side by side;
-- notebooks/: the repository's notebooks, where it has any.
+- notebooks/: the repository's notebooks, where it has any;
+- testset.npz: the first test images (float NCHW, as the model takes them) and labels of the data set the model
+  was trained on, where the build names one that is on this machine (the quickstart notebook classifies them).
 It is staged beside `dest` and renamed into place (xnorflow.build_dir), so a half-written folder never looks
 complete, and only a folder xnorflow wrote is ever replaced.
 """
@@ -40,6 +42,7 @@ PACKAGE_INIT = ('"""The xnorflow driver of this deploy folder (numpy and, on a b
                 '__all__ = ["Accelerator", "open"]\n')
 NOTEBOOKS = HW.parent / "notebooks"
 BITFILE, HWH = "xnorflow.bit", "xnorflow.hwh"
+TEST_SET, TEST_IMAGES = "testset.npz", 256
 
 
 def _port(port, shell_port: dict) -> dict:
@@ -105,13 +108,30 @@ def _copy_notebooks(tmp: Path) -> list[str]:
     return [f"notebooks/{book.name}" for book in books]
 
 
+def _write_test_set(build: Build, tmp: Path) -> list[str]:
+    """tmp/testset.npz from the build's data set (report.json `data`) where it is at hand; the files written."""
+    from xnorflow.training.data import load_dataset
+
+    data = json.loads((build.path / "report.json").read_text()).get("data")
+    try:
+        test = load_dataset(data).test if data else None
+    except XnorflowError:
+        test = None
+    if test is None:
+        return []
+    count = min(TEST_IMAGES, len(test))
+    images = np.stack([np.asarray(test[i][0], np.float32) for i in range(count)])
+    np.savez(tmp / TEST_SET, images=images, labels=np.array([int(test[i][1]) for i in range(count)]), data=data)
+    return [TEST_SET]
+
+
 def write_deploy(build_dir: str | Path, dest: str | Path) -> Path:
     """Write the deploy folder of a build (with RTL, and a bitfile where Vivado made one) to `dest`; its path."""
     build = open_build(build_dir)
     runtime = runtime_description(build.path)
     pair = _bitfile_pair(build)
     with replacing(dest) as tmp:
-        files = _copy_driver(tmp) + _copy_notebooks(tmp)
+        files = _copy_driver(tmp) + _copy_notebooks(tmp) + _write_test_set(build, tmp)
         if pair:
             shutil.copyfile(pair[0], tmp / BITFILE)
             shutil.copyfile(pair[1], tmp / HWH)

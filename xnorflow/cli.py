@@ -114,6 +114,8 @@ def cmd_build(args: argparse.Namespace) -> None:
                 stopped = stop
         keep(tmp / "build.log")
     _print_sections(json.loads((out / "report.json").read_text()) if stopped else result, out)
+    if args.target == "bitfile" and (out / "rtl" / "design.json").is_file():
+        _deploy(out, out / "deploy")
     if stopped:
         raise stopped
 
@@ -178,10 +180,17 @@ def _print_shell(build_dir: str, frames: int) -> None:
 
 def cmd_deploy(args: argparse.Namespace) -> None:
     """Write the deploy folder of a build: runtime.json, the driver, the bitfile where there is one, notebooks."""
+    _deploy(Path(args.build_dir), Path(args.out))
+
+
+def _deploy(build_dir: Path, dest: Path) -> None:
+    """Write the deploy folder and say where it is and what it holds."""
     from xnorflow.hw.deploy import write_deploy
 
-    dest = write_deploy(args.build_dir, args.out)
-    say(f"deploy: {dest} (copy it to the board; `from xnorflow_driver import open` there)")
+    dest = write_deploy(build_dir, dest)
+    has_bitfile = (dest / "xnorflow.bit").is_file()
+    say(f"deploy: {dest} ({'bitfile, ' if has_bitfile else 'no bitfile yet, '}driver, runtime.json, notebooks): "
+        "copy it to the board; `from xnorflow_driver import open` there")
 
 
 def cmd_verify(args: argparse.Namespace) -> None:
