@@ -172,7 +172,8 @@ def unique_parameters_apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bo
 
 
 def rename_all(model: ModelWrapper, new_name: dict[str, str]) -> None:
-    """Rename tensors in one sweep over the graph (qonnx's rename_tensor sweeps it once per tensor)."""
+    """Rename tensors in one sweep over the graph (qonnx's rename_tensor sweeps it once per tensor). Where a node
+    takes one tensor twice, both inputs are renamed; qonnx renames the first only and leaves the node dangling."""
     graph = model.graph
     for proto in (*graph.input, *graph.output, *graph.value_info, *graph.initializer):
         proto.name = new_name.get(proto.name, proto.name)

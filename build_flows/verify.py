@@ -12,7 +12,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from finn.util.settings import initialize_dummy_settings
 from xnorflow.chatter import say
 
-from xnorflow.build_flows.batch_exec import takes_batches, with_batch
+from xnorflow.build_flows.batch_exec import run_batched, takes_batches
 from xnorflow.build_flows.hw_graph import on_host_tail
 
 STAGES = ("qonnx", "streamlined", "hw")
@@ -39,14 +39,14 @@ class Arrow:
 
 
 def run_graph(path: Path, frames: np.ndarray) -> np.ndarray:
-    """Execute an ONNX graph with FINN/QONNX python execution: on the whole batch at once (batch_exec.py), a graph
-    with FINN HW ops frame by frame. Without qonnx's sanitize_quant_values: it rounds each tensor onto its annotated
+    """Execute an ONNX graph with FINN/QONNX python execution: on the whole batch at once (batch_exec.py, checked
+    against its first and last frames alone), a graph with FINN HW ops frame by frame. Without qonnx's sanitize_quant_values: it rounds each tensor onto its annotated
     integer grid, which would patch over an off-grid value that an arrow must catch."""
     model = ModelWrapper(str(path))
     name_in, name_out = model.graph.input[0].name, model.graph.output[0].name
     with patch.dict(os.environ, {"SANITIZE_QUANT_TENSORS": "0"}):
         if takes_batches(model):
-            return oxe.execute_onnx(with_batch(model, len(frames)), {name_in: frames})[name_out]
+            return run_batched(model, frames)
         return np.concatenate([oxe.execute_onnx(model, {name_in: f[None]})[name_out] for f in frames])
 
 

@@ -24,6 +24,7 @@ from finn.util.settings import initialize_dummy_settings
 from xnorflow.build_dir import MARKER, STAGING, clean_stale, publish, stage
 from xnorflow.build_flows.hw_graph import split_host
 from xnorflow.errors import FlowStopped, XnorflowError
+from xnorflow.hw import driver
 from xnorflow.hw.boards import Board, board
 from xnorflow.hw.build import MANIFEST, RTL_DIR, Build, inputs_key, manifest, open_build, port_entry
 from xnorflow.hw.folding import (analytical_bound, apply_config, check_folding, check_folding_arg, fold_for_cycles,
@@ -268,3 +269,17 @@ def simulate_build(build_dir: Path, frames: int = 8) -> dict:
     initialize_dummy_settings()
     built = open_build(build_dir)
     return sim_report(built, reference_part(built), frames)
+
+
+def shell_report(build_dir: str | Path, frames: int, seed: int = 0) -> dict:
+    """`xnorflow sim --shell`: the whole shell bit-exact against FINN's python execution of the HW graph with a
+    stressed DDR, then its frames/s and latency from its own counters with a DDR-like one; writes nothing."""
+    part = reference_part(open_build(build_dir))
+    xs = random_frames(part, frames, seed)
+    with driver.open(build_dir, backend="verilator", timing="stress", seed=seed + 1) as acc:
+        ys = acc.run_frames(xs.reshape(frames, *acc.inp.normal[1:]))
+    check_equal(ys, reference(part, xs), "whole-shell simulation")
+    with driver.open(build_dir, backend="verilator", timing="ddr") as acc:
+        figures = acc.throughput_test(frames, seed)
+    return {"frames": frames, "bit_exact": True, **{k: figures[k] for k in (
+        "cycles", "cycles_per_frame", "frames_per_s", "latency_cycles", "clock_mhz")}}

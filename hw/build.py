@@ -26,13 +26,24 @@ RTL_DIR = "rtl"
 MANIFEST = "design.json"
 HW_ROOT = Path(__file__).resolve().parent
 GENERATOR_SUFFIXES = (".py", ".sv", ".svh", ".v", ".cpp", ".h")
+# What reads, runs or implements a build but does not write rtl/: editing it must not change the build ID (and so
+# regenerate the RTL and rerun Vivado). The testbenches are part of the compiled models' own cache keys.
+NOT_GENERATOR = {"driver.py", "deploy.py", "host_ends.py", "words.py", "shell_sim.py", "layer_sim.py", "synth.py",
+                 "model_cache.py", "verilator.py", "vivado.py", "vivado_bd.py", "vivado_reports.py",
+                 "vivado_wrapper.py", "rtl/axis_tb.cpp", "rtl/shell_tb.cpp"}
+
+
+def generator_sources() -> list[Path]:
+    """The python and RTL sources of xnorflow.hw that generate rtl/."""
+    return sorted(p for p in HW_ROOT.rglob("*") if p.suffix in GENERATOR_SUFFIXES and p.is_file()
+                  and p.relative_to(HW_ROOT).as_posix() not in NOT_GENERATOR)
 
 
 @lru_cache(maxsize=1)
 def generator_version() -> str:
-    """Hash of the RTL generator: every python and RTL source of xnorflow.hw."""
+    """Hash of the RTL generator: its python and RTL sources (generator_sources)."""
     h = hashlib.sha256()
-    for path in sorted(p for p in HW_ROOT.rglob("*") if p.suffix in GENERATOR_SUFFIXES and p.is_file()):
+    for path in generator_sources():
         h.update(str(path.relative_to(HW_ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
 

@@ -105,6 +105,10 @@ class Accelerator:
             backend.close()
             raise
 
+    def __repr__(self) -> str:
+        return (f"Accelerator(board {self.runtime['board']} at {self.runtime['clock_mhz']:g} MHz, build "
+                f"{self.runtime['build_id']}, backend {type(self.backend).__name__})")
+
     def __enter__(self) -> Accelerator:
         return self
 
@@ -144,7 +148,17 @@ class Accelerator:
         return self._buffers
 
     def run(self, frames: int, in_addr: int, out_addr: int) -> RunStats:
-        """Run the shell on `frames` frames at bus address in_addr into out_addr; its cycle counters."""
+        """Run the shell on `frames` frames at bus address in_addr into out_addr; its cycle counters. Refuses a
+        shell still busy with an earlier run (it would drop this START and report that run's DONE as this one's)
+        and buffers off the AXI beat (the DMAs burst from beat-aligned addresses)."""
+        if self.backend.read(Reg.STATUS) & BUSY:
+            raise XnorflowError("the shell is still busy with an earlier run (one that timed out or was interrupted)",
+                                "wait for it to finish, or reload the bitfile (a new Overlay) to reset the shell")
+        beat = int(self.runtime["axi_bits"]) // 8
+        for addr in (in_addr, out_addr):
+            if addr % beat:
+                raise XnorflowError(f"buffer address 0x{addr:x} is not aligned to the {beat}-byte AXI beat",
+                                    "pass buffers from the backend's allocate (page-aligned)")
         write = self.backend.write
         for lo, value in ((Reg.FRAMES, frames), (Reg.IN_ADDR_LO, in_addr), (Reg.OUT_ADDR_LO, out_addr)):
             write(lo, value & 0xFFFFFFFF)
@@ -175,9 +189,9 @@ class Accelerator:
         """The host pre-processing of float NCHW images: the HW part's input values, frames first."""
         images = np.asarray(images, np.float32)
         want = tuple(self.runtime["input_shape"][1:])
-        if images.ndim != len(want) + 1 or images.shape[1:] != want:
+        if images.ndim != len(want) + 1 or images.shape[1:] != want or not len(images):
             raise XnorflowError(f"images of shape {images.shape} do not match the model's input {want}",
-                                f"pass a batch of shape (N, {', '.join(map(str, want))})")
+                                f"pass a batch of shape (N >= 1, {', '.join(map(str, want))})")
         return host_ends.run(self.runtime["host"]["pre"], images)
 
     def run_frames(self, values: np.ndarray) -> np.ndarray:

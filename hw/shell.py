@@ -24,8 +24,6 @@ SHELL_FILE = f"{SHELL_TOP}.sv"
 # the shell's own modules, dependencies first (width_converter, stream_fifo and ram_sdp may also be the core's)
 SHELL_MODULES = ("ram_sdp.sv", "stream_fifo.sv", "width_converter.sv", "frame_trim.sv", "frame_pad.sv",
                  "axil_regfile.sv", "axi_dma_rd.sv", "axi_dma_wr.sv")
-MAGIC = 0x584E464C      # "XNFL", register 0x44
-MAP_VERSION = 1         # register map version, register 0x48
 MAX_OUT = 4             # bursts in flight per DMA
 
 

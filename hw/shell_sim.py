@@ -167,20 +167,3 @@ class VerilatorBackend:
     def close(self) -> None:
         """Stop the simulation."""
         self.sim.close()
-
-
-def shell_report(build_dir: str | Path, frames: int, seed: int = 0) -> dict:
-    """`xnorflow sim --shell`: the whole shell bit-exact against FINN's python execution of the HW graph with a
-    stressed DDR, then its frames/s and latency from its own counters with a DDR-like one; writes nothing."""
-    from xnorflow.hw import driver
-    from xnorflow.hw.accelerator import check_equal, random_frames, reference, reference_part
-
-    part = reference_part(open_build(build_dir))
-    xs = random_frames(part, frames, seed)
-    with driver.open(build_dir, backend="verilator", timing="stress", seed=seed + 1) as acc:
-        ys = acc.run_frames(xs.reshape(frames, *acc.inp.normal[1:]))
-    check_equal(ys, reference(part, xs), "whole-shell simulation")
-    with driver.open(build_dir, backend="verilator", timing="ddr") as acc:
-        figures = acc.throughput_test(frames, seed)
-    return {"frames": frames, "bit_exact": True, **{k: figures[k] for k in (
-        "cycles", "cycles_per_frame", "frames_per_s", "latency_cycles", "clock_mhz")}}

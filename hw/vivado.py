@@ -177,12 +177,11 @@ def publish_bitfile(build_dir: Path, out: Path) -> None:
 
 def missing_vivado(board: Board, shown: Path) -> FlowStopped:
     """The stop where Vivado is not installed: what was written, what to install, the command to run."""
-    return FlowStopped(f"Vivado is not installed: the bitfile step stops here (RTL, synthesis report and the Vivado "
-                       f"project script are in {shown}, under {RTL_DIR}/ and {VIVADO_DIR}/)",
+    return FlowStopped(f"Vivado is not installed: the bitfile step stops here (the RTL and the Vivado project "
+                       f"script are in {shown}, under {RTL_DIR}/ and {VIVADO_DIR}/)",
                        f"install Vivado 2022.2 or newer with {board.part} device support, put `vivado` on PATH (or "
-                       f"set XILINX_VIVADO), then rerun the build with --target bitfile (or run `cd "
-                       f"{shown / VIVADO_DIR} && vivado -mode batch -source {SCRIPT}`, which leaves the bitstream "
-                       f"in {VIVADO_DIR}/out/)")
+                       f"set XILINX_VIVADO), then rerun the same build command with --target bitfile: it runs "
+                       f"Vivado, checks timing and publishes {BITFILE_DIR}/ and the deploy folder")
 
 
 def project_key(out: Path) -> str:

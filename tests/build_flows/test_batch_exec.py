@@ -9,7 +9,8 @@ from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.util.basic import qonnx_make_model
 
-from xnorflow.build_flows.batch_exec import takes_batches, with_batch
+from xnorflow.build_flows.batch_exec import run_batched, takes_batches, with_batch
+from xnorflow.errors import XnorflowError
 
 pytestmark = pytest.mark.fast
 
@@ -50,3 +51,17 @@ def test_qonnx_im2col_alone_mixes_the_frames_of_a_batch():
         im2col.execute_node(one, model.graph)
         singles.append(one["cols"])
     assert batch["cols"].shape == (3, 5, 4, 18) and not np.array_equal(batch["cols"], np.concatenate(singles))
+
+
+def test_an_op_that_mixes_frames_is_caught():
+    """A batched run whose frames do not match the same frames run alone stops in one line."""
+    mix = helper.make_node("ReduceSum", ["x", "axes"], ["y"], keepdims=1)  # sums over the batch
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    graph = helper.make_graph([mix], "mixes_frames", [x], [y])
+    model = ModelWrapper(qonnx_make_model(graph, opset_imports=[helper.make_opsetid("", 13)]))
+    model.set_initializer("axes", np.array([0], np.int64))
+    frames = np.arange(12, dtype=np.float32).reshape(3, 4)
+    with pytest.raises(XnorflowError, match="frame 0 of a batch gives other outputs than alone in graph mixes_frames"):
+        run_batched(model, frames)
+    assert np.array_equal(run_batched(model, frames[:1]), frames[:1])

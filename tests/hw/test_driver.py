@@ -136,8 +136,16 @@ def test_register_protocol(bireal):
     assert per_frame <= 1.1 * bireal.runtime["cycles_per_frame"]
     sim.write(Reg.CTRL, 1)
     assert read(Reg.STATUS) & 3 == 2 and not sim.advance(0)  # START clears DONE; BUSY while running
+    with pytest.raises(XnorflowError, match="the shell is still busy with an earlier run"):
+        bireal.run(1, src.device_address, dst.device_address)  # its START would be dropped, that run's DONE taken
     bireal.backend.wait(10 ** 6)
     assert read(Reg.STATUS) == DONE
+    with pytest.raises(XnorflowError, match=r"buffer address 0x[0-9a-f]+ is not aligned to the 8-byte AXI beat"):
+        bireal.run(1, src.device_address + 4, dst.device_address)
+    with pytest.raises(XnorflowError, match=r"images of shape \(0, 1, 8, 8\) do not match"):
+        bireal.execute(np.zeros((0, 1, 8, 8), np.float32))
+    assert repr(bireal).startswith("Accelerator(board Pynq-Z2 at 100 MHz, build ")
+    assert repr(bireal).endswith("backend VerilatorBackend)")
 
 
 def test_error_on_buffer_outside_ddr(bireal):

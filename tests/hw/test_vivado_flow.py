@@ -9,7 +9,6 @@ import json
 import os
 import stat
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -100,17 +99,15 @@ def test_missed_hold_timing_stops_too(tmp_path: Path, fake_vivado: Path, monkeyp
     assert not (build / "bitfile").exists()
 
 
-def test_without_vivado_it_stops_in_seconds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_vivado_it_writes_the_project_and_stops(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     monkeypatch.delenv("XILINX_VIVADO", raising=False)
     build = _build(tmp_path)
-    began = time.perf_counter()
     section, stop = bitfile_flow(build, BOARDS["Pynq-Z2"], previous=tmp_path / "final")
-    assert time.perf_counter() - began < 5
     assert section["status"] == "vivado missing" and "\n" not in str(stop)
     assert str(stop).startswith("Vivado is not installed")
     assert "install Vivado 2022.2 or newer with xc7z020clg400-1 device support" in str(stop)
-    assert f"`cd {tmp_path / 'final' / 'vivado'} && vivado -mode batch -source {SCRIPT}`" in str(stop)
+    assert "rerun the same build command with --target bitfile: it runs Vivado, checks timing" in str(stop)
     for name in (SCRIPT, "block_design.tcl", "src/xnorflow_shell_ref.v", "src/xnorflow_shell.sv",
                  "src/xnorflow_top.sv", "src/MVAU_0_weights.mem"):
         assert (build / "vivado" / name).is_file(), name
