@@ -19,6 +19,7 @@ import numpy as np
 from qonnx.core.datatype import BaseDataType
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.core.onnx_exec import execute_onnx
+from qonnx.custom_op.registry import getCustomOp
 
 from finn.util.settings import initialize_dummy_settings
 from xnorflow.build_dir import MARKER, STAGING, clean_stale, publish, stage
@@ -26,9 +27,11 @@ from xnorflow.build_flows.hw_graph import split_host
 from xnorflow.errors import FlowStopped, XnorflowError
 from xnorflow.hw import driver
 from xnorflow.hw.boards import Board, board
-from xnorflow.hw.build import MANIFEST, RTL_DIR, Build, inputs_key, manifest, open_build, port_entry
+from xnorflow.hw.build import (MANIFEST, RTL_DIR, Build, inputs_key, manifest, open_build, port_entry,
+                               weight_values_file)
 from xnorflow.hw.folding import (analytical_bound, apply_config, check_folding, check_folding_arg, fold_for_cycles,
                                  folding_config, insert_dwcs, split_forks)
+from xnorflow.hw.ops.mvau import weight_stream
 from xnorflow.hw.resources import fit_board, fit_verdict, memory_verdict, synth_layers, synth_top
 from xnorflow.hw.shell import write_shell
 from xnorflow.hw.stitch import TOP, Stitched, ident, renamed, stitch
@@ -72,13 +75,22 @@ def _words(xs: np.ndarray, shape: tuple, dtype: BaseDataType) -> np.ndarray:
     return np.concatenate([pack_words(x.reshape(shape), dtype) for x in xs])
 
 
+def _weight_words(st: Build, frames: int) -> dict[str, np.ndarray]:
+    """Each weight stream's words for `frames` frames: its layer's weight frame (rtl/<stream>.npy) once per frame."""
+    words = {}
+    for port in st.weight_ports.values():
+        values = np.load(st.path / RTL_DIR / weight_values_file(port))
+        words[port.stream.name] = np.tile(pack_words(values.reshape(port.folded), port.dtype), (frames, 1))
+    return words
+
+
 def run_design(st: Build, xs: np.ndarray, **kwargs) -> tuple[np.ndarray, SimResult]:
     """Simulate the stitched design on frames; returns outputs (frames, *normal) and stats."""
     p_in, p_out = st.in_port, st.out_port
-    words = _words(xs, p_in.folded, p_in.dtype)
+    words = {"in0_V": _words(xs, p_in.folded, p_in.dtype), **_weight_words(st, len(xs))}
     timeout = 20000 + 4 * sum(st.cycles.values())
     try:
-        res = simulate(st.design, {"in0_V": words}, {"out0_V": p_out.words * len(xs)}, st.mem_files,
+        res = simulate(st.design, words, {"out0_V": p_out.words * len(xs)}, st.mem_files,
                        timeout=timeout, **kwargs)
     except SimulationDeadlock as exc:
         raise SimulationDeadlock(exc.problem, "deepen that FIFO (hw/fifo_depths.py sizes it) and report the model "
@@ -165,12 +177,16 @@ def generate_rtl(out: Path, part: ModelWrapper, b: Board, folding: str | None, k
     folding JSON, manifest."""
     model = fold(part, b, folding)
     st = stitch(model, out)
-    shell, shell_entry = write_shell(out, st.in_port, st.out_port, st.design.sources, b, key)
+    shell, shell_entry = write_shell(out, st.in_port, st.out_port, st.design.sources, b, key,
+                                     tuple(st.weight_ports.values()))
     for src in shell.sources:
         if Path(src).parent != out:
             shutil.copy(src, out / Path(src).name)
     for name, text in st.mem_files.items():
         (out / name).write_text(text)
+    for name, port in st.weight_ports.items():  # what the driver packs into the weight buffer
+        node = model.get_node_from_name(name)
+        np.save(out / weight_values_file(port), weight_stream(model.get_initializer(node.input[1]), getCustomOp(node)))
     model.save(str(out / "folded.onnx"))
     (out / "folding.json").write_text(json.dumps(folding_config(model), indent=1))
     rep = {"board": b.name, "folding": _folding_name(folding), "layers": len(st.layers),
@@ -196,7 +212,9 @@ def design_manifest(st: Stitched, rep: dict, key: str, shell: dict) -> dict:
         layers[name] = {"top": rtl.design.top, "sources": [Path(s).name for s in rtl.design.sources],
                         "params": params, "mem_files": list(files)}
     top = {"module": st.design.top, "sources": [Path(s).name for s in st.design.sources],
-           "mem_files": list(st.mem_files), "in_port": port_entry(st.in_port), "out_port": port_entry(st.out_port)}
+           "mem_files": list(st.mem_files), "in_port": port_entry(st.in_port), "out_port": port_entry(st.out_port),
+           "weight_ports": {name: port_entry(p) | {"values": weight_values_file(p)}
+                            for name, p in st.weight_ports.items()}}
     return {"inputs": key, "report": rep, "top": top, "cycles": st.cycles, "layers": layers, "shell": shell}
 
 

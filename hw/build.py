@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -74,6 +74,11 @@ def port_entry(port: Port) -> dict:
             "folded": list(port.folded), "normal": list(port.normal)}
 
 
+def weight_values_file(port: Port) -> str:
+    """The file in rtl/ of a weight stream's values for one frame (its folded shape), which the driver packs."""
+    return f"{port.stream.name}.npy"
+
+
 @dataclass(frozen=True)
 class LayerDesign:
     """One layer's module alone, with its memory files: what per-layer synthesis needs."""
@@ -96,6 +101,7 @@ class Build:
     inputs: str
     shell: Design | None = None           # top xnorflow_shell (AXI ports, no streams); None in builds made before it
     shell_manifest: dict | None = None    # design.json's "shell" entry: widths, build ID, DDR frame layouts
+    weight_ports: dict[str, Port] = field(default_factory=dict)   # layer -> its weight stream (top port w<k>_V)
 
     def hw_graph(self) -> ModelWrapper:
         """hw.onnx: the host ends and the HW part, as FINN executes them."""
@@ -138,12 +144,14 @@ def open_build(build_dir: str | Path) -> Build:
         raise XnorflowError(f"{build_dir} has no RTL (no {RTL_DIR}/{MANIFEST})",
                             f"run `xnorflow build --target rtl --out {build_dir}` first")
     top = found["top"]
+    weights = {name: _port(e) for name, e in top.get("weight_ports", {}).items()}
     design = Design(top["module"], tuple(rtl / s for s in top["sources"]),
-                    (Stream(*top["in_port"]["stream"]),), (Stream(*top["out_port"]["stream"]),))
+                    (Stream(*top["in_port"]["stream"]), *(p.stream for p in weights.values())),
+                    (Stream(*top["out_port"]["stream"]),))
     shell = found.get("shell")
     return Build(path, design, _files(rtl, top["mem_files"]), _port(top["in_port"]), _port(top["out_port"]),
                  found["cycles"], {name: _layer(rtl, e) for name, e in found["layers"].items()},
-                 found["inputs"], _shell_design(rtl, shell), shell)
+                 found["inputs"], _shell_design(rtl, shell), shell, weights)
 
 
 def _shell_design(rtl: Path, entry: dict | None) -> Design | None:

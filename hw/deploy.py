@@ -8,6 +8,8 @@
   `from xnorflow_driver import open`;
 - xnorflow.bit and xnorflow.hwh where the build has them (<build>/bitfile/), PYNQ loads them side by side;
 - notebooks/: the repository's notebooks, where it has any;
+- weights.npy where a layer streams its weights from DDR (FINN's mem_mode "external"): the values of its weight
+  frame, which the driver packs into a DDR buffer at open();
 - testset.npz: the first test images (float NCHW, as the model takes them) and labels of the data set the model
   was trained on, where the build names one that is on this machine (the quickstart notebook classifies them).
 It is staged beside `dest` and renamed into place (xnorflow.build_dir), so a half-written folder never looks
@@ -26,7 +28,7 @@ from xnorflow.build_dir import replacing
 from xnorflow.errors import XnorflowError
 from xnorflow.hw import driver
 from xnorflow.hw.boards import board
-from xnorflow.hw.build import RTL_DIR, Build, manifest, open_build
+from xnorflow.hw.build import RTL_DIR, Build, manifest, open_build, weight_values_file
 from xnorflow.hw.host_ends import describe
 from xnorflow.hw.shell_sim import shell_design
 
@@ -43,6 +45,7 @@ PACKAGE_INIT = ('"""The xnorflow driver of this deploy folder (numpy and, on a b
 NOTEBOOKS = HW.parent / "notebooks"
 BITFILE, HWH = "xnorflow.bit", "xnorflow.hwh"
 TEST_SET, TEST_IMAGES = "testset.npz", 256
+WEIGHTS = "weights.npy"   # the weight frame's values, where a layer streams its weights from DDR
 
 
 def _port(port, shell_port: dict) -> dict:
@@ -66,12 +69,15 @@ def runtime_description(build_dir: str | Path) -> dict:
     shell = _shell(build)
     pre, _, post = split_host(build.hw_graph())
     b = board(manifest(build.path / RTL_DIR)["report"]["board"])
+    weights = None
+    for port in build.weight_ports.values():  # at most one: the shell serves one weight stream
+        weights = _port(port, shell["weights"]) | {"file": f"{RTL_DIR}/{weight_values_file(port)}"}
     return {"register_map_version": driver.REGISTER_MAP_VERSION, "build_id": shell["build_id"],
             "board": b.name, "clock_mhz": b.clock_mhz, "axi_bits": shell["axi_bits"], "addr_bits": shell["addr_bits"],
             "input_shape": list(pre.get_tensor_shape(pre.graph.input[0].name)),
             "classes": int(np.prod(post.get_tensor_shape(post.graph.output[0].name)[1:])),
             "cycles_per_frame": max(build.cycles.values()),
-            "in": _port(build.in_port, shell["in"]), "out": _port(build.out_port, shell["out"]),
+            "in": _port(build.in_port, shell["in"]), "out": _port(build.out_port, shell["out"]), "weights": weights,
             "host": {"pre": describe(pre), "post": describe(post)}, "rtl": str(build.path / RTL_DIR)}
 
 
@@ -132,6 +138,10 @@ def write_deploy(build_dir: str | Path, dest: str | Path) -> Path:
     pair = _bitfile_pair(build)
     with replacing(dest) as tmp:
         files = _copy_driver(tmp) + _copy_notebooks(tmp) + _write_test_set(build, tmp)
+        if runtime["weights"]:
+            shutil.copyfile(build.path / runtime["weights"]["file"], tmp / WEIGHTS)
+            runtime["weights"]["file"] = WEIGHTS
+            files.append(WEIGHTS)
         if pair:
             shutil.copyfile(pair[0], tmp / BITFILE)
             shutil.copyfile(pair[1], tmp / HWH)

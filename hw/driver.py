@@ -49,6 +49,9 @@ class Reg:
     LATENCY = 0x2C
     IN_STRIDE = 0x30
     OUT_STRIDE = 0x34
+    WEIGHT_ADDR_LO = 0x38
+    WEIGHT_ADDR_HI = 0x3C
+    WEIGHT_BYTES = 0x40
     MAGIC = 0x44
     VERSION = 0x48
 
@@ -96,8 +99,11 @@ class Accelerator:
     def __init__(self, runtime: dict, backend: Backend, source: str = "") -> None:
         self.runtime, self.backend = runtime, backend
         self.inp, self.out = PortLayout.from_json(runtime["in"]), PortLayout.from_json(runtime["out"])
+        # the weight stream of a layer with mem_mode "external": one weight frame in DDR, read once per frame
+        self.weights = PortLayout.from_json(runtime["weights"]) if runtime.get("weights") else None
         self.clock_hz = float(runtime["clock_mhz"]) * 1e6
         self._buffers: tuple[Buffer, Buffer] | None = None
+        self._weight_buffer: Buffer | None = None
         self._capacity = 0
         try:
             self._check_shell(source)
@@ -134,10 +140,25 @@ class Accelerator:
             raise XnorflowError(f"the shell's build ID {found:016x} differs from {source or 'the build'}'s "
                                 f"{self.runtime['build_id']}", "load the bitfile (or RTL) of this very build, "
                                 "or rebuild the deploy folder from the build that made the bitfile")
-        strides = (read(Reg.IN_STRIDE), read(Reg.OUT_STRIDE))
-        if strides != (self.inp.stride, self.out.stride):
-            raise XnorflowError(f"the shell's frame strides {strides} differ from runtime.json's "
-                                f"{(self.inp.stride, self.out.stride)}", "rebuild the deploy folder from its build")
+        strides = (read(Reg.IN_STRIDE), read(Reg.OUT_STRIDE), read(Reg.WEIGHT_BYTES))
+        want = (self.inp.stride, self.out.stride, self.weights.stride if self.weights else 0)
+        if strides != want:
+            raise XnorflowError(f"the shell's frame strides and weight bytes {strides} differ from runtime.json's "
+                                f"{want}", "rebuild the deploy folder from its build")
+
+    def load_weights(self, values: np.ndarray) -> None:
+        """Put the weight frame (values in the weight stream's folded shape, hw/ops/mvau.py `weight_stream`) into a
+        DDR buffer of its own and point WEIGHT_ADDR at it: the shell reads it once per frame of every run."""
+        if self.weights is None:
+            raise XnorflowError("this build has no weight stream", "load weights only into a build whose "
+                                "design.json shell entry has 'weights'")
+        data = self.weights.to_frames(np.asarray(values)[None])
+        buf = self.backend.allocate(self.weights.stride)
+        buf[:] = data[0]
+        buf.flush()
+        self.backend.write(Reg.WEIGHT_ADDR_LO, buf.device_address & 0xFFFFFFFF)
+        self.backend.write(Reg.WEIGHT_ADDR_HI, buf.device_address >> 32)
+        self._weight_buffer = buf
 
     def buffers(self, frames: int) -> tuple[Buffer, Buffer]:
         """Input and output DDR buffers for at least `frames` frames (allocated anew when a batch outgrows them)."""
@@ -338,4 +359,11 @@ def open(path: str | Path, backend: str = "auto", **options) -> Accelerator:  # 
     `options` go to the Verilator backend: seed, timing, mem_bytes, base)."""
     path = Path(path).resolve()
     runtime = load_runtime(path)
-    return Accelerator(runtime, _backend(backend, path, runtime, options), source=str(path))
+    acc = Accelerator(runtime, _backend(backend, path, runtime, options), source=str(path))
+    if acc.weights is not None:
+        try:
+            acc.load_weights(np.load(path / runtime["weights"]["file"]))
+        except BaseException:
+            acc.close()
+            raise
+    return acc

@@ -21,6 +21,7 @@ from finn.util.fpgadataflow import is_fpgadataflow_node
 from xnorflow.errors import XnorflowError
 from xnorflow.hw.ops import base_op, hw_nodes, op_of
 from xnorflow.hw.ops.common import divisors, folded_output, limit
+from xnorflow.hw.ops.mvau import EXTERNAL
 
 
 def check_folding(model: ModelWrapper) -> None:
@@ -119,11 +120,14 @@ def apply_config(model: ModelWrapper, path: str | Path) -> ModelWrapper:
 
 
 def folding_config(model: ModelWrapper) -> dict:
-    """The model's folding as a FINN folding-config dict (PE/SIMD per HW layer)."""
+    """The model's folding as a FINN folding-config dict (PE/SIMD per HW layer, and mem_mode where a layer streams
+    its weights from DDR)."""
     config = {}
     for node in hw_nodes(model):
         inst = getCustomOp(node)
         attrs = {a: int(inst.get_nodeattr(a)) for a, _ in op_of(node).folding}
+        if "mem_mode" in inst.get_nodeattr_types() and inst.get_nodeattr("mem_mode") == EXTERNAL:
+            attrs["mem_mode"] = EXTERNAL
         if attrs:
             config[node.name] = attrs
     return config

@@ -17,6 +17,7 @@ from xnorflow.hw.accelerator import check_equal
 from xnorflow.hw.build import open_build
 from xnorflow.hw.ops import hw_nodes, layer_rtl
 from xnorflow.hw.ops.common import run_frames
+from xnorflow.hw.ops.mvau import weight_stream
 from xnorflow.hw.streams import random_tensor
 
 GAPS = {"seed": 11, "in_gap": 0.3, "out_stall": 0.3}
@@ -45,9 +46,11 @@ def simulate_layer(build_dir: Path, name: str, frames: int = 4, seed: int = 0) -
     model = open_build(build_dir).folded()
     node = find_layer(model, name)
     rtl = layer_rtl(model, node)
-    ins = rtl.inputs
+    ins = rtl.inputs[:len([i for i in node.input if model.get_initializer(i) is None])]
+    weights = [weight_stream(model.get_initializer(node.input[1]), getCustomOp(node))] if len(rtl.inputs) > len(ins) \
+        else []   # an MVAU with mem_mode "external": its own weights on in1_V
     rng = np.random.default_rng(seed)
-    xs = [[random_tensor(rng, p.dtype, p.normal) for p in ins] for _ in range(max(frames, 2))]
+    xs = [[random_tensor(rng, p.dtype, p.normal) for p in ins] + weights for _ in range(max(frames, 2))]
     refs = [node_reference(model, node, x) for x in xs]
     cycles = {}
     for label, kwargs in (("full rate", {}), ("gaps and stalls", GAPS)):

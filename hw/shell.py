@@ -6,7 +6,11 @@ input frames from DDR, an AXI4 write DMA that stores output frames, and between 
 width conversion (AXI beats <-> byte-padded stream words) and the per-frame trim / zero padding of the DDR
 layout. A frame in DDR is its stream words (little-endian, ceil(bits/8) bytes each, FINN's folded order)
 then zero padding up to `stride` bytes: a multiple of lcm(word bytes, AXI bytes), so a frame is whole
-beats and whole words. All of it is our SystemVerilog, so Verilator simulates the whole shell.
+beats and whole words. Where the core has a weight stream (an MVAU with FINN's mem_mode "external"), a
+second AXI4 master `m_axi_wmem` reads the layer's weights, one "frame" of them laid out the same way
+(WEIGHT_BYTES = its stride), from WEIGHT_ADDR once per frame of the run, and feeds them to the core through
+a width converter and the trim of their padding. All of it is our SystemVerilog, so Verilator simulates
+the whole shell.
 """
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from xnorflow.errors import XnorflowError
 from xnorflow.hw.boards import Board
 from xnorflow.hw.ops.common import Port, sources
 from xnorflow.hw.stitch import TOP
@@ -78,12 +83,22 @@ class ShellSpec:
     out_bits: int           # the core's output TDATA width
     inp: FrameLayout
     out: FrameLayout
+    weights: FrameLayout | None = None   # the weight stream's frames in DDR; None without one
+    w_bits: int = 0                      # the core's weight stream TDATA width
+    w_port: str = ""                     # the core's weight stream port (w0_V)
 
 
-def shell_spec(in_port: Port, out_port: Port, b: Board, inputs_key: str) -> ShellSpec:
-    """The shell of a stitched core with ports `in_port` / `out_port` on board `b`."""
+def shell_spec(in_port: Port, out_port: Port, b: Board, inputs_key: str,
+               weight_ports: tuple[Port, ...] = ()) -> ShellSpec:
+    """The shell of a stitched core with ports `in_port` / `out_port` (and at most one weight stream) on board `b`."""
+    if len(weight_ports) > 1:
+        raise XnorflowError(f"{len(weight_ports)} layers stream their weights from DDR; the shell serves one",
+                            "set mem_mode 'external' on one MVAU only (the others 'internal_decoupled')")
+    w = weight_ports[0] if weight_ports else None
     return ShellSpec(b.axi_bits, b.addr_bits, max_burst(b), build_id(inputs_key), in_port.stream.bits,
-                     out_port.stream.bits, frame_layout(in_port, b.axi_bits), frame_layout(out_port, b.axi_bits))
+                     out_port.stream.bits, frame_layout(in_port, b.axi_bits), frame_layout(out_port, b.axi_bits),
+                     frame_layout(w, b.axi_bits) if w else None, w.stream.bits if w else 0,
+                     w.stream.name if w else "")
 
 
 def _axil_ports() -> str:
@@ -97,6 +112,11 @@ def _axil_ports() -> str:
 
 def _axi_ports(s: ShellSpec) -> str:
     """The AXI4 master's ports (gmem: reads the input frames, writes the output frames)."""
+    return _master_ports(s, "m_axi_gmem")
+
+
+def _master_ports(s: ShellSpec, prefix: str) -> str:
+    """One AXI4 master's ports, read and write channels."""
     a, d = f"{s.addr_bits - 1}:0", f"{s.axi_bits - 1}:0"
     outs = [("0:0", "AWID"), (a, "AWADDR"), ("7:0", "AWLEN"), ("2:0", "AWSIZE"), ("1:0", "AWBURST"),
             ("3:0", "AWCACHE"), ("2:0", "AWPROT"), ("", "AWVALID"), (d, "WDATA"), (f"{s.axi_bits // 8 - 1}:0", "WSTRB"),
@@ -105,7 +125,15 @@ def _axi_ports(s: ShellSpec) -> str:
             ("", "RREADY")]
     ins = [("", "AWREADY"), ("", "WREADY"), ("0:0", "BID"), ("1:0", "BRESP"), ("", "BVALID"), ("", "ARREADY"),
            ("0:0", "RID"), (d, "RDATA"), ("1:0", "RRESP"), ("", "RLAST"), ("", "RVALID")]
-    return _port_lines("m_axi_gmem", ins, outs)
+    return _port_lines(prefix, ins, outs)
+
+
+def _wmem_ports(s: ShellSpec) -> str:
+    """The weight master's ports where the core has a weight stream (its write channels are tied off)."""
+    if not s.weights:
+        return ""
+    return ("    /* verilator lint_off UNUSEDSIGNAL */  // m_axi_wmem only reads: its write responses are ignored\n"
+            + _master_ports(s, "m_axi_wmem") + "    /* verilator lint_on UNUSEDSIGNAL */\n")
 
 
 def _port_lines(prefix: str, ins: list[tuple[str, str]], outs: list[tuple[str, str]]) -> str:
@@ -149,20 +177,35 @@ def _times(signal: str, factor: int) -> str:
 
 def _control(s: ShellSpec) -> str:
     """The register file and the run's lengths in beats."""
+    unused = "" if s.weights else "no weight port; "
+    errors = "rd_error || wr_error" + (" || w_error" if s.weights else "")
     return (
         "    logic        start, rd_done, wr_done, rd_error, wr_error;\n"
         "    logic [31:0] frames;\n"
-        "    /* verilator lint_off UNUSEDSIGNAL */  // addresses above the AXI address width; no weight port; the\n"
+        f"    /* verilator lint_off UNUSEDSIGNAL */  // addresses above the AXI address width; {unused}the\n"
         "    logic [63:0] in_addr, out_addr, weight_addr;  // DMAs' busy flags (the register file tracks the run)\n"
-        "    logic        rd_busy, wr_busy;\n"
+        f"    logic        rd_busy, wr_busy{', w_busy' if s.weights else ''};\n"
         "    /* verilator lint_on UNUSEDSIGNAL */\n"
         f"    wire  [31:0] in_beats  = {_times('frames', s.inp.beats(s.axi_bits))};\n"
         f"    wire  [31:0] out_beats = {_times('frames', s.out.beats(s.axi_bits))};\n\n"
         f"    axil_regfile #(.BUILD_ID(64'h{s.build_id:016x}), .IN_STRIDE({s.inp.stride}), "
-        f".OUT_STRIDE({s.out.stride}), .WEIGHT_BYTES(0)) u_regs (\n"
+        f".OUT_STRIDE({s.out.stride}), .WEIGHT_BYTES({s.weights.stride if s.weights else 0})) u_regs (\n"
         f"        .ap_clk, .ap_rst_n, {_connect('s_axi_control', AXIL_NAMES, 's_axi_control')},\n"
         "        .start, .frames, .in_addr, .out_addr, .weight_addr, .rd_done, .wr_done,\n"
-        "        .axi_error(rd_error || wr_error), .first_out(core_out_TVALID && core_out_TREADY), .interrupt);\n\n")
+        f"        .axi_error({errors}), .first_out(core_out_TVALID && core_out_TREADY), .interrupt);\n\n")
+
+
+def _reads_done() -> str:
+    """rd_done, the register file's "reads finished": one pulse once both the input and the weight DMA are done
+    (the weight DMA may still fetch the last frame's padding after the last output word)."""
+    return ("    always_ff @(posedge ap_clk) begin\n"
+            "        if (!ap_rst_n || start) {in_end, w_end} <= '0;\n"
+            "        else begin\n"
+            "            if (in_done) in_end <= 1'b1;\n"
+            "            if (w_done) w_end <= 1'b1;\n"
+            "        end\n"
+            "    end\n"
+            "    assign rd_done = (in_done || in_end) && (w_done || w_end) && !(in_end && w_end);\n\n")
 
 
 def _dma_params(s: ShellSpec) -> str:
@@ -175,7 +218,7 @@ def _read_side(s: ShellSpec) -> str:
     wi = 8 * s.inp.word_bytes
     return (f"    axi_dma_rd #({_dma_params(s)}) u_rd (\n"
             f"        .ap_clk, .ap_rst_n, .start, .addr(in_addr[{s.addr_bits - 1}:0]), .beats(in_beats), "
-            ".busy(rd_busy), .done(rd_done), .error(rd_error),\n"
+            f".rounds(32'd1), .busy(rd_busy), .done({'in_done' if s.weights else 'rd_done'}), .error(rd_error),\n"
             f"        {_connect('m_axi_gmem', AR_NAMES)},\n"
             "        .out0_V_TDATA(rd_TDATA), .out0_V_TVALID(rd_TVALID), .out0_V_TREADY(rd_TREADY));\n"
             + _link("width_converter", f".IW({s.axi_bits}), .OW({wi}), .UNIT(8)", "u_in_dwc", "rd", "in_word")
@@ -183,11 +226,31 @@ def _read_side(s: ShellSpec) -> str:
                     "u_trim", "in_word", "core_in"))
 
 
+def _weight_side(s: ShellSpec) -> str:
+    """Where the core has a weight stream: m_axi_wmem's write channels tied off, its read DMA (the weight frame
+    once per frame of the run) -> width conversion -> trim of the padding; the reads' done."""
+    w, ww = s.weights, 8 * s.weights.word_bytes
+    ties = ", ".join(f"m_axi_wmem_{n}" for n in ("AWID", "AWADDR", "AWLEN", "AWSIZE", "AWBURST", "AWCACHE", "AWPROT",
+                                                 "AWVALID", "WDATA", "WSTRB", "WLAST", "WVALID", "BREADY"))
+    return (f"    assign {{{ties}}} = '0;  // m_axi_wmem only reads\n"
+            + _reads_done()
+            + f"    axi_dma_rd #({_dma_params(s)}) u_wrd (\n"
+            f"        .ap_clk, .ap_rst_n, .start, .addr(weight_addr[{s.addr_bits - 1}:0]), "
+            f".beats(32'd{w.beats(s.axi_bits)}), .rounds(frames), .busy(w_busy), .done(w_done), .error(w_error),\n"
+            f"        {_connect('m_axi_wmem', AR_NAMES)},\n"
+            "        .out0_V_TDATA(wrd_TDATA), .out0_V_TVALID(wrd_TVALID), .out0_V_TREADY(wrd_TREADY));\n"
+            + _link("width_converter", f".IW({s.axi_bits}), .OW({ww}), .UNIT(8)", "u_w_dwc", "wrd", "w_word")
+            + _link("frame_trim", f".W({ww}), .KEEP({w.words_per_frame}), .TOTAL({w.stride_words})",
+                    "u_w_trim", "w_word", "core_w"))
+
+
 def _core(s: ShellSpec) -> str:
-    """The stitched core: input TDATA the low bits of the byte-padded word."""
+    """The stitched core: input TDATA (and weight TDATA) the low bits of the byte-padded word."""
+    weights = (f"        .{s.w_port}_TDATA(core_w_TDATA[{s.w_bits - 1}:0]), .{s.w_port}_TVALID(core_w_TVALID), "
+               f".{s.w_port}_TREADY(core_w_TREADY),\n") if s.weights else ""
     return (f"    {TOP} u_core (\n        .ap_clk, .ap_rst_n,\n"
             f"        .in0_V_TDATA(core_in_TDATA[{s.in_bits - 1}:0]), .in0_V_TVALID(core_in_TVALID), "
-            ".in0_V_TREADY(core_in_TREADY),\n"
+            ".in0_V_TREADY(core_in_TREADY),\n" + weights +
             "        .out0_V_TDATA(core_out_TDATA), .out0_V_TVALID(core_out_TVALID), "
             ".out0_V_TREADY(core_out_TREADY));\n")
 
@@ -206,25 +269,37 @@ def _write_side(s: ShellSpec) -> str:
             f"        {_connect('m_axi_gmem', AW_NAMES)});\n")
 
 
+def _padded(name: str, bits: int, used: int) -> str:
+    """A stream of byte-padded words of which the core takes the low `used` bits."""
+    text = _stream(name, bits)
+    if used == bits:
+        return text
+    return (f"    /* verilator lint_off UNUSEDSIGNAL */  // the byte padding of the words\n"
+            f"{text}    /* verilator lint_on UNUSEDSIGNAL */\n")
+
+
 def _wires(s: ShellSpec) -> str:
     """The streams between the shell's blocks."""
     wi, wo = 8 * s.inp.word_bytes, 8 * s.out.word_bytes
-    core_in = _stream("core_in", wi)
-    if s.in_bits != wi:
-        core_in = ("    /* verilator lint_off UNUSEDSIGNAL */  // the byte padding of the input words\n"
-                   f"{core_in}    /* verilator lint_on UNUSEDSIGNAL */\n")
-    return (_stream("rd", s.axi_bits) + _stream("in_word", wi) + core_in + _stream("core_out", s.out_bits)
-            + _stream("out_word", wo) + _stream("wr", s.axi_bits) + "\n")
+    weights = ""
+    if s.weights:
+        ww = 8 * s.weights.word_bytes
+        weights = ("    logic        w_error, in_done, w_done, in_end, w_end;  // in/w_end: this run's input / "
+                   "weight DMA has finished\n" + _stream("wrd", s.axi_bits) + _stream("w_word", ww)
+                   + _padded("core_w", ww, s.w_bits))
+    return (_stream("rd", s.axi_bits) + _stream("in_word", wi) + _padded("core_in", wi, s.in_bits)
+            + _stream("core_out", s.out_bits) + _stream("out_word", wo) + _stream("wr", s.axi_bits) + weights + "\n")
 
 
 def shell_text(s: ShellSpec) -> str:
     """SystemVerilog text of module xnorflow_shell."""
     return (f"// {SHELL_TOP}: the PYNQ shell around {TOP}, generated by xnorflow.hw.shell. Do not edit.\n"
             f"module {SHELL_TOP} (\n    input  logic ap_clk,\n    input  logic ap_rst_n,\n"
-            f"{_axil_ports()}{_axi_ports(s)}"
+            f"{_axil_ports()}{_axi_ports(s)}{_wmem_ports(s)}"
             "    /* verilator lint_off SYMRSVDWORD */  // the name PYNQ and Vivado look for\n"
             "    output logic interrupt\n    /* verilator lint_on SYMRSVDWORD */\n);\n"
-            f"{_wires(s)}{_control(s)}{_read_side(s)}{_core(s)}{_write_side(s)}endmodule\n")
+            f"{_wires(s)}{_control(s)}{_read_side(s)}{_weight_side(s) if s.weights else ''}{_core(s)}"
+            f"{_write_side(s)}endmodule\n")
 
 
 def shell_sources(core_sources: tuple[Path, ...], shell_file: Path) -> tuple[Path, ...]:
@@ -236,9 +311,9 @@ def shell_sources(core_sources: tuple[Path, ...], shell_file: Path) -> tuple[Pat
 
 
 def write_shell(out: Path, in_port: Port, out_port: Port, core_sources: tuple[Path, ...], b: Board,
-                inputs_key: str) -> tuple[Design, dict]:
+                inputs_key: str, weight_ports: tuple[Port, ...] = ()) -> tuple[Design, dict]:
     """Write out/xnorflow_shell.sv; returns the shell's Design (no streams) and design.json's "shell" entry."""
-    s = shell_spec(in_port, out_port, b, inputs_key)
+    s = shell_spec(in_port, out_port, b, inputs_key, weight_ports)
     top = out / SHELL_FILE
     top.write_text(shell_text(s))
     design = Design(SHELL_TOP, shell_sources(core_sources, top), (), ())
@@ -249,4 +324,4 @@ def manifest_entry(s: ShellSpec, design: Design, inputs_key: str) -> dict:
     """design.json's "shell" entry: sources by name (relative to rtl/), widths, build ID, DDR layouts."""
     return {"module": SHELL_TOP, "sources": [Path(f).name for f in design.sources], "axi_bits": s.axi_bits,
             "addr_bits": s.addr_bits, "max_burst": s.max_burst, "build_id": inputs_key[:16],
-            "in": s.inp.entry(), "out": s.out.entry(), "weights": None}
+            "in": s.inp.entry(), "out": s.out.entry(), "weights": s.weights.entry() if s.weights else None}

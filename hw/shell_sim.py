@@ -1,10 +1,11 @@
 """The whole shell in Verilator behind the driver's backend calls: the compiled xnorflow_shell model with its
 harness (rtl/shell_tb.cpp) as a child process, DDR as a memory-mapped file both sides map.
 
-The harness serves the shell's AXI4 master with a DDR model (random read latency, RVALID gaps, READY stalls
-when asked: see TIMINGS) and drives its AXI4-Lite port from line commands; `ShellSim` speaks those commands.
-The model is compiled once per design through hw/verilator.py's cache, and runs in the build's rtl/ (where
-its memory files are), reading them and writing nothing there.
+The harness serves the shell's AXI4 master (and the weight master m_axi_wmem where a layer streams its weights)
+with a DDR model (random read latency, RVALID gaps, READY stalls when asked: see TIMINGS) and drives its
+AXI4-Lite port from line commands; `ShellSim` speaks those commands. The model is compiled once per design
+through hw/verilator.py's cache, and runs in the build's rtl/ (where its memory files are), reading them and
+writing nothing there.
 """
 from __future__ import annotations
 
@@ -34,11 +35,18 @@ TIMINGS = {
 
 
 def shell_design(build: Build) -> Design:
-    """The whole-shell Design of a build, compiled with the harness (which reads the AXI data width)."""
+    """The whole-shell Design of a build, compiled with the harness."""
     if build.shell is None:
         raise XnorflowError(f"{build.path} has RTL without the shell ({RTL_DIR}/{MANIFEST} has no 'shell' entry)",
                             f"regenerate it with `xnorflow build --target rtl --out {build.path}`")
-    return replace(build.shell, testbench=TESTBENCH, defines=(("XF_AXI_BITS", int(build.shell_manifest["axi_bits"])),))
+    return harness_design(build.shell, build.shell_manifest)
+
+
+def harness_design(shell: Design, entry: dict) -> Design:
+    """A shell's Design (design.json "shell" `entry`) with the harness, which reads the AXI data width and whether
+    there is a weight master."""
+    return replace(shell, testbench=TESTBENCH, defines=(("XF_AXI_BITS", int(entry["axi_bits"])),
+                                                        ("XF_WMEM", int(entry.get("weights") is not None))))
 
 
 class SimBuffer(np.ndarray):

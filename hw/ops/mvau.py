@@ -1,7 +1,10 @@
 """MVAU: FINN's matrix-vector-activation unit on our xnor_mvu.sv (XNOR-popcount) or mvu.sv (multiply).
 
 The reference is FINN's MVAU python execution; weights are written in the order mvu_core.sv reads them
-(one row of PE x SIMD per cycle), thresholds as threshold_search.sv's per-stage files.
+(one row of PE x SIMD per cycle), thresholds as threshold_search.sv's per-stage files. A node with FINN's
+mem_mode "external" keeps no weights on chip: mvu_core.sv itself is its module, in weight-stream mode, and its
+weights arrive on the input stream in1_V in that same row order, the whole matrix once per input vector
+(FINN's folded shape of input 1); `weight_stream` gives those words' values.
 """
 from __future__ import annotations
 
@@ -10,11 +13,14 @@ from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
+from xnorflow.errors import XnorflowError
 from xnorflow.hw.ops.common import LAYER_BASE, HWOp, LayerRTL, uses_dsp
 from xnorflow.hw.ops.thresholds import THRESH_FILE, clip_thresholds, threshold_mem_files
 from xnorflow.hw.streams import mem_file, operand_kind, signed_type
 
 WEIGHT_FILE = "weights.mem"
+EXTERNAL = "external"       # FINN's mem_mode whose weights stream in on in1_V
+ROM_MODES = ("internal_embedded", "internal_decoupled")   # FINN's mem_modes that keep the weights on chip
 XNOR_LUT_PER_LANE = 3.8     # measured (benchmarks/hw_lut_per_lane.py): xnor_mvu, popcount and control included
 # mvu lanes, measured with Yosys synth_xilinx on MW=24 MH=8 PE=4 SIMD=8 (LUTs less the layer base, per lane):
 MUL_LUT_PER_BIT2 = 3.2      # a multiply in LUTs: per (input bits x weight bits); UINT4xINT2 .. INT4xINT4
@@ -50,12 +56,30 @@ def weight_rows(weights: np.ndarray, inst, xnor: bool) -> np.ndarray:
     return (rows + 1) / 2 if xnor and inst.get_input_datatype(1) == DataType["BIPOLAR"] else rows
 
 
+def streams_weights(inst) -> bool:
+    """True if the node takes its weights on the stream in1_V (FINN's mem_mode "external"); one line for a
+    mem_mode our RTL does not implement."""
+    mode = inst.get_nodeattr("mem_mode")
+    if mode not in (EXTERNAL, *ROM_MODES):
+        raise XnorflowError(f"{inst.onnx_node.name} (MVAU): mem_mode '{mode}' is not supported",
+                            f"set mem_mode to '{EXTERNAL}' (weights streamed from DDR) or 'internal_decoupled'")
+    return mode == EXTERNAL
+
+
+def weight_stream(weights: np.ndarray, inst) -> np.ndarray:
+    """The values of the weight stream of one frame, in FINN's folded shape of input 1 (vectors, NF x SF, PE x
+    SIMD): the rom's rows in the weight data type, once per input vector."""
+    vectors = int(np.prod(inst.get_nodeattr("numInputVectors")))
+    rows = weight_rows(weights, inst, xnor=False)
+    return np.broadcast_to(rows, (vectors, *rows.shape)).copy()
+
+
 class MVAUOp(HWOp):
     """Matrix-vector product of SIMD inputs x PE outputs per cycle, then thresholds (or none)."""
 
     op_type = "MVAU"
     folding = (("SIMD", "MW"), ("PE", "MH"))
-    modules = {"xnor_mvu": _CORE + ("xnor_mvu.sv",), "mvu": _CORE + ("mvu.sv",)}
+    modules = {"xnor_mvu": _CORE + ("xnor_mvu.sv",), "mvu": _CORE + ("mvu.sv",), "mvu_core": _CORE}
 
     def cycles(self, model: ModelWrapper, node) -> int:
         """Input vectors x SF x NF."""
@@ -93,15 +117,18 @@ class MVAUOp(HWOp):
         return inst.get_nodeattr("PE") * inst.get_nodeattr("SIMD")
 
     def rtl(self, model: ModelWrapper, node) -> LayerRTL:
-        """xnor_mvu or mvu with its weight and threshold memories."""
+        """xnor_mvu or mvu with its weight and threshold memories; mvu_core in weight-stream mode, with the
+        weight stream in1_V and no weight memory, for mem_mode "external"."""
         self.check_folding(node)
         inst = getCustomOp(node)
         idt, wdt, odt = inst.get_input_datatype(0), inst.get_input_datatype(1), inst.get_output_datatype()
-        xnor = is_xnor(inst)
+        xnor, stream = is_xnor(inst), streams_weights(inst)
         lo, hi = acc_range(inst, xnor)
         acc_t = signed_type(lo, hi + 1)
-        rows = weight_rows(model.get_initializer(node.input[1]), inst, xnor)
-        mems = {WEIGHT_FILE: mem_file(rows, DataType["BINARY"] if xnor else wdt)}
+        mems = {}
+        if not stream:
+            rows = weight_rows(model.get_initializer(node.input[1]), inst, xnor)
+            mems[WEIGHT_FILE] = mem_file(rows, DataType["BINARY"] if xnor else wdt)
         nthres, actval = 0, 0
         if not inst.get_nodeattr("noActivation"):
             thr = clip_thresholds(model.get_initializer(node.input[2]), inst.get_nodeattr("MH"), lo, hi)
@@ -114,4 +141,8 @@ class MVAUOp(HWOp):
         if not xnor:
             params |= {"IBITS": idt.bitwidth(), "WBITS": wdt.bitwidth(),
                        "IKIND": operand_kind(idt), "WKIND": operand_kind(wdt)}
+        if stream:
+            del params["WEIGHT_FILE"]
+            params |= {"XNOR": int(xnor), "WEIGHT_SOURCE": "stream"} | ({"IBITS": 1, "WBITS": 1} if xnor else {})
+            return self.design(inst, "mvu_core", params, n_in=2, mems=mems)
         return self.design(inst, "xnor_mvu" if xnor else "mvu", params, mems=mems)

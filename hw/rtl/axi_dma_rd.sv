@@ -1,6 +1,8 @@
 // axi_dma_rd: AXI4 read DMA, DDR -> AXI stream, in INCR bursts that never cross 4 KiB, several outstanding;
 // ours (not Xilinx's AXI DMA IP) so the whole shell is open SystemVerilog that Verilator simulates cycle-accurately.
 // The stream's backpressure reaches the interconnect as RREADY; addresses are taken as DATA_W/8-aligned.
+// A run reads `beats` beats from `addr` `rounds` times over (1 for frames; the frame count for the weight
+// stream, which brings a layer's whole weight matrix again with every frame).
 module axi_dma_rd #(
     parameter int DATA_W    = 64,   // 64 (Zynq-7000 HP) or 128 (Zynq UltraScale+)
     parameter int ADDR_W    = 32,
@@ -9,9 +11,10 @@ module axi_dma_rd #(
 ) (
     input  logic              ap_clk,
     input  logic              ap_rst_n,
-    input  logic              start,       // pulse: read `beats` beats from `addr`
+    input  logic              start,       // pulse: read `beats` beats from `addr`, `rounds` times over
     input  logic [ADDR_W-1:0] addr,
     input  logic [31:0]       beats,
+    input  logic [31:0]       rounds,      // 0 reads nothing
     output logic              busy,
     output logic              done,        // pulse: the last beat has been handed to the stream
     output logic              error,       // pulse: a beat came back with SLVERR or DECERR
@@ -42,8 +45,10 @@ module axi_dma_rd #(
     localparam int SHIFT = $clog2(BYTES);
     localparam int OW    = $clog2(MAX_OUT + 1);
 
-    logic [ADDR_W-1:0] next_addr;
-    logic [31:0]       left;           // beats not yet requested
+    logic [ADDR_W-1:0] next_addr, base;
+    logic [31:0]       left;           // beats of this round not yet requested
+    logic [31:0]       more;           // rounds after this one
+    logic [31:0]       round_beats;
     logic [OW-1:0]     in_flight;
     logic [12:0]       to_page, len;
     logic              issue, beat, last_beat;
@@ -82,7 +87,10 @@ module axi_dma_rd #(
             if (start && !busy) begin
                 busy <= 1'b1;
                 next_addr <= addr;
-                left <= beats;
+                base <= addr;
+                left <= rounds == 0 ? '0 : beats;
+                round_beats <= beats;
+                more <= rounds == 0 ? '0 : rounds - 32'd1;
             end else if (busy && left == 0 && in_flight == 0 && !m_axi_ARVALID) begin
                 busy <= 1'b0;
                 done <= 1'b1;
@@ -93,6 +101,11 @@ module axi_dma_rd #(
                 m_axi_ARLEN <= 8'(len - 13'd1);
                 next_addr <= next_addr + (ADDR_W'(len) << SHIFT);
                 left <= left - 32'(len);
+                if (32'(len) == left && more != 0) begin   // the round's last burst: the next round from `addr`
+                    next_addr <= base;
+                    left <= round_beats;
+                    more <= more - 32'd1;
+                end
             end else if (m_axi_ARREADY) begin
                 m_axi_ARVALID <= 1'b0;
             end

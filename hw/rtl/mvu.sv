@@ -29,6 +29,14 @@ module mvu #(
     output logic                  out0_V_TVALID,
     input  logic                  out0_V_TREADY
 );
+    // weights from the rom (WEIGHT_FILE); a layer that streams its weights (FINN's mem_mode
+    // "external") instantiates mvu_core itself with WEIGHT_SOURCE "stream"
+    wire  [PE*SIMD*WBITS-1:0] in1_V_TDATA  = '0;
+    wire  in1_V_TVALID = 1'b0;
+    /* verilator lint_off UNUSEDSIGNAL */
+    logic in1_V_TREADY;
+    /* verilator lint_on UNUSEDSIGNAL */
+
     mvu_core #(
         .MW(MW), .MH(MH), .PE(PE), .SIMD(SIMD), .XNOR(1'b0), .IBITS(IBITS), .WBITS(WBITS),
         .IKIND(IKIND), .WKIND(WKIND), .ACCBITS(ACCBITS), .NTHRES(NTHRES), .OBITS(OBITS),

@@ -1,7 +1,11 @@
-// mvu_core: folded matrix-vector unit with FINN MVAU semantics, shared by xnor_mvu and mvu.
+// mvu_core: folded matrix-vector unit with FINN MVAU semantics, shared by xnor_mvu and mvu (weights
+// in a rom), and the module of a layer whose weights stream in.
 // Per input vector it runs NF = MH/PE output tiles of SF = MW/SIMD folds each, one fold per
 // cycle: the first tile takes the vector from the stream and keeps it in a buffer, the
-// others re-read it. Weights and thresholds sit in ROMs ($readmemh). Pipeline: issue (ROM
+// others re-read it. Thresholds sit in ROMs ($readmemh); weights too (WEIGHT_SOURCE "rom"), or
+// they arrive on the stream in1_V (WEIGHT_SOURCE "stream", FINN's mem_mode "external"): one
+// word of PE x SIMD weights per fold, in the rom's memory-file order, the whole matrix again
+// for every input vector; a fold issues only when its weight word is there. Pipeline: issue (ROM
 // and buffer read) -> dot products -> accumulate -> threshold search (K stages, its first
 // ROM read overlapping the accumulate) -> skid buffer; a single enable (the skid buffer's
 // registered ready) stalls it, so there are no bubbles while the input is valid and the
@@ -21,6 +25,7 @@ module mvu_core #(
     parameter int    NTHRES       = 0,    // thresholds per channel; 0 = no activation
     parameter int    OBITS        = 16,   // output element width
     parameter int    ACTVAL       = 0,
+    parameter string WEIGHT_SOURCE = "rom",         // "rom" (WEIGHT_FILE) or "stream" (in1_V)
     parameter string WEIGHT_FILE  = "weights.mem",
     parameter string THRESH_FILE  = "thresholds",   // threshold_search's FILE
     parameter string WEIGHT_STYLE = "auto",
@@ -31,6 +36,11 @@ module mvu_core #(
     input  logic [SIMD*IBITS-1:0]   in0_V_TDATA,
     input  logic                    in0_V_TVALID,
     output logic                    in0_V_TREADY,
+    /* verilator lint_off UNUSEDSIGNAL */  // the weight stream: unused in rom mode
+    input  logic [PE*SIMD*WBITS-1:0] in1_V_TDATA,
+    input  logic                    in1_V_TVALID,
+    /* verilator lint_on UNUSEDSIGNAL */
+    output logic                    in1_V_TREADY,
     output logic [PE*OBITS-1:0]     out0_V_TDATA,
     output logic                    out0_V_TVALID,
     input  logic                    out0_V_TREADY
@@ -43,18 +53,25 @@ module mvu_core #(
     localparam int NFW  = NF > 1 ? $clog2(NF) : 1;
     localparam int WAW  = WMEM > 1 ? $clog2(WMEM) : 1;
     localparam int XW   = SIMD * IBITS;
+    localparam bit WSTREAM = WEIGHT_SOURCE == "stream";
 
     logic en;   // pipeline advances (the skid buffer has room)
 
     // ---- stage 0: issue one fold (sf, nf) ----
     logic [SFW-1:0] sf;
     logic [NFW-1:0] nf;
+    /* verilator lint_off UNUSEDSIGNAL */  // the weight rom's address: unused in stream mode
     logic [WAW-1:0] waddr;
-    logic           issue;
+    /* verilator lint_on UNUSEDSIGNAL */
+    logic           issue, x_ok, w_ok;
     logic [XW-1:0]  vec_buf [SF];
 
-    assign in0_V_TREADY = en && nf == '0;
-    assign issue        = en && (nf != '0 || in0_V_TVALID);
+    // a fold issues when its activations (stream or buffer) and, in stream mode, its weight word are there
+    assign x_ok         = nf != '0 || in0_V_TVALID;
+    assign w_ok         = WSTREAM ? in1_V_TVALID : 1'b1;
+    assign in0_V_TREADY = en && nf == '0 && w_ok;
+    assign in1_V_TREADY = WSTREAM ? en && x_ok : 1'b0;
+    assign issue        = en && x_ok && w_ok;
 
     always_ff @(posedge ap_clk) begin
         if (!ap_rst_n) begin
@@ -74,8 +91,12 @@ module mvu_core #(
     logic                     valid_s1, first_s1, last_s1;
     logic [NFW-1:0]           nf_s1;
 
-    rom #(.DEPTH(WMEM), .W(PE*SIMD*WBITS), .INIT_FILE(WEIGHT_FILE), .STYLE(WEIGHT_STYLE))
-        u_weights (.clk(ap_clk), .en(issue), .addr(waddr), .data(w_s1));
+    if (WSTREAM) begin : g_wstream
+        always_ff @(posedge ap_clk) if (issue) w_s1 <= in1_V_TDATA;
+    end else begin : g_wrom
+        rom #(.DEPTH(WMEM), .W(PE*SIMD*WBITS), .INIT_FILE(WEIGHT_FILE), .STYLE(WEIGHT_STYLE))
+            u_weights (.clk(ap_clk), .en(issue), .addr(waddr), .data(w_s1));
+    end
 
     always_ff @(posedge ap_clk) begin
         if (issue) begin

@@ -18,7 +18,9 @@
 //                    cycle the interrupt was high after it (their difference is the run's length), reports
 //   q             -> the statistics line, then exit
 // A Lite transaction that gets no answer within `lite_timeout` cycles answers "timeout". The data width
-// comes from tb_ports.h (XF_AXI_BITS), which hw/verilator.py generates per design.
+// comes from tb_ports.h (XF_AXI_BITS), which hw/verilator.py generates per design; XF_WMEM 1 there means the shell
+// has the weight master m_axi_wmem, whose read channels the same DDR model serves (its write channels must stay
+// idle: a write there is reported as a protocol error).
 #include "Vdut.h"
 #include "verilated.h"
 #include "tb_ports.h"
@@ -36,6 +38,8 @@
 #include <map>
 #include <random>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 namespace {
 
@@ -165,6 +169,27 @@ struct Stable {
     }
 };
 
+using Addr = std::remove_reference_t<decltype(std::declval<Vdut&>().m_axi_gmem_ARADDR)>;
+using Data = std::remove_reference_t<decltype(std::declval<Vdut&>().m_axi_gmem_RDATA)>;
+
+// One AXI4 master's read channels (AR, R): references to the model's ports, and what the DDR model holds for them.
+struct ReadPort {
+    CData &arvalid, &arready;
+    Addr& araddr;
+    CData &arlen, &arid, &arburst, &arsize, &rvalid, &rready, &rlast, &rid, &rresp;
+    Data& rdata;
+    std::deque<Burst> ar{};
+    bool r_valid = false;
+    Stable ar_stable{};
+};
+
+#define XF_READ_PORT(p)                                                                                        \
+    ReadPort {                                                                                                 \
+        top_.p##_ARVALID, top_.p##_ARREADY, top_.p##_ARADDR, top_.p##_ARLEN, top_.p##_ARID, top_.p##_ARBURST,   \
+            top_.p##_ARSIZE, top_.p##_RVALID, top_.p##_RREADY, top_.p##_RLAST, top_.p##_RID, top_.p##_RRESP,   \
+            top_.p##_RDATA                                                                                     \
+    }
+
 class Harness {
   public:
     Harness(const Options& o, Ddr& ddr)
@@ -268,26 +293,53 @@ class Harness {
     }
 
     void drive_ddr() {
-        top_.m_axi_gmem_ARREADY = !chance(ar_stall_);
+        gmem_.arready = !chance(ar_stall_);
         top_.m_axi_gmem_AWREADY = !chance(aw_stall_);
         top_.m_axi_gmem_WREADY = !aw_.empty() && !chance(w_stall_);
-        if (!r_valid_ && !ar_.empty() && ar_.front().ready_at <= cycle && !chance(r_gap_)) {
-            const Burst& b = ar_.front();
-            uint32_t w[(BEAT + 3) / 4] = {};
-            if (!b.decerr) ddr_.read_beat(b.addr + static_cast<uint64_t>(b.beat) * BEAT, w);
-            set_port(top_.m_axi_gmem_RDATA, w);
-            top_.m_axi_gmem_RRESP = b.decerr ? DECERR : 0;
-            top_.m_axi_gmem_RLAST = b.beat == b.len;
-            top_.m_axi_gmem_RID = b.id;
-            r_valid_ = true;
-        }
-        top_.m_axi_gmem_RVALID = r_valid_;
+        drive_read(gmem_);
+#if XF_WMEM
+        wmem_.arready = !chance(ar_stall_);
+        drive_read(wmem_);
+#endif
         b_valid_ = !b_.empty() && b_.front().ready_at <= cycle;
         if (b_valid_) {
             top_.m_axi_gmem_BRESP = b_.front().resp;
             top_.m_axi_gmem_BID = b_.front().id;
         }
         top_.m_axi_gmem_BVALID = b_valid_;
+    }
+
+    // The next read beat of one master: after its burst's latency, with random gaps.
+    void drive_read(ReadPort& p) {
+        if (!p.r_valid && !p.ar.empty() && p.ar.front().ready_at <= cycle && !chance(r_gap_)) {
+            const Burst& b = p.ar.front();
+            uint32_t w[(BEAT + 3) / 4] = {};
+            if (!b.decerr) ddr_.read_beat(b.addr + static_cast<uint64_t>(b.beat) * BEAT, w);
+            set_port(p.rdata, w);
+            p.rresp = b.decerr ? DECERR : 0;
+            p.rlast = b.beat == b.len;
+            p.rid = b.id;
+            p.r_valid = true;
+        }
+        p.rvalid = p.r_valid;
+    }
+
+    // One master's AR and R handshakes: accept a burst (checked, with its latency), retire a beat.
+    void sample_read(ReadPort& p) {
+        const uint64_t araddr = static_cast<uint64_t>(p.araddr);
+        p.ar_stable.check(ddr_, "AR", p.arvalid, p.arready, araddr ^ (uint64_t(p.arlen) << 56));
+        if (p.arvalid && p.arready) {
+            Burst b = accept("read", araddr, p.arlen, p.arid, p.arburst, p.arsize);
+            std::uniform_int_distribution<uint64_t> lat(rd_lat_min_, rd_lat_max_);
+            b.ready_at = cycle + lat(rng_);
+            p.ar.push_back(b);
+        }
+        if (p.r_valid && p.rready) {
+            p.r_valid = false;
+            Burst& b = p.ar.front();
+            if (!b.decerr) ddr_.bytes_read += BEAT;
+            if (b.beat++ == b.len) p.ar.pop_front();
+        }
     }
 
     bool legal(const char* dir, unsigned burst, unsigned size, uint64_t addr) {
@@ -306,21 +358,13 @@ class Harness {
     }
 
     void sample_ddr() {
-        const uint64_t araddr = static_cast<uint64_t>(top_.m_axi_gmem_ARADDR), awaddr = static_cast<uint64_t>(top_.m_axi_gmem_AWADDR);
-        ar_stable_.check(ddr_, "AR", top_.m_axi_gmem_ARVALID, top_.m_axi_gmem_ARREADY, araddr ^ (uint64_t(top_.m_axi_gmem_ARLEN) << 56));
+        sample_read(gmem_);
+#if XF_WMEM
+        sample_read(wmem_);
+        if (top_.m_axi_wmem_AWVALID || top_.m_axi_wmem_WVALID) ddr_.report(false, "m_axi_wmem writes (it only reads)");
+#endif
+        const uint64_t awaddr = static_cast<uint64_t>(top_.m_axi_gmem_AWADDR);
         aw_stable_.check(ddr_, "AW", top_.m_axi_gmem_AWVALID, top_.m_axi_gmem_AWREADY, awaddr ^ (uint64_t(top_.m_axi_gmem_AWLEN) << 56));
-        if (top_.m_axi_gmem_ARVALID && top_.m_axi_gmem_ARREADY) {
-            Burst b = accept("read", araddr, top_.m_axi_gmem_ARLEN, top_.m_axi_gmem_ARID, top_.m_axi_gmem_ARBURST, top_.m_axi_gmem_ARSIZE);
-            std::uniform_int_distribution<uint64_t> lat(rd_lat_min_, rd_lat_max_);
-            b.ready_at = cycle + lat(rng_);
-            ar_.push_back(b);
-        }
-        if (r_valid_ && top_.m_axi_gmem_RREADY) {
-            r_valid_ = false;
-            Burst& b = ar_.front();
-            if (!b.decerr) ddr_.bytes_read += BEAT;
-            if (b.beat++ == b.len) ar_.pop_front();
-        }
         if (top_.m_axi_gmem_AWVALID && top_.m_axi_gmem_AWREADY)
             aw_.push_back(accept("write", awaddr, top_.m_axi_gmem_AWLEN, top_.m_axi_gmem_AWID, top_.m_axi_gmem_AWBURST, top_.m_axi_gmem_AWSIZE));
         if (top_.m_axi_gmem_WVALID && top_.m_axi_gmem_WREADY) write_beat();
@@ -368,10 +412,14 @@ class Harness {
     uint64_t rd_lat_min_, rd_lat_max_, b_lat_;
     double r_gap_, ar_stall_, aw_stall_, w_stall_;
     uint64_t lite_timeout_;
-    std::deque<Burst> ar_, aw_;
+    ReadPort gmem_ = XF_READ_PORT(m_axi_gmem);
+#if XF_WMEM
+    ReadPort wmem_ = XF_READ_PORT(m_axi_wmem);
+#endif
+    std::deque<Burst> aw_;
     std::deque<Response> b_;
-    bool r_valid_ = false, b_valid_ = false;
-    Stable ar_stable_, aw_stable_;
+    bool b_valid_ = false;
+    Stable aw_stable_;
     LiteState lite_{};
     bool started_ = false, irq_seen_ = false;
     uint64_t start_cycle_ = 0, irq_cycle_ = 0;

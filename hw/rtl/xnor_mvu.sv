@@ -25,6 +25,14 @@ module xnor_mvu #(
     output logic                out0_V_TVALID,
     input  logic                out0_V_TREADY
 );
+    // weights from the rom (WEIGHT_FILE); a layer that streams its weights (FINN's mem_mode
+    // "external") instantiates mvu_core itself with WEIGHT_SOURCE "stream"
+    wire  [PE*SIMD-1:0] in1_V_TDATA  = '0;
+    wire  in1_V_TVALID = 1'b0;
+    /* verilator lint_off UNUSEDSIGNAL */
+    logic in1_V_TREADY;
+    /* verilator lint_on UNUSEDSIGNAL */
+
     mvu_core #(
         .MW(MW), .MH(MH), .PE(PE), .SIMD(SIMD), .XNOR(1'b1), .IBITS(1), .WBITS(1),
         .ACCBITS(ACCBITS), .NTHRES(NTHRES), .OBITS(OBITS), .ACTVAL(ACTVAL),

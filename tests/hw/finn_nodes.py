@@ -27,14 +27,15 @@ def _model(node, in_shape: tuple, out_shape: tuple, in_dt: BaseDataType,
 
 def mvau_model(mw: int, mh: int, pe: int, simd: int, idt: BaseDataType, wdt: BaseDataType,
                odt: BaseDataType, weights: np.ndarray, thresholds: np.ndarray | None,
-               tdt: BaseDataType | None, vecs: list[int], xnor: bool, actval: int = 0) -> ModelWrapper:
-    """A one-node MVAU graph (thresholds None = noActivation)."""
+               tdt: BaseDataType | None, vecs: list[int], xnor: bool, actval: int = 0,
+               mem_mode: str = "internal_decoupled") -> ModelWrapper:
+    """A one-node MVAU graph (thresholds None = noActivation; mem_mode "external": weights on a stream)."""
     inputs = ["inp", "weights"] + ([] if thresholds is None else ["thresh"])
     node = helper.make_node(
         "MVAU", inputs, ["outp"], domain=FINN_DOMAIN, backend="fpgadataflow", name="mvau0",
         MW=mw, MH=mh, PE=pe, SIMD=simd, inputDataType=idt.name, weightDataType=wdt.name,
         outputDataType=odt.name, ActVal=actval, binaryXnorMode=int(xnor),
-        noActivation=int(thresholds is None), numInputVectors=vecs)
+        noActivation=int(thresholds is None), numInputVectors=vecs, mem_mode=mem_mode)
     inits = {"weights": (weights, wdt)}
     if thresholds is not None:
         inits["thresh"] = (thresholds, tdt)

@@ -240,8 +240,9 @@ def lanes(dut) -> int:
     return len(dut.rd_m_axi_RDATA) // 8
 
 
-async def read_run(dut, addr: int, beats: int, seed: int, poisoned: range = range(0)) -> dict:
-    """One read-DMA run against a DDR model of random bytes, with random timing everywhere; what it saw."""
+async def read_run(dut, addr: int, beats: int, seed: int, poisoned: range = range(0), rounds: int = 1) -> dict:
+    """One read-DMA run (`beats` from `addr`, `rounds` times over) against a DDR model of random bytes, with random
+    timing everywhere; what it saw."""
     nbytes, max_burst = lanes(dut), CFG["max_burst"]
     ram = PoisonedRead(AxiReadBus.from_prefix(dut, "rd_m_axi"), dut.ap_clk, dut.ap_rst_n, reset_active_level=False,
                        size=1 << 16)
@@ -256,17 +257,17 @@ async def read_run(dut, addr: int, beats: int, seed: int, poisoned: range = rang
     handshakes(dut, "rd_m_axi_R", ["LAST"], lasts)
     pulses(dut, "rd_done", dones)
     pulses(dut, "rd_error", errors)
-    dut.rd_addr.value, dut.rd_beats.value = addr, beats
+    dut.rd_addr.value, dut.rd_beats.value, dut.rd_rounds.value = addr, beats, rounds
     await pulse(dut, "rd_start")
     got = bytearray()
-    while len(got) < beats * nbytes:
+    while len(got) < rounds * beats * nbytes:
         got.extend(await sink.read())
     await wait_for(dut, "rd_done")
     await ClockCycles(dut.ap_clk, 4)
-    plan = burst_plan(addr, beats, nbytes, max_burst)
+    plan = burst_plan(addr, beats, nbytes, max_burst) * rounds
     assert [(a, n + 1) for _, a, n, _, _ in ars] == plan
     assert all(size == nbytes.bit_length() - 1 and burst == 1 for *_, size, burst in ars)
-    assert bytes(got) == expected_read(data, addr, beats * nbytes, poisoned, nbytes)
+    assert bytes(got) == expected_read(data, addr, beats * nbytes, poisoned, nbytes) * rounds
     assert len(dones) == 1 and dones[0] > max(c for c, last in lasts if last)
     return {"ars": ars, "lasts": [c for c, last in lasts if last], "errors": errors, "plan": plan}
 
@@ -303,6 +304,15 @@ async def dma_read(dut) -> None:
     assert max(n for _, n in plan) == max_burst and plan[-1][1] < max_burst
     assert max_in_flight(seen["ars"], seen["lasts"]) >= 2, "bursts were not outstanding together"
     assert not seen["errors"]
+
+
+@cocotb.test()
+async def dma_read_rounds(dut) -> None:
+    """Repeat mode (the weight stream): the same bytes `rounds` times, each round's bursts split as one read's."""
+    nbytes, max_burst = lanes(dut), CFG["max_burst"]
+    await start_clock(dut, REG_INPUTS)
+    seen = await read_run(dut, 4 * PAGE - 2 * nbytes, max_burst + 3, seed=6, rounds=3)
+    assert len(seen["plan"]) == 3 * 3 and not seen["errors"]   # per round: to the page end, MAX_BURST, the rest
 
 
 @cocotb.test()
@@ -427,6 +437,43 @@ async def shell_run(dut) -> None:
     write_ram.bad = range(out_addr, out_addr + 16)
     await timed_run(dut, m)
     assert await m.read_dword(STATUS) == DONE | ERROR
+
+
+@cocotb.test()
+async def shell_run_weights(dut) -> None:
+    """A core whose layer streams its weights: m_axi_wmem reads the weight frame at WEIGHT_ADDR once per frame (a
+    page boundary inside it), with random timing; DDR out bit-exact with FINN in two runs; WEIGHT_BYTES; no
+    weight byte read beyond the frames' worth."""
+    case = np.load(Path(CFG["case"]))
+    await start_clock(dut, ["s_axi_control_AWVALID", "s_axi_control_WVALID", "s_axi_control_ARVALID",
+                            "s_axi_control_BREADY", "s_axi_control_RREADY"])
+    ram = AxiRamRead(AxiReadBus.from_prefix(dut, "m_axi_gmem"), dut.ap_clk, dut.ap_rst_n, reset_active_level=False,
+                     size=1 << 20)
+    out_ram = AxiRamWrite(AxiWriteBus.from_prefix(dut, "m_axi_gmem"), dut.ap_clk, dut.ap_rst_n,
+                          reset_active_level=False, mem=ram.mem, size=1 << 20)
+    w_ram = AxiRamRead(AxiReadBus.from_prefix(dut, "m_axi_wmem"), dut.ap_clk, dut.ap_rst_n, reset_active_level=False,
+                       size=1 << 16)
+    stall_channels([ram.ar_channel, ram.r_channel, out_ram.aw_channel, out_ram.w_channel, out_ram.b_channel,
+                    w_ram.ar_channel, w_ram.r_channel], seed=8, p=0.3)
+    w_bursts: list = []
+    handshakes(dut, "m_axi_wmem_AR", ["ADDR", "LEN"], w_bursts)
+    m = axil(dut)
+    assert await m.read_dword(W_BYTES) == CFG["weight_bytes"]
+    frames, in_addr, out_addr, w_addr = int(case["frames"]), 0x10000, 0x20000, 2 * PAGE - 16
+    out_bytes = frames * CFG["out_stride"]
+    ram.write(in_addr, case["ddr_in"].tobytes())
+    w_ram.write(w_addr, case["ddr_weights"].tobytes())
+    for reg, value in ((FRAMES, frames), (IN_LO, in_addr), (IN_HI, 0), (OUT_LO, out_addr), (OUT_HI, 0),
+                       (W_LO, w_addr), (W_HI, 0)):
+        await m.write_dword(reg, value)
+    for run in range(2):  # the second run starts the weight DMA and the trim of its padding afresh
+        ram.write(out_addr, b"\xee" * out_bytes)
+        await timed_run(dut, m)
+        assert ram.read(out_addr, out_bytes) == case["ddr_out"].tobytes(), f"run {run}: output differs from FINN"
+        assert await m.read_dword(STATUS) == DONE
+    beats = sum(n + 1 for _, _, n in w_bursts)
+    assert beats * len(dut.m_axi_wmem_RDATA) // 8 == 2 * frames * CFG["weight_bytes"]
+    assert {a for _, a, _ in w_bursts} == {w_addr, 2 * PAGE}, "weight reads outside the weight frame"
 
 
 async def timed_run(dut, m: AxiLiteMaster) -> dict:

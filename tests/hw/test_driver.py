@@ -305,6 +305,62 @@ def test_open_refuses_other_folders(tmp_path):
         driver.open(tmp_path, backend="fpga")
 
 
+class RegisterBackend:
+    """A backend of plain registers and numpy buffers: what the protocol writes and allocates, without a shell."""
+
+    def __init__(self, regs: dict[int, int], base: int = 0x1_2345_6000) -> None:
+        self.regs, self.base, self.buffers = dict(regs), base, []
+
+    def write(self, addr: int, value: int) -> None:
+        self.regs[addr] = value
+
+    def read(self, addr: int) -> int:
+        return self.regs.get(addr, 0)
+
+    def allocate(self, nbytes: int) -> SimBuffer:
+        buf = np.zeros(nbytes, np.uint8).view(SimBuffer)
+        buf.device_address = self.base + 0x1000 * len(self.buffers)
+        self.buffers.append(buf)
+        return buf
+
+    def wait(self, cycles: int) -> None:
+        """Nothing runs."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+W_LAYOUT = {"dtype": "INT2", "normal": [12, 6], "folded": [2, 9, 8], "word_bytes": 2, "words_per_frame": 18,
+            "stride": 40}   # test_shell_blocks' external MVAU on Pynq-Z2: 18 two-byte words, padded to 40 bytes
+
+
+def _weights_runtime() -> tuple[dict, dict[int, int]]:
+    """A runtime with a weight stream, and the registers of a shell that matches it."""
+    port = {"dtype": "UINT2", "normal": [1, 2, 12], "folded": [1, 2, 3, 4], "word_bytes": 1, "words_per_frame": 6,
+            "stride": 8}
+    runtime = {"in": port, "out": port, "weights": W_LAYOUT, "clock_mhz": 100, "build_id": "0123456789abcdef"}
+    regs = {Reg.MAGIC: driver.MAGIC, Reg.VERSION: driver.REGISTER_MAP_VERSION, Reg.BUILD_ID_LO: 0x89ABCDEF,
+            Reg.BUILD_ID_HI: 0x01234567, Reg.IN_STRIDE: 8, Reg.OUT_STRIDE: 8, Reg.WEIGHT_BYTES: 40}
+    return runtime, regs
+
+
+def test_weight_buffer_packed_and_addressed():
+    """load_weights packs the weight frame with words.pack into a buffer of WEIGHT_BYTES (zero padding) and writes
+    its 64-bit bus address to WEIGHT_ADDR; a shell whose WEIGHT_BYTES differs from runtime.json is refused."""
+    runtime, regs = _weights_runtime()
+    backend = RegisterBackend(regs)
+    acc = Accelerator(runtime, backend)
+    values = np.random.default_rng(0).integers(-2, 2, (2, 9, 8))
+    acc.load_weights(values)
+    (buf,) = backend.buffers
+    assert len(buf) == 40 and not buf[36:].any()
+    assert (backend.regs[Reg.WEIGHT_ADDR_HI], backend.regs[Reg.WEIGHT_ADDR_LO]) == (0x1, 0x2345_6000)
+    np.testing.assert_array_equal(words.unpack(np.asarray(buf[:36]).reshape(18, 2), "INT2", 8), values.reshape(18, 8))
+    for other in ({**runtime, "weights": None}, {**runtime, "weights": {**W_LAYOUT, "stride": 48}}):
+        with pytest.raises(XnorflowError, match="weight bytes"):
+            Accelerator(other, RegisterBackend(regs))
+
+
 def test_cli_sim_shell_and_deploy(builds, tmp_path, capsys):
     """`xnorflow sim BUILD --shell` adds the whole shell's line; `xnorflow deploy` writes the folder, or one line."""
     from xnorflow.cli import main

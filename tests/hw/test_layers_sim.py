@@ -1,13 +1,21 @@
-"""Verilator simulation of xnor_mvu, mvu and thresholding vs FINN's python execution, bit for bit."""
+"""Verilator simulation of xnor_mvu, mvu and thresholding vs FINN's python execution, bit for bit; mvu_core with its
+weights on a stream (FINN's mem_mode "external") against the same layer with them in its rom."""
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 import pytest
 from qonnx.core.datatype import DataType as DT
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
 
 from finn_nodes import finn_execute, mvau_model, thresholding_model
 from xnorflow.hw.folding import layer_cycles
+from xnorflow.errors import XnorflowError
 from xnorflow.hw.ops import layer_rtl
+from xnorflow.hw.ops.common import run_frames
+from xnorflow.hw.ops.mvau import WEIGHT_FILE, weight_stream
 from xnorflow.hw.ops.thresholds import search_stages
 from xnorflow.hw.streams import pack_words
 from xnorflow.hw.verilator import SimulationDeadlock, simulate
@@ -111,6 +119,43 @@ def test_matches_finn_with_gaps_and_stalls(rng, kind, index):
     build, cases = BUILDERS[kind]
     for seed in (1, 2):
         _check(*build(rng, cases[index]), seed=seed, in_gap=0.4, out_stall=0.4)
+
+
+def _with_mem_mode(model: ModelWrapper, mode: str) -> ModelWrapper:
+    """A copy of a one-MVAU model with FINN's mem_mode set to `mode`."""
+    other = ModelWrapper(copy.deepcopy(model.model))
+    getCustomOp(other.graph.node[0]).set_nodeattr("mem_mode", mode)
+    return other
+
+
+@pytest.mark.parametrize("kind,index", [("xnor", 0), ("mvu", 1)])
+def test_weight_stream_matches_rom(rng, kind, index):
+    """mem_mode "external": mvu_core fed the weight stream (the matrix once per input vector) gives the rom mode's
+    outputs, which are FINN's, at the rom mode's rate and with gaps on both inputs and output stalls."""
+    build, cases = BUILDERS[kind]
+    model, x = build(rng, cases[index])
+    ext = _with_mem_mode(model, "external")
+    node = ext.graph.node[0]
+    rom, stream = layer_rtl(model, model.graph.node[0]), layer_rtl(ext, node)
+    assert stream.design.top == "mvu_core" and WEIGHT_FILE not in stream.mem_files
+    assert [p.stream.name for p in stream.inputs] == ["in0_V", "in1_V"]
+    w = weight_stream(ext.get_initializer(node.input[1]), getCustomOp(node))
+    frames = [x, x[..., ::-1]]
+    (ys,), res = run_frames(rom, [[f] for f in frames])
+    np.testing.assert_array_equal(ys[0], finn_execute(model, x))
+    (ys_w,), res_w = run_frames(stream, [[f, w] for f in frames])
+    np.testing.assert_array_equal(ys_w, ys)
+    assert (res_w.first_out, res_w.last_out) == (res.first_out, res.last_out)
+    (ys_gaps,), _ = run_frames(stream, [[f, w] for f in frames], seed=3, in_gap=0.4, out_stall=0.4)
+    np.testing.assert_array_equal(ys_gaps, ys)
+
+
+def test_unsupported_mem_mode_is_one_line(rng):
+    """A mem_mode our RTL does not implement (FINN's "dynamic") stops with one line naming the layer."""
+    model, _ = _mvu_model(rng, MVU_CASES[0])
+    dyn = _with_mem_mode(model, "dynamic")
+    with pytest.raises(XnorflowError, match=r"mvau0 \(MVAU\): mem_mode 'dynamic' is not supported"):
+        layer_rtl(dyn, dyn.graph.node[0])
 
 
 def test_deadlock_reports_stalled_streams(rng):

