@@ -221,7 +221,8 @@ class WeightShell:
         (w_port,) = self.st.weight_ports.values()
         return {"in": layout(self.st.in_port, self.entry["in"]), "out": layout(self.st.out_port, self.entry["out"]),
                 "weights": layout(w_port, self.entry["weights"]), "clock_mhz": 100, "build_id": self.entry["build_id"],
-                "cycles_per_frame": max(self.st.cycles.values())}
+                "cycles_per_frame": max(self.st.cycles.values()), "board": "Pynq-Z2",
+                "axi_bits": self.entry["axi_bits"]}
 
     def weight_values(self) -> np.ndarray:
         """The layer's weight frame: its weight stream's values in FINN's folded shape of input 1."""
