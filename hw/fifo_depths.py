@@ -14,8 +14,10 @@ bound's period, so a consumer that uses its input in bursts (padding rows, windo
 vector per output tile) needs a FIFO holding the spread of its lag behind an even stream
 (rate_depths), and the fork of a shortcut runs ahead of the join by the sum of the layers' lags on
 the slower branch, which the other branch's FIFO must hold (rate_join_depths). THROUGHPUT_SLACK
-words on top absorb the pipelines' own latency, and a branch's threshold searches (threshold_search.sv:
-K stages where one compare stage was) add their extra cycles to the other branches' FIFOs.
+words on top absorb the fork's and the join's own latency; every hop on a branch (a layer's pipeline register
+and the FIFO in front of it, HOP_CYCLES) and its threshold searches (threshold_search.sv: K stages where one
+compare stage was) add their cycles to the other branches' FIFOs, which must hold the words that arrive
+meanwhile (at most one a cycle).
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from xnorflow.hw.ops.common import LayerRTL, Port
 from xnorflow.hw.ops.thresholds import search_latency
 
 THROUGHPUT_SLACK = 8
+HOP_CYCLES = 2  # latency of one layer on a branch: its output register and the FIFO in front of it
 RATE_SLACK = 2
 
 
@@ -56,7 +59,7 @@ def _through(fork_need: np.ndarray, needed: np.ndarray) -> np.ndarray:
 
 def fork_needs(model: ModelWrapper, layers: dict, fork) -> tuple[dict[str, np.ndarray], dict[str, int]]:
     """For every stream downstream of `fork`: fork words needed before each of its words, and the
-    threshold-search latency on the way."""
+    pipeline latency on the way (cycles: hops and threshold searches)."""
     out = {t: np.arange(1, layers[fork.name].outputs[0].words + 1) for t in fork.output}
     lat = dict.fromkeys(fork.output, 0)
     nodes = hw_nodes(model)
@@ -68,7 +71,8 @@ def fork_needs(model: ModelWrapper, layers: dict, fork) -> tuple[dict[str, np.nd
         rtl = layers[node.name]
         arr = np.max([_through(out[t], need(model, node, rtl, i)) for i, t in reach], axis=0)
         out |= {t: arr for t in node.output}
-        lat |= dict.fromkeys(node.output, max(lat[t] for _, t in reach) + search_latency(rtl.design.params))
+        lat |= dict.fromkeys(node.output, max(lat[t] for _, t in reach) + HOP_CYCLES
+                                       + search_latency(rtl.design.params))
     return out, lat
 
 
