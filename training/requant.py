@@ -10,9 +10,11 @@ its arrows with a tolerance), so this module makes one. After training, per chan
 
 - affine to a grid (BN after a binary or 8-bit conv): (a, b) -> (n/q, (j + c)/q), c = 1/2 for even q, else 0.
   Then a k + b = (n k + j + c)/q is never within 1/(2q) of a .5 boundary, and no boundary within 1/(2n) of an
-  integer k, for every integer k; q is bounded so that 1/(2q) exceeds float32 noise (`NOISE`) of the largest
-  term, and n/q is the best such approximation of a (the integer requantizer of Jacob et al., CVPR 2018,
-  with a rational instead of a dyadic multiplier);
+  integer k, for every integer k; q is bounded so that 1/(2q) exceeds twice the float32 noise (`SNAP_MARGIN`)
+  of the largest term, and n/q is the best such approximation of a (the integer requantizer of Jacob et al.,
+  CVPR 2018, with a rational instead of a dyadic multiplier). Twice, because FINN's integer threshold
+  t = (boundary - b) / a is a float32 value with noise of its own: a margin of one NOISE left thresholds near
+  the top of a wide popcount (bireal18-cifar's 3x3x512 convs, |t| ~ 2837) that close to an integer;
 - affine through zero (R2B's scale and PReLU, Eq. 3): the same with b = 0 and odd q;
 - sign of an affine of grid codes (RSign's shift, ReActNet Eq. 1; R2B's BN before the sign): the zero crossing
   moves to the middle between its two codes, which leaves the function of every code unchanged;
@@ -35,6 +37,7 @@ from xnorflow.training.models.reactnet import ReActBlock
 from xnorflow.training.models.real2bin import Real2BinBlock
 
 NOISE = 2.0 ** -20  # float32 error of a few chained ops, relative to the largest term (8 ulps of 2^-23)
+SNAP_MARGIN = 2.0 * NOISE  # distance kept between a k + b and a boundary, relative to the largest term
 MARGIN = 2.0 ** -12  # RPReLU: distance kept between any code's value and a rounding boundary, in grid steps
 
 
@@ -74,7 +77,7 @@ def best_fraction(a: np.ndarray, q_max: np.ndarray, odd: bool) -> tuple[np.ndarr
 def lattice(a: np.ndarray, b: np.ndarray, top: float, odd: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(a', b', unsafe): a' = n/q nearest a, b' = (j + c)/q nearest b (b' = 0 with odd q when b is 0)."""
     largest = top + np.abs(b)
-    q_max = np.maximum(1.0, np.floor(1.0 / (2.0 * NOISE * largest)))
+    q_max = np.maximum(1.0, np.floor(1.0 / (2.0 * SNAP_MARGIN * largest)))
     if odd:
         q_max = np.where(q_max % 2 == 0, q_max - 1, q_max)
     n, q = best_fraction(a, q_max, odd)

@@ -149,6 +149,23 @@ def test_cifar_models_build(tmp_path, name):
     assert rep["hw_layers"] > 0
 
 
+def test_wide_binary_conv_snapped_without_near_ties(tmp_path):
+    """bireal18-cifar's 142 near ties at a tiny input: a 3x3x512 binary conv (fan-in 4608) at initial weights. FINN's
+    thresholds near the top of its popcount (|t| ~ 2837) carry float32 noise of their own, so snapping keeps twice
+    the noise (training/requant.SNAP_MARGIN; 51 near ties with one): none left, every arrow exact."""
+    from xnorflow.training.models.bireal import BiRealBlock
+    from xnorflow.training.models.staged import StagedNet
+
+    spec = QuantSpec()
+    torch.manual_seed(0)
+    wide = StagedNet([(512, 1)], (512, 3, 1, False), 1, 10, spec, lambda i, o, s: BiRealBlock(i, o, s, spec))
+    model = pipeline.inference_model(wide, spec)[0]
+    export(model, (1, 1, 8, 8), tmp_path / "m.onnx")
+    assert build_hw_graph(tmp_path / "m.onnx", tmp_path / "build")["near_ties"] == 0
+    arrows = verify(model, tmp_path / "build", random_frames((1, 1, 8, 8), 8, 2.0 ** -6, seed=0))
+    assert exact(arrows), [str(a) for a in arrows]
+
+
 def test_near_ties_of_an_unsnapped_model_are_reported(tmp_path, capsys, bireal_on_boundary):
     """A BN putting popcount 40 of every channel 3e-6 of a grid step off a boundary: counted and warned about in
     the report; the same model snapped has none."""

@@ -5,7 +5,7 @@ import torch
 
 from xnorflow.training.layers import QuantSpec
 from xnorflow.training.models.registry import build_model
-from xnorflow.training.requant import (MARGIN, NOISE, bn_affine, conv_accumulator, lattice, least_shift,
+from xnorflow.training.requant import (MARGIN, NOISE, SNAP_MARGIN, bn_affine, conv_accumulator, lattice, least_shift,
                                        snap_requantizers)
 
 pytestmark = pytest.mark.fast  # the everyday tier: `make test-fast`
@@ -28,7 +28,7 @@ def test_lattice_keeps_every_integer_off_the_boundaries():
     k = np.arange(-20000, 20001)[None, :]
     u = a_new[:, None] * k + b_new[:, None]
     live = np.abs(u) <= TOP  # only values inside the grid are rounded
-    assert (boundary_distance(u)[live] >= NOISE * (TOP + np.abs(b))[:, None].repeat(k.size, 1)[live]).all()
+    assert (boundary_distance(u)[live] >= SNAP_MARGIN * (TOP + np.abs(b))[:, None].repeat(k.size, 1)[live]).all()
     assert np.max(np.abs(a_new - a) / np.abs(a)) < 1e-2
     assert np.max(np.abs(b_new - b)) <= 0.5
 
