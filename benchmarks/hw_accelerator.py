@@ -1,6 +1,6 @@
-"""Stitched accelerators in Verilator: cycles/frame vs the analytical bound (target <= 1.05) for every
-buildable tiny model at the demo's folding and for bireal18-cifar fitted to a board (over a few frames,
-as `xnorflow build --target sim` reports it, and in steady state), and simulated cycles per second
+"""Stitched accelerators in Verilator: cycles/frame vs the analytical bound (target <= 1.02) for every
+buildable tiny model at the demo's folding and for bireal18-cifar fitted to a board (as `xnorflow build
+--target sim` reports it, frames F+1..2F, and over many more frames), and simulated cycles per second
 (target >= 1 M for the demo design, tiny-bireal at folding 4000), compile excluded.
 
     .venv/bin/python benchmarks/hw_accelerator.py [--models ...] [--board Pynq-Z2] [--steady-frames 100]

@@ -110,8 +110,9 @@ def check_equal(ys: np.ndarray, refs: np.ndarray, what: str) -> None:
 
 
 def steady_cycles(st: Build, xs: np.ndarray, full: SimResult) -> float:
-    """Cycles per frame once the pipeline is full: over the second half of a run of the frames twice (`full` ran
-    them once). Its FIFOs fill over the first frames, which take longer; the timing does not depend on the data."""
+    """Cycles per frame once the pipeline is full: the frames run twice in a row, the last output less `full`'s
+    (the frames once), over their count. The FIFOs fill over the first frames, which take longer; the timing
+    does not depend on the data."""
     _, twice = run_design(st, np.concatenate([xs, xs]))
     return (twice.last_out - full.last_out) / len(xs)
 

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "build_flows"))
 import probes  # noqa: E402
 from probes import randomize_bn  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))  # finn_bnn_pynq: FINN's TFC at finn-examples' folding
 
 
 FOLDING = "6000"  # cycles/frame: small RTL, so the one Verilator compile per model stays short
