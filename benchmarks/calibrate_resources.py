@@ -6,7 +6,9 @@
    kind, PE/SIMD 1..64, NTHRES 0/1/3/255, rom and weight stream; every data-movement op; stream FIFOs), synthesised
    one by one (hw/synth.py); per model key a non-negative least-squares fit of LUT + LUTRAM on the op's terms.
 
-    .venv/bin/python benchmarks/calibrate_resources.py [--jobs 2]
+    .venv/bin/python benchmarks/calibrate_resources.py [--jobs 2] [--refit]
+
+--refit runs no Yosys: it refits the committed JSON's grid counts (after a change of terms, not of RTL).
 
 Rerun it whenever the RTL changes; the held-out check is benchmarks/resource_heldout.py.
 """
@@ -166,10 +168,41 @@ def write(block_ram: dict, luts: dict, grid_fit: dict) -> None:
     resource_model.calibration.cache_clear()
 
 
+def fit_and_write(block_ram: dict, points: list) -> dict:
+    """Fit every model key on its grid points, write the JSON (with each point's Yosys and model LUTs)."""
+    luts = {key: resource_model.fit([(terms, lut) for k, terms, lut, _ in points if k == key])
+            for key in sorted({p[0] for p in points})}
+    write(block_ram, luts, {})
+    grid_fit = {label: {"yosys": lut, "model": resource_model.predict(key, terms)}
+                for key, terms, lut, label in points}
+    write(block_ram, luts, grid_fit)
+    return {"block_ram": block_ram, "luts": luts, "grid_points": len(points), "grid_fit": grid_fit}
+
+
+def refit() -> None:
+    """Refit on the committed grid's Yosys counts with the current terms (no synthesis)."""
+    old = resource_model.calibration()
+    points = []
+    for model in [make() for make in GRID]:
+        node = hw_nodes(model)[0]
+        op = op_of(node)
+        rtl = op.rtl(model, node)
+        key, terms, _, label = layer_point(op, rtl, {"lut": 0, "lutram": 0})
+        points.append((key, terms, old["grid_fit"][label]["yosys"], label))
+    for w, d in FIFOS:
+        key, terms, _, label = fifo_point(w, d, {"lut": 0, "lutram": 0})
+        points.append((key, terms, old["grid_fit"][label]["yosys"], label))
+    record("calibrate_resources_refit", fit_and_write(old["block_ram"], points))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=2, help="Yosys runs at a time")
+    parser.add_argument("--refit", action="store_true", help="refit the committed grid counts, no Yosys")
     args = parser.parse_args()
+    if args.refit:
+        refit()
+        return
     cpu, kinds = cpu_seconds(), ("rom", "ram", "async")
     shapes = [(k, d, w) for k in kinds for d, w in MEMORY_SHAPES]
     models = [make() for make in GRID]
@@ -182,16 +215,7 @@ def main() -> None:
         block_ram = {k: block_ram_rule({(d, w): on for (kk, d, w), on in found.items() if kk == k}) for k in kinds}
         write(block_ram, {}, {})
         points = [layer_point(*x) for x in layers] + [fifo_point(*f, r) for f, r in zip(FIFOS, fifos)]
-    luts, grid_fit = {}, {}
-    for key in sorted({p[0] for p in points}):
-        rows = [(terms, lut) for k, terms, lut, _ in points if k == key]
-        luts[key] = resource_model.fit(rows)
-    write(block_ram, luts, {})
-    for key, terms, lut, label in points:
-        grid_fit[label] = {"yosys": lut, "model": resource_model.predict(key, terms)}
-    write(block_ram, luts, grid_fit)
-    record("calibrate_resources", {"block_ram": block_ram, "luts": luts, "grid_points": len(points),
-                                   "grid_fit": grid_fit, "cpu_s": round(cpu_seconds() - cpu, 1)})
+    record("calibrate_resources", fit_and_write(block_ram, points) | {"cpu_s": round(cpu_seconds() - cpu, 1)})
 
 
 if __name__ == "__main__":

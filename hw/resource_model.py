@@ -118,8 +118,10 @@ def fit(rows: list[tuple[dict[str, float], float]]) -> dict[str, float]:
 
 
 def fifo_terms(width: int, depth: int) -> dict[str, float]:
-    """LUT terms of a stream_fifo.sv of `depth` words of `width` bits (an asynchronous-read LUT RAM)."""
-    return {"base": 1.0, "stream_bits": 2.0 * width} | memory_terms([Memory(depth, width, "async")])
+    """LUT terms of a stream_fifo.sv of `depth` words of `width` bits: an asynchronous-read LUT RAM, and its
+    pointers and count (address bits)."""
+    return {"base": 1.0, "stream_bits": 2.0 * width, "pointer_bits": float(max(depth - 1, 1).bit_length())} | \
+        memory_terms([Memory(depth, width, "async")])
 
 
 def fifo_luts(width: int, depth: int) -> int:

@@ -22,11 +22,11 @@ from xnorflow.hw.synth import synthesize
 @dataclass(frozen=True)
 class Headroom:
     """Shares of a board's LUTs, DSPs and block RAM a fitted folding may use; the rest is for routing and the PYNQ
-    shell."""
+    shell (which uses no block RAM)."""
 
     lut: float = 0.70
     dsp: float = 0.80
-    bram: float = 0.90
+    bram: float = 1.00
 
 
 @dataclass(frozen=True)
