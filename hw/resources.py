@@ -1,12 +1,14 @@
-"""Resources of a stitched design: a quick LUT and DSP model for fitting a folding to a board, and Yosys
-counts per layer and for the whole design checked against the board's budget.
+"""Resources of a stitched design: a quick LUT, DSP and block-RAM model for fitting a folding to a budget (a
+board less its headroom, or absolute figures), and Yosys counts per layer and for the whole design checked
+against the board.
 
-The model exists because folding search tries many foldings and Yosys takes seconds per layer; each
-op's model (hw/ops/) has constants from Yosys runs of our modules (benchmarks/hw_lut_per_lane.py). The
-verdict on a board always comes from Yosys, never from the model.
+The model exists because folding search tries many foldings and Yosys takes seconds per layer; each op's
+terms and memories (hw/ops/) go through the model calibrated against Yosys (hw/resource_model.py,
+benchmarks/calibrate_resources.py). The verdict on a board always comes from Yosys, never from the model.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from qonnx.core.modelwrapper import ModelWrapper
@@ -19,15 +21,38 @@ from xnorflow.hw.synth import synthesize
 
 @dataclass(frozen=True)
 class Headroom:
-    """Shares of a board's LUTs and DSPs a fitted folding may use; the rest is for routing and the PYNQ shell."""
+    """Shares of a board's LUTs, DSPs and block RAM a fitted folding may use; the rest is for routing and the PYNQ
+    shell (which uses no block RAM)."""
 
     lut: float = 0.70
     dsp: float = 0.80
+    bram: float = 1.00
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Absolute resources a fitted folding may use: LUTs (logic + LUT RAM), DSP48s, RAMB36 units."""
+
+    lut: float
+    dsp: float = math.inf
+    bram36: float = math.inf
+
+
+def budget_of(b: Board | Budget, headroom: Headroom) -> Budget:
+    """The budget itself, or a board's resources times the headroom's shares."""
+    if isinstance(b, Budget):
+        return b
+    return Budget(headroom.lut * b.lut, headroom.dsp * b.dsp, headroom.bram * b.bram36)
+
+
+def estimate_layers(model: ModelWrapper) -> dict[str, dict[str, float]]:
+    """Modelled LUTs, RAMB36 and DSPs per HW layer of a folded graph (each op's calibrated model)."""
+    return {node.name: op_of(node).estimate(model, node) for node in hw_nodes(model)}
 
 
 def estimate_luts(model: ModelWrapper) -> dict[str, int]:
-    """Modelled LUTs per HW layer of a folded graph (each op's LUT model)."""
-    return {node.name: op_of(node).luts(model, node) for node in hw_nodes(model)}
+    """Modelled LUTs per HW layer of a folded graph."""
+    return {name: int(e["lut"]) for name, e in estimate_layers(model).items()}
 
 
 def synth_layers(stitched) -> dict[str, dict]:
@@ -83,21 +108,21 @@ def memory_verdict(weight_bits: int, table_bits: int, b: Board) -> str | None:
             f"(--board), a smaller model, or --target rtl/sim to simulate it")
 
 
-def modelled_use(model: ModelWrapper) -> dict[str, int]:
-    """Modelled LUTs and DSPs of all layers."""
-    nodes = hw_nodes(model)
-    return {"lut": sum(estimate_luts(model).values()),
-            "dsp": sum(op_of(n).dsps(model, n) for n in nodes)}
+def modelled_use(model: ModelWrapper) -> dict[str, float]:
+    """Modelled LUTs, DSPs and RAMB36 of all layers."""
+    layers = estimate_layers(model).values()
+    return {k: sum(e[k] for e in layers) for k in ("lut", "dsp", "bram36")}
 
 
-def within(model: ModelWrapper, b: Board, headroom: Headroom) -> bool:
-    """True if the modelled LUTs and DSPs stay inside the board's budget less the headroom."""
-    use = modelled_use(model)
-    return use["lut"] <= headroom.lut * b.lut and use["dsp"] <= headroom.dsp * b.dsp
+def within(model: ModelWrapper, b: Board | Budget, headroom: Headroom = Headroom()) -> bool:
+    """True if the modelled LUTs, DSPs and block RAM stay inside the budget (a board less the headroom)."""
+    use, limit = modelled_use(model), budget_of(b, headroom)
+    return use["lut"] <= limit.lut and use["dsp"] <= limit.dsp and use["bram36"] <= limit.bram36
 
 
-def fit_board(model: ModelWrapper, b: Board, headroom: Headroom = Headroom()) -> ModelWrapper:
-    """The fastest folding (cycles/frame target, shrinking by 1.25x) whose modelled LUTs and DSPs fit the budget."""
+def fit_board(model: ModelWrapper, b: Board | Budget, headroom: Headroom = Headroom()) -> ModelWrapper:
+    """The fastest folding (cycles/frame target, shrinking by 1.25x) whose modelled LUTs, DSPs and block RAM fit
+    the budget: a board less the headroom, or an absolute Budget."""
     best = bound = analytical_bound(fold_for_cycles(model, 2 ** 62))
     while bound > 1:
         target = max(int(bound / 1.25), 1)

@@ -13,7 +13,8 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
 from xnorflow.hw.ops.channelwise_lut import ChannelwiseLUT
-from xnorflow.hw.ops.common import HWOp, LayerRTL, fail, uses_dsp
+from xnorflow.hw.ops.common import HWOp, LayerRTL, dsp_product, fail, uses_dsp
+from xnorflow.hw.resource_model import Memory
 from xnorflow.hw.streams import operand_kind
 
 
@@ -64,6 +65,17 @@ class ChannelGateMulOp(HWOp):
     op_type = "ChannelGateMul"
     folding = (("PE", "NumChannels"),)
     modules = {"channel_gate_mul": ("skid_buffer.sv", "operand_decode.sv", "channel_gate_mul.sv")}
+
+    def terms(self, rtl: LayerRTL) -> dict[str, float]:
+        """Stream bits, a base and the PE products in LUTs (none where they go to DSP48s)."""
+        p = rtl.design.params
+        dsp = dsp_product(p["IBITS"], p["IKIND"] != 0, p["GBITS"], p["GKIND"] != 0)
+        return super().terms(rtl) | {"lut_lanes": 0.0 if dsp else float(p["PE"] * p["IBITS"] * p["GBITS"])}
+
+    def memories(self, rtl: LayerRTL) -> list[Memory]:
+        """The gate vector: C/PE words of PE gates, read without a register."""
+        p = rtl.design.params
+        return [Memory(p["C"] // p["PE"], p["PE"] * p["GBITS"], "async")]
 
     def dsps(self, model: ModelWrapper, node) -> int:
         """A DSP48 per lane where Yosys maps the product to one."""

@@ -17,6 +17,7 @@ from qonnx.custom_op.registry import getCustomOp
 
 from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp
 from xnorflow.hw.ops.common import HWOp, LayerRTL, fail
+from xnorflow.hw.resource_model import Memory
 from xnorflow.hw.streams import mem_file, unpack_words
 
 LUT_FILE = "lut"
@@ -125,6 +126,11 @@ class ChannelwiseLUTOp(HWOp):
     op_type = "ChannelwiseLUT"
     folding = (("PE", "NumChannels"),)
     modules = {"channelwise_lut": ("skid_buffer.sv", "rom.sv", "channel_fold.sv", "channelwise_lut.sv")}
+
+    def memories(self, rtl: LayerRTL) -> list[Memory]:
+        """Each lane's rom: its C/PE channels' tables of 2^IBITS entries."""
+        p = rtl.design.params
+        return [Memory((p["C"] // p["PE"]) << p["IBITS"], p["OBITS"], "rom") for _ in range(p["PE"])]
 
     def rtl(self, model: ModelWrapper, node) -> LayerRTL:
         """channelwise_lut with one ROM file per lane."""

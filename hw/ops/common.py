@@ -5,7 +5,8 @@ ops keep.
 An op (one module of this package each) is FINN's op-with-its-backends habit in our own shape: the python
 execution that is the reference (FINN's HWCustomOp, or ours for ops FINN lacks), its folding attributes and
 what each must divide, its cycle model (folded cycles per frame, and word-level input `need` for FIFO
-sizing), its RTL instantiation (module, parameters, memory files) and its LUT model, side by side.
+sizing), its RTL instantiation (module, parameters, memory files) and its resource model's terms and memories
+(fitted to Yosys: hw/resource_model.py), side by side.
 """
 from __future__ import annotations
 
@@ -18,11 +19,11 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
 from xnorflow.errors import XnorflowError
+from xnorflow.hw import resource_model
+from xnorflow.hw.resource_model import Memory
 from xnorflow.hw.streams import pack_words, unpack_words
 from xnorflow.hw.verilator import RTL_DIR, Design, SimResult, Stream, simulate
 
-LUT_PER_STREAM_BIT = 2.0    # data-movement layers: registers and muxes per word bit (Yosys, benchmarks/)
-LAYER_BASE = 40             # counters and handshakes of any layer
 DSP_MIN_BITS = 9            # Yosys maps a multiply to a DSP48 from a 9-bit product (signed operand widths)
 
 
@@ -124,11 +125,15 @@ def port(inst, name: str, index: int, output: bool) -> Port:
     return Port(Stream(name, dtype.bitwidth() * folded[-1]), dtype, folded, normal)
 
 
+def dsp_product(abits: int, asigned: bool, bbits: int, bsigned: bool) -> bool:
+    """True if Yosys (synth_xilinx) maps an abits x bbits product to a DSP48: both multi-bit, product >= 9 bits
+    (an unsigned operand counts one bit more)."""
+    return min(abits, bbits) > 1 and abits + (not asigned) + bbits + (not bsigned) >= DSP_MIN_BITS
+
+
 def uses_dsp(a: BaseDataType, b: BaseDataType) -> bool:
-    """True if Yosys (synth_xilinx) maps the product a x b to a DSP48: both multi-bit, product >= 9 bits."""
-    def width(d: BaseDataType) -> int:
-        return d.bitwidth() + (0 if d.signed() else 1)
-    return min(a.bitwidth(), b.bitwidth()) > 1 and width(a) + width(b) >= DSP_MIN_BITS
+    """dsp_product of two data types."""
+    return dsp_product(a.bitwidth(), a.signed(), b.bitwidth(), b.signed())
 
 
 def words(shape, fold: int) -> int:
@@ -177,11 +182,35 @@ class HWOp(ABC):
         """Input words the layer buffers beyond what its outputs need (a line buffer's spare rows)."""
         return 0
 
+    def model_key(self, rtl: LayerRTL) -> str:
+        """The calibrated LUT model of a layer's design: its module."""
+        return rtl.design.top
+
+    def model_keys(self) -> tuple[str, ...]:
+        """Every model_key this op's layers can have (each must be in the calibration)."""
+        return tuple(self.modules)
+
+    def terms(self, rtl: LayerRTL) -> dict[str, float]:
+        """Structural LUT terms: a base (counters, handshakes) and the bits of every stream word in and out."""
+        return {"base": 1.0, "stream_bits": float(sum(p.stream.bits for p in rtl.inputs + rtl.outputs))}
+
+    def memories(self, rtl: LayerRTL) -> list[Memory]:
+        """The memories the design infers: none (registers only)."""
+        return []
+
+    def model_terms(self, rtl: LayerRTL) -> dict[str, float]:
+        """terms() and the LUT terms of the memories that stay in LUTs."""
+        return self.terms(rtl) | resource_model.memory_terms(self.memories(rtl))
+
+    def estimate(self, model: ModelWrapper, node) -> dict[str, float]:
+        """Modelled LUTs (logic + LUT RAM, the calibrated model), block RAM (RAMB36 units) and DSP48s."""
+        rtl = self.rtl(model, node)
+        return {"lut": resource_model.predict(self.model_key(rtl), self.model_terms(rtl)),
+                "bram36": resource_model.bram36(self.memories(rtl)), "dsp": self.dsps(model, node)}
+
     def luts(self, model: ModelWrapper, node) -> int:
-        """LUT model: registers and muxes per stream bit."""
-        inst = getCustomOp(node)
-        bits = self.fold(node) * max(inst.get_input_datatype(0).bitwidth(), inst.get_output_datatype(0).bitwidth())
-        return int(LUT_PER_STREAM_BIT * bits) + LAYER_BASE
+        """Modelled LUTs (logic + LUT RAM) of the node's design, from its calibrated model."""
+        return int(self.estimate(model, node)["lut"])
 
     def dsps(self, model: ModelWrapper, node) -> int:
         """DSP48 model: none (data movement)."""

@@ -19,6 +19,11 @@ class LabelSelectOp(HWOp):
     modules = {"label_select": ("skid_buffer.sv", "operand_decode.sv", "label_select.sv")}
     accumulates = True
 
+    def terms(self, rtl: LayerRTL) -> dict[str, float]:
+        """Stream bits, a base and the insertion network: PE x K compare-and-keep cells of a value and its index."""
+        p = rtl.design.params
+        return super().terms(rtl) | {"insert_bits": float(p["PE"] * p["K"] * (p["IBITS"] + p["LABELS"].bit_length()))}
+
     def rtl(self, model: ModelWrapper, node) -> LayerRTL:
         """label_select."""
         self.check_folding(node)

@@ -14,18 +14,15 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
 from xnorflow.errors import XnorflowError
-from xnorflow.hw.ops.common import LAYER_BASE, HWOp, LayerRTL, uses_dsp
-from xnorflow.hw.ops.thresholds import THRESH_FILE, clip_thresholds, threshold_mem_files
+from xnorflow.hw.ops.common import HWOp, LayerRTL, dsp_product, uses_dsp
+from xnorflow.hw.ops.thresholds import (THRESH_FILE, clip_thresholds, compare_bits, threshold_mem_files,
+                                        threshold_memories)
+from xnorflow.hw.resource_model import Memory
 from xnorflow.hw.streams import mem_file, operand_kind, signed_type
 
 WEIGHT_FILE = "weights.mem"
 EXTERNAL = "external"       # FINN's mem_mode whose weights stream in on in1_V
 ROM_MODES = ("internal_embedded", "internal_decoupled")   # FINN's mem_modes that keep the weights on chip
-XNOR_LUT_PER_LANE = 3.8     # measured (benchmarks/hw_lut_per_lane.py): xnor_mvu, popcount and control included
-# mvu lanes, measured with Yosys synth_xilinx on MW=24 MH=8 PE=4 SIMD=8 (LUTs less the layer base, per lane):
-MUL_LUT_PER_BIT2 = 3.2      # a multiply in LUTs: per (input bits x weight bits); UINT4xINT2 .. INT4xINT4
-SELECT_LUT_PER_BIT = 1.95   # a 1-bit operand's select (v, -v or 0) and its adder: per product bit
-DSP_LUT_PER_BIT = 0.45      # a multiply in a DSP48: the adder tree per product bit
 _CORE = ("adder_tree.sv", "skid_buffer.sv", "rom.sv", "operand_decode.sv", "threshold_search.sv",
          "dot_xnor.sv", "dot_mul.sv", "mvu_core.sv")
 
@@ -45,6 +42,17 @@ def acc_range(inst, xnor: bool) -> tuple[int, int]:
     idt, wdt = inst.get_input_datatype(0), inst.get_input_datatype(1)
     prods = [a * b for a in (idt.min(), idt.max()) for b in (wdt.min(), wdt.max())]
     return int(mw * min(prods)), int(mw * max(prods))
+
+
+def product_kind(p: dict) -> str:
+    """How mvu_core.sv computes a lane's product from its parameters: xnor, select (a 1-bit operand), dsp (Yosys
+    maps it to a DSP48) or lut (a multiply in LUTs)."""
+    ibits, wbits = p.get("IBITS", 1), p.get("WBITS", 1)
+    if p["XNOR"] if "XNOR" in p else "IKIND" not in p:
+        return "xnor"
+    if min(ibits, wbits) == 1:
+        return "select"
+    return "dsp" if dsp_product(ibits, p["IKIND"] != 0, wbits, p["WKIND"] != 0) else "lut"
 
 
 def weight_rows(weights: np.ndarray, inst, xnor: bool) -> np.ndarray:
@@ -93,21 +101,35 @@ class MVAUOp(HWOp):
         p, k = rtl.design.params, np.arange(rtl.outputs[0].words)
         return (k // (p["MH"] // p["PE"]) + 1) * (p["MW"] // p["SIMD"])
 
-    def luts(self, model: ModelWrapper, node) -> int:
-        """PE x SIMD lanes at the measured LUTs per lane: XNOR, select, DSP adder tree or LUT multiply."""
-        inst = getCustomOp(node)
-        lanes = inst.get_nodeattr("PE") * inst.get_nodeattr("SIMD")
-        idt, wdt = inst.get_input_datatype(0), inst.get_input_datatype(1)
-        product_bits = idt.bitwidth() + wdt.bitwidth() + 2
-        if is_xnor(inst):
-            per_lane = XNOR_LUT_PER_LANE
-        elif min(idt.bitwidth(), wdt.bitwidth()) == 1:
-            per_lane = SELECT_LUT_PER_BIT * product_bits
-        elif uses_dsp(idt, wdt):
-            per_lane = DSP_LUT_PER_BIT * product_bits
-        else:
-            per_lane = MUL_LUT_PER_BIT2 * idt.bitwidth() * wdt.bitwidth()
-        return int(lanes * per_lane) + LAYER_BASE
+    def model_key(self, rtl: LayerRTL) -> str:
+        """xnor_mvu's model for an XNOR-popcount (rom or weight stream), mvu's for a multiply."""
+        return "xnor_mvu" if product_kind(rtl.design.params) == "xnor" else "mvu"
+
+    def model_keys(self) -> tuple[str, ...]:
+        """mvu_core (weight stream) shares xnor_mvu's and mvu's models."""
+        return ("xnor_mvu", "mvu")
+
+    def terms(self, rtl: LayerRTL) -> dict[str, float]:
+        """Lanes by product kind (xnor: lanes; select and dsp: lanes x product bits; lut: lanes x IBITS x WBITS),
+        the PE accumulators, the threshold comparators, stream bits and a base."""
+        p = rtl.design.params
+        kind, lanes = product_kind(p), p["PE"] * p["SIMD"]
+        ibits, wbits = p.get("IBITS", 1), p.get("WBITS", 1)
+        per_lane = {"xnor": 1, "select": ibits + wbits, "dsp": ibits + wbits, "lut": ibits * wbits}[kind]
+        return super().terms(rtl) | {f"{kind}_lanes": float(lanes * per_lane),
+                                     "acc_bits": float(p["PE"] * p["ACCBITS"]),
+                                     "compare_bits": compare_bits(p["NTHRES"], p["PE"], p["ACCBITS"])}
+
+    def memories(self, rtl: LayerRTL) -> list[Memory]:
+        """The weight rom (none for a weight stream), the input-vector buffer and the threshold roms."""
+        p = rtl.design.params
+        sf, nf = p["MW"] // p["SIMD"], p["MH"] // p["PE"]
+        mems = threshold_memories(p["NTHRES"], p["PE"], nf, p["ACCBITS"])
+        if sf > 1:
+            mems.append(Memory(sf, p["SIMD"] * p.get("IBITS", 1), "ram"))
+        if p.get("WEIGHT_SOURCE", "rom") == "rom":
+            mems.append(Memory(sf * nf, p["PE"] * p["SIMD"] * p.get("WBITS", 1), "rom"))
+        return mems
 
     def dsps(self, model: ModelWrapper, node) -> int:
         """One DSP48 per lane whose multiply Yosys maps to one (none for XNOR or a 1-bit operand)."""

@@ -10,6 +10,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
 from xnorflow.hw.ops.common import HWOp, LayerRTL, check_range, fail
+from xnorflow.hw.resource_model import Memory
 from xnorflow.hw.streams import operand_kind
 
 FUNCS = {"MaxPool": 0, "AccPool": 1, "QuantAvgPool": 2}
@@ -25,18 +26,38 @@ def pool_params(node, idt: BaseDataType, odt: BaseDataType, k: int, ch: int, pe:
             "OBITS": odt.bitwidth(), "FUNC": func, "SHIFT": shift}
 
 
+class PoolModel(HWOp):
+    """pool.sv's resource model: PE accumulators and their bank of C/PE words."""
+
+    modules = MODULES
+
+    @staticmethod
+    def acc_bits(p: dict) -> int:
+        """pool.sv's accumulator bits of all PE lanes (AB = IBITS + 2 + clog2 K each)."""
+        return p["PE"] * (p["IBITS"] + 2 + (p["K"] - 1).bit_length())
+
+    def terms(self, rtl: LayerRTL) -> dict[str, float]:
+        """Stream bits, a base and the accumulators."""
+        return super().terms(rtl) | {"acc_bits": float(self.acc_bits(rtl.design.params))}
+
+    def memories(self, rtl: LayerRTL) -> list[Memory]:
+        """The accumulator bank (read without a register), when there is more than one channel fold."""
+        p = rtl.design.params
+        cf = p["C"] // p["PE"]
+        return [Memory(cf, self.acc_bits(p), "async")] if cf > 1 else []
+
+
 def quant_avg_shift(idt: BaseDataType, odt: BaseDataType, k: int) -> int:
     """Right shift of FINN's QuantAvgPool: sum bits for unsigned inputs minus output bits."""
     max_bits = int((2 ** idt.bitwidth() - 1) * k).bit_length()
     return max(max_bits - odt.bitwidth(), 0)
 
 
-class PoolOp(HWOp):
+class PoolOp(PoolModel):
     """One window of K words in, one word of PE channels out."""
 
     op_type = "Pool"
     folding = (("PE", "Channels"),)
-    modules = MODULES
 
     def need(self, node, rtl: LayerRTL, i: int) -> np.ndarray:
         """A whole window of the pixel before each output pixel's words."""
@@ -59,12 +80,11 @@ class PoolOp(HWOp):
         return self.design(inst, "pool", params)
 
 
-class GlobalAccPoolOp(HWOp):
+class GlobalAccPoolOp(PoolModel):
     """The sum over all pixels of each channel, at the frame's end."""
 
     op_type = "GlobalAccPool"
     folding = (("PE", "NumChannels"),)
-    modules = MODULES
     accumulates = True
 
     def rtl(self, model: ModelWrapper, node) -> LayerRTL:

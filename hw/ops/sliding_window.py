@@ -9,6 +9,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
 from xnorflow.hw.ops.common import HWOp, LayerRTL, fail
+from xnorflow.hw.resource_model import Memory
 
 RAM_STYLES = {"auto": "auto", "block": "block", "ultra": "block", "distributed": "distributed"}
 
@@ -40,6 +41,12 @@ class ConvolutionInputGeneratorOp(HWOp):
         p = rtl.design.params
         cf = p["C"] // p["SIMD"]
         return (p["S_H"] + 1) * p["IFM_W"] * cf - p["K_W"] * cf
+
+    def memories(self, rtl: LayerRTL) -> list[Memory]:
+        """The line buffer: sliding_window.sv's DEPTH words of SIMD elements, in the node's ram_style."""
+        p = rtl.design.params
+        depth = (p["K_H"] + p["S_H"]) * p["IFM_W"] * (p["C"] // p["SIMD"])
+        return [Memory(depth, p["SIMD"] * p["BITS"], "ram", p["RAM_STYLE"])]
 
     def rtl(self, model: ModelWrapper, node) -> LayerRTL:
         """sliding_window; dilation, parallel windows and dynamic mode are refused."""

@@ -9,7 +9,9 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
 from xnorflow.hw.ops.common import HWOp, LayerRTL
-from xnorflow.hw.ops.thresholds import THRESH_FILE, clip_thresholds, threshold_mem_files
+from xnorflow.hw.ops.thresholds import (THRESH_FILE, clip_thresholds, compare_bits, threshold_mem_files,
+                                        threshold_memories)
+from xnorflow.hw.resource_model import Memory
 from xnorflow.hw.streams import operand_kind, signed_type
 
 
@@ -20,6 +22,16 @@ class ThresholdingOp(HWOp):
     folding = (("PE", "NumChannels"),)
     modules = {"thresholding": ("skid_buffer.sv", "rom.sv", "operand_decode.sv", "channel_fold.sv",
                                 "threshold_search.sv", "thresholding.sv")}
+
+    def terms(self, rtl: LayerRTL) -> dict[str, float]:
+        """Stream bits, a base and the threshold comparators."""
+        p = rtl.design.params
+        return super().terms(rtl) | {"compare_bits": compare_bits(p["NTHRES"], p["PE"], p["TBITS"])}
+
+    def memories(self, rtl: LayerRTL) -> list[Memory]:
+        """The threshold roms."""
+        p = rtl.design.params
+        return threshold_memories(p["NTHRES"], p["PE"], p["C"] // p["PE"], p["TBITS"])
 
     def rtl(self, model: ModelWrapper, node) -> LayerRTL:
         """thresholding with its threshold memories."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 from qonnx.core.datatype import BaseDataType
 
+from xnorflow.hw.resource_model import Memory
 from xnorflow.hw.streams import mem_file
 
 THRESH_FILE = "thresholds"   # threshold_search.sv reads thresholds_s<stage>_p<lane>.mem
@@ -40,6 +41,18 @@ def threshold_mem_files(thr: np.ndarray, pe: int, dtype: BaseDataType, never: in
         for p in range(pe):
             files[f"{THRESH_FILE}_s{s}_p{p}.mem"] = mem_file(full[p::pe][:, cols].reshape(-1, 1), dtype)
     return files
+
+
+def threshold_memories(nthres: int, pe: int, folds: int, bits: int) -> list[Memory]:
+    """threshold_search.sv's roms: per stage s and lane, folds x 2^s thresholds of `bits` (none without any)."""
+    if not nthres:
+        return []
+    return [Memory(folds << s, bits, "rom") for s in range(search_stages(nthres)) for _ in range(pe)]
+
+
+def compare_bits(nthres: int, pe: int, bits: int) -> float:
+    """Comparator bits of threshold_search.sv: a `bits`-wide compare per stage and lane."""
+    return float(search_stages(nthres) * pe * bits) if nthres else 0.0
 
 
 def search_latency(params: dict) -> int:
