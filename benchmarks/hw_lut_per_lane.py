@@ -64,7 +64,8 @@ def xnor_layers(tmp: Path) -> dict[str, LayerRTL]:
 def in_design(layers: dict[str, LayerRTL], weight_style: str | None) -> dict:
     """Yosys of each layer (weights where the rom puts them, or in `weight_style`): LUTs per lane each and overall."""
     if weight_style is not None:
-        layers = {name: replace(rtl, design=replace(rtl.design, params=rtl.design.params | {"WEIGHT_STYLE": weight_style}))
+        style = {"WEIGHT_STYLE": weight_style}
+        layers = {name: replace(rtl, design=replace(rtl.design, params=rtl.design.params | style))
                   for name, rtl in layers.items()}
     counts = synth_layers(SimpleNamespace(layers=layers))
     out = {}
