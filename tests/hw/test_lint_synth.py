@@ -90,3 +90,19 @@ def test_block_style_weights_map_to_bram(rng):
     params = {**layer.design.params, "WEIGHT_STYLE": "block"}
     res = synthesize("xnor_mvu", layer.design.sources, params, layer.mem_files)
     assert res["ramb18"] + res["ramb36"] >= 1
+
+
+# LUTs (logic + LUT RAM) per lane of an XNOR MVU with its weights in block RAM as Yosys maps it today (395 LUTs)
+# (benchmarks/hw_lut_per_lane.py), plus a small margin: a guard against mapping regressions
+XNOR_LUT_PER_LANE_BRAM = 3.09 + 0.1
+
+
+def test_xnor_lut_per_lane_guard(rng):
+    """A mid-size XNOR MVU (PE 4 x SIMD 32, 64 folds, weights in block RAM) stays at its LUTs per lane."""
+    bits = rng.integers(0, 2, (512, 16))
+    model = mvau_model(512, 16, 4, 32, DT["BINARY"], DT["BINARY"], DT["UINT16"], bits, None, None, [1], xnor=True)
+    layer = layer_rtl(model, model.graph.node[0])
+    params = {**layer.design.params, "WEIGHT_STYLE": "block"}
+    res = synthesize("xnor_mvu", layer.design.sources, params, layer.mem_files)
+    assert res["ramb18"] + res["ramb36"] >= 1
+    assert (res["lut"] + res["lutram"]) / (4 * 32) <= XNOR_LUT_PER_LANE_BRAM
