@@ -86,9 +86,10 @@ class RequantizeOp(HWOp):
                 "CBITS": signed_type(int(c.min()), int(c.max())).bitwidth()}
 
     def multiplier(self, model: ModelWrapper, node) -> tuple:
-        """Operand types of the per-lane multiply: the clamped input and m."""
+        """Signed operand types of the per-lane multiply as the RTL writes it: the clamped input, and m with a
+        zero sign bit (a multiply even for m = 1)."""
         w = self.widths(model, node)
-        return DataType[f"INT{w['KBITS']}"], DataType[f"UINT{w['MBITS']}"]
+        return DataType[f"INT{w['KBITS']}"], DataType[f"INT{w['MBITS'] + 1}"]
 
     def luts(self, model: ModelWrapper, node) -> int:
         """Per lane: adder, shift and clamps per sum bit, plus the multiply in LUTs where it is no DSP."""
@@ -102,7 +103,7 @@ class RequantizeOp(HWOp):
         k, m = self.multiplier(model, node)
         if not uses_dsp(k, m):
             return 0
-        return getCustomOp(node).get_nodeattr("PE") * dsp48_tiles(k.bitwidth(), m.bitwidth() + 1)
+        return getCustomOp(node).get_nodeattr("PE") * dsp48_tiles(k.bitwidth(), m.bitwidth())
 
     def rtl(self, model: ModelWrapper, node) -> LayerRTL:
         """requantize with its m and c ROM files per lane."""

@@ -33,7 +33,9 @@ module requantize #(
     localparam int CF    = C / PE;
     localparam int CFW   = $clog2(CF > 1 ? CF : 2);
     localparam int PBITS = KBITS + MBITS + 1;                          // signed product
-    localparam int SBITS = (PBITS > CBITS ? PBITS : CBITS) + 1;       // signed sum
+    localparam int LBITS = $clog2(LEVELS + 1) + 1;                    // signed LEVELS
+    localparam int SBITS = (PBITS > CBITS ? (PBITS > LBITS ? PBITS : LBITS) : (CBITS > LBITS ? CBITS : LBITS)) + 1;
+    localparam int XBITS = IBITS + 1 > 32 ? IBITS + 1 : 32;            // the input beside KLO, KHI
 
     logic                en, valid_s1, valid_s2, valid_s3;
     logic [CFW-1:0]      cf;
@@ -62,10 +64,14 @@ module requantize #(
         logic signed [PBITS-1:0] prod_s2;
         logic signed [CBITS-1:0] c_s2;
         logic signed [SBITS-1:0] sum;
+        /* verilator lint_off UNUSEDSIGNAL */  // the level fits OBITS once clamped; the sum's top bits go
         logic signed [SBITS-1:0] level;
+        logic signed [XBITS-1:0] wide;
+        /* verilator lint_on UNUSEDSIGNAL */
         logic [OBITS-1:0]        out_s3;
 
         operand_decode #(.BITS(IBITS), .KIND(IKIND)) u_dec (.raw(in0_V_TDATA[p*IBITS +: IBITS]), .value(value));
+        assign wide = XBITS'(value);
         rom #(.DEPTH(CF), .W(MBITS), .INIT_FILE($sformatf("%s_m_%0d.mem", PARAM_FILE, p)), .STYLE(ROM_STYLE))
             u_m (.clk(ap_clk), .en(en && in0_V_TVALID), .addr(cf), .data(m_s1));
         rom #(.DEPTH(CF), .W(CBITS), .INIT_FILE($sformatf("%s_c_%0d.mem", PARAM_FILE, p)), .STYLE(ROM_STYLE))
@@ -73,16 +79,16 @@ module requantize #(
 
         always_ff @(posedge ap_clk) begin
             if (en && in0_V_TVALID)
-                x_s1 <= value < KLO ? KBITS'(KLO) : value > KHI ? KBITS'(KHI) : KBITS'(value);
+                x_s1 <= wide < XBITS'(KLO) ? KBITS'(KLO) : wide > XBITS'(KHI) ? KBITS'(KHI) : KBITS'(wide);
             if (en) begin
                 prod_s2 <= PBITS'(x_s1) * $signed({1'b0, m_s1});
                 c_s2    <= c_s1;
-                out_s3  <= OBITS'(level + SBITS'(ACTVAL));
+                out_s3  <= OBITS'(level) + OBITS'(ACTVAL);   // two's complement: the low OBITS bits
             end
         end
 
         assign sum   = (SBITS'(prod_s2) + SBITS'(c_s2)) >>> SHIFT;
-        assign level = sum < 0 ? '0 : sum > LEVELS ? SBITS'(LEVELS) : sum;
+        assign level = sum[SBITS-1] ? '0 : sum > SBITS'(LEVELS) ? SBITS'(LEVELS) : sum;
         assign result[p*OBITS +: OBITS] = out_s3;
     end
 
