@@ -9,7 +9,8 @@ from qonnx.core.datatype import DataType as DT
 from qonnx.custom_op.registry import getCustomOp
 
 from finn_nodes import finn_execute, mvau_model, thresholding_model
-from xnorflow.build_flows.requantize import ThresholdsToRequantizers, find_requantizer
+from xnorflow.build_flows.requantize import MAX_SHIFT, ThresholdsToRequantizers, find_requantizer
+from xnorflow.training.requant import lattice
 
 pytestmark = pytest.mark.fast
 
@@ -110,3 +111,18 @@ def test_xnor_mvau_splits_into_accumulator_and_requantize(rng):
     assert [n.op_type for n in new.graph.node] == ["MVAU", "Requantize"]
     assert new.get_tensor_datatype(new.graph.node[0].output[0]) == DT["UINT7"]
     np.testing.assert_array_equal(finn_execute(new, x), ref)
+
+
+def test_snapped_lattice_rows_fit_a_dyadic_requantizer(rng):
+    """training/requant.py's snapped BN onto the grid (a = n/q, b = (j + c)/q, q up to its float32-safe bound)
+    over reactnet-a's largest popcount (3 x 3 x 512): never on a boundary, so a dyadic m / 2^s fits within
+    MAX_SHIFT, equal to the thresholds on every popcount."""
+    k_max, channels = 4608, 64
+    a, b, unsafe = lattice(rng.uniform(0.01, 0.2, channels), rng.uniform(-200.0, 0.0, channels), 128.0)
+    assert not unsafe.any()
+    j = np.arange(1, 256) - 128
+    thr = np.ceil((j[None, :] - 0.5 - b[:, None]) / a[:, None])
+    rq = find_requantizer(thr.astype(np.float32), 0, k_max)
+    assert rq is not None and rq.shift <= MAX_SHIFT
+    k = np.arange(k_max + 1)
+    np.testing.assert_array_equal(rq.level(k[:, None]), counts(thr, k))
