@@ -97,7 +97,8 @@ class RequantizeOp(HWOp):
         """Per lane: adder, shift and clamps per sum bit, plus the multiply in LUTs where it is no DSP."""
         w, (k, m) = self.widths(model, node), self.multiplier(model, node)
         sum_bits = max(w["KBITS"] + w["MBITS"] + 1, w["CBITS"]) + 1
-        per_lane = LUT_PER_SUM_BIT * sum_bits + (0 if uses_dsp(k, m) else MUL_LUT_PER_BIT2 * k.bitwidth() * m.bitwidth())
+        multiply = 0 if uses_dsp(k, m) else MUL_LUT_PER_BIT2 * k.bitwidth() * m.bitwidth()
+        per_lane = LUT_PER_SUM_BIT * sum_bits + multiply
         return int(getCustomOp(node).get_nodeattr("PE") * per_lane) + LAYER_BASE
 
     def dsps(self, model: ModelWrapper, node) -> int:
