@@ -64,8 +64,12 @@ def measure(name: str) -> dict:
 
 
 def main(names: list[str]) -> dict:
-    """Measure every model; record benchmarks/results/requant_memory.json."""
-    return record("requant_memory", {"models": {name: measure(name) for name in names}})
+    """Measure every model (printing each as it is done); record benchmarks/results/requant_memory.json."""
+    models = {}
+    for name in names:
+        models[name] = measure(name)
+        print(name, models[name], flush=True)
+    return record("requant_memory", {"models": models})
 
 
 if __name__ == "__main__":

@@ -99,7 +99,8 @@ def find_requantizer(thresholds: np.ndarray, lo: int, hi: int) -> Requantizer | 
 
 def counts(thresholds: np.ndarray, k: np.ndarray) -> np.ndarray:
     """#(thresholds <= k) per channel for inputs k (n,), as (n, C): what MultiThreshold computes."""
-    return (thresholds[None, :, :] <= k[:, None, None]).sum(axis=2)
+    rows = np.sort(thresholds, axis=1)
+    return np.stack([np.searchsorted(row, k, side="right") for row in rows], axis=1)
 
 
 def exhaustive_check(thresholds: np.ndarray, rq: Requantizer, lo: int, hi: int) -> bool:
@@ -107,8 +108,7 @@ def exhaustive_check(thresholds: np.ndarray, rq: Requantizer, lo: int, hi: int) 
     rq.hi] and both ends, since beyond the clamp neither changes."""
     thr = clip_thresholds(thresholds, thresholds.shape[0], lo, hi)
     ks = np.unique(np.concatenate([np.arange(rq.lo, rq.hi + 1), [lo, hi]]))
-    return all(np.array_equal(counts(thr, block), rq.level(block[:, None]))
-               for block in np.array_split(ks, -(-len(ks) // 2048)))
+    return bool(np.array_equal(counts(thr, ks), rq.level(ks[:, None])))
 
 
 def requantizer_node(name: str, src: str, dst: str, params: str, channels: int, rq: Requantizer,
