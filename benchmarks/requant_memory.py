@@ -43,14 +43,17 @@ def figures(rep: dict) -> dict:
 
 
 def measure_one(name: str, queue: mp.Queue) -> None:
-    """Build `name` both ways in a temporary directory; put its figures on `queue`."""
+    """Build `name` both ways in a temporary directory; put its figures (or its error's first line) on `queue`."""
     from xnorflow.build_flows.pipeline import build
 
-    with tempfile.TemporaryDirectory() as tmp:
-        after = figures(build(name, Path(tmp) / "build"))
-        before = figures(without_pass(Path(tmp) / "build" / "streamlined.onnx"))
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            after = figures(build(name, Path(tmp) / "build"))
+            result = {"before": figures(without_pass(Path(tmp) / "build" / "streamlined.onnx")), "after": after}
+    except Exception as err:  # a model that does not build is a figure too
+        result = {"error": str(err).splitlines()[0]}
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    queue.put({"before": before, "after": after, "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1)})
+    queue.put(result | {"cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1)})
 
 
 def measure(name: str) -> dict:
