@@ -30,10 +30,12 @@ from finn.util.settings import initialize_dummy_settings
 from xnorflow.build_dir import replacing
 from xnorflow.build_flows.chain_lut import NarrowPopcountOutputs
 from xnorflow.build_flows.fast_qonnx import accelerated
+from xnorflow.build_flows.requantize import ThresholdsToRequantizers
 from xnorflow.build_flows.rounding import NEAR_TIES
 from xnorflow.build_flows.streamline import round_thresholds, streamline, tidy, to_finn, to_fixpoint
 from xnorflow.chatter import say
 from xnorflow.errors import XnorflowError
+from xnorflow.hw.ops import op_of
 
 # Host-side ends of the graph: NCHW->NHWC or flattening and quantizing of the float input, scaling of the logits.
 HOST_HEAD = {"Transpose": "input layout NCHW->NHWC", "Reshape": "input flatten", "Flatten": "input flatten",
@@ -70,7 +72,8 @@ def to_hw(model: ModelWrapper) -> ModelWrapper:
     for t in (DenseSingleChannelConv(), InferBinaryMatrixVectorActivation(), InferQuantizedMatrixVectorActivation(),
               InferThresholdingLayer(), InferPool(), InferConvInpGen(),
               InferElementwiseBinaryOperation(lambda m, n: not on_host_tail(m, n)),
-              InferConcatLayer(), RemoveCNVtoFCFlatten(), InferDuplicateStreamsLayer(), NarrowPopcountOutputs()):
+              InferConcatLayer(), RemoveCNVtoFCFlatten(), InferDuplicateStreamsLayer(), NarrowPopcountOutputs(),
+              ThresholdsToRequantizers()):
         model = model.transform(t)
     reattach_host_input(model, head)
     model = tidy(model)
@@ -203,8 +206,12 @@ def layer_report(model: ModelWrapper, node) -> dict:
 
 
 def memory_bits(model: ModelWrapper, node, inst) -> dict:
-    """Parameter memory of a HW layer: MVAU weights, and thresholds or lookup tables (entries x entry bits)."""
+    """Parameter memory of a HW layer: MVAU weights, thresholds or lookup tables (entries x entry bits), and a
+    requantiser's m and c per channel."""
     bits = {}
+    if node.op_type == "Requantize":
+        w = op_of(node).widths(model, node)
+        return {"requantizer_memory_bits": inst.get_nodeattr("NumChannels") * (w["MBITS"] + w["CBITS"])}
     if node.op_type == "MVAU":
         wbits = 1 if inst.get_nodeattr("binaryXnorMode") else model.get_tensor_datatype(node.input[1]).bitwidth()
         bits["weight_memory_bits"] = inst.get_nodeattr("MW") * inst.get_nodeattr("MH") * wbits
@@ -240,6 +247,7 @@ def report(model: ModelWrapper) -> dict:
             "total_bops": sum(l.get("bops", 0) for l in layers), "hw_layers": len(hw_layers),
             "weight_memory_bits": sum(l.get("weight_memory_bits", 0) for l in layers),
             "threshold_memory_bits": sum(l.get("threshold_memory_bits", 0) for l in layers),
+            "requantizer_memory_bits": sum(l.get("requantizer_memory_bits", 0) for l in layers),
             "hw_op_types": [l["op_type"] for l in hw_layers]}
 
 

@@ -266,10 +266,12 @@ def build_target(hw_build_dir: Path, target: str, board_name: str, folding: str 
 
 
 def check_memory(build_dir: Path, b: Board) -> None:
-    """Stop at once where the hw-graph's weights and thresholds cannot fit the board's on-chip memory."""
+    """Stop at once where the hw-graph's weights, thresholds and requantiser constants cannot fit the board's
+    on-chip memory."""
     path = build_dir / "report.json"
     rep = json.loads(path.read_text()) if path.is_file() else {}
-    why = memory_verdict(rep.get("weight_memory_bits", 0), rep.get("threshold_memory_bits", 0), b)
+    params = rep.get("threshold_memory_bits", 0) + rep.get("requantizer_memory_bits", 0)
+    why = memory_verdict(rep.get("weight_memory_bits", 0), params, b)
     if why is not None:
         raise FlowStopped(*why.split("; ", 1))
 

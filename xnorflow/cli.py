@@ -106,7 +106,7 @@ def cmd_build(args: argparse.Namespace) -> None:
     with replacing(out) as tmp:
         rep = build_staged(src, tmp, out)
         say(f"hw-graph: {rep['hw_layers']} HW layers, weights {rep['weight_memory_bits']} bits, thresholds/tables "
-            f"{rep['threshold_memory_bits']} bits -> {out}")
+            f"{rep['threshold_memory_bits']} bits, requantizers {rep['requantizer_memory_bits']} bits -> {out}")
         if args.target != "hw-graph":
             try:
                 result = build_target(tmp, args.target, args.board, folding, args.frames, previous=out)

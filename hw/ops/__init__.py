@@ -1,8 +1,8 @@
 """The HW ops xnorflow maps onto its RTL, one module each, and the ONNX domain of the ops FINN lacks.
 
 Adding an op is one module (its HWOp subclass; for an op FINN lacks also its HWCustomOp, the python
-execution every other stage is checked against) and one line in OPS. qonnx finds ChannelwiseLUT and
-ChannelGateMul through this package's `custom_op` dict: the package is their ONNX domain, DOMAIN.
+execution every other stage is checked against) and one line in OPS. qonnx finds ChannelwiseLUT,
+ChannelGateMul and Requantize through this package's `custom_op` dict: the package is their ONNX domain, DOMAIN.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from xnorflow.hw.ops.fm_padding import FMPaddingOp
 from xnorflow.hw.ops.label_select import LabelSelectOp
 from xnorflow.hw.ops.mvau import MVAUOp
 from xnorflow.hw.ops.pool import GlobalAccPoolOp, PoolOp
+from xnorflow.hw.ops.requantize import Requantize, RequantizeOp
 from xnorflow.hw.ops.sliding_window import ConvolutionInputGeneratorOp
 from xnorflow.hw.ops.stream_concat import StreamingConcatOp
 from xnorflow.hw.ops.thresholding import ThresholdingOp
@@ -30,12 +31,12 @@ from xnorflow.hw.ops.width_converter import StreamingDataWidthConverterOp
 DOMAIN = "xnorflow.hw.ops"
 add_domain_alias("xnorflow.build_flows.custom_op", DOMAIN)  # the domain of graphs written by xnorflow <= 0.1
 
-custom_op = {"ChannelwiseLUT": ChannelwiseLUT, "ChannelGateMul": ChannelGateMul}
+custom_op = {"ChannelwiseLUT": ChannelwiseLUT, "ChannelGateMul": ChannelGateMul, "Requantize": Requantize}
 
 OPS: dict[str, HWOp] = {op.op_type: op for op in (
     MVAUOp(), ThresholdingOp(), ConvolutionInputGeneratorOp(), FMPaddingOp(), PoolOp(), GlobalAccPoolOp(),
     DuplicateStreamsOp(), ElementwiseAddOp(), StreamingConcatOp(), LabelSelectOp(),
-    StreamingDataWidthConverterOp(), ChannelwiseLUTOp(), ChannelGateMulOp())}
+    StreamingDataWidthConverterOp(), ChannelwiseLUTOp(), ChannelGateMulOp(), RequantizeOp())}
 
 STITCH_MODULES = {"stream_fifo": ("stream_fifo.sv",)}  # the stitcher's own: the FIFO on every edge
 

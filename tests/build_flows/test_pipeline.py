@@ -175,3 +175,14 @@ def test_near_ties_of_an_unsnapped_model_are_reported(tmp_path, capsys, bireal_o
     assert "lie within float32 noise of an integer input" in capsys.readouterr().out
     export(pipeline.inference_model(model, QuantSpec())[0], (1, 1, 8, 8), tmp_path / "snapped.onnx")
     assert build_hw_graph(tmp_path / "snapped.onnx", tmp_path / "snapped")["near_ties"] == 0
+
+
+def test_snapped_boundary_bn_requantizes_exactly(tmp_path, bireal_on_boundary):
+    """The adversarial BN (popcount 40 on a .5 boundary), snapped: its binary conv's 255 thresholds become an integer
+    requantiser (dyadic m / 2^s) in the HW graph, and every arrow stays exact, the HW graph's included."""
+    model = pipeline.inference_model(bireal_on_boundary(0.0), QuantSpec())[0]
+    export(model, (1, 1, 8, 8), tmp_path / "snapped.onnx")
+    rep = build_hw_graph(tmp_path / "snapped.onnx", tmp_path / "build")
+    assert rep["near_ties"] == 0 and rep["hw_op_types"].count("Requantize") >= 2
+    arrows = verify(model, tmp_path / "build", random_frames((1, 1, 8, 8), 16))
+    assert arrows[-1].name.endswith("hw") and exact(arrows)
