@@ -6,9 +6,10 @@
    kind, PE/SIMD 1..64, NTHRES 0/1/3/255, rom and weight stream; every data-movement op; stream FIFOs), synthesised
    one by one (hw/synth.py); per model key a non-negative least-squares fit of LUT + LUTRAM on the op's terms.
 
-    .venv/bin/python benchmarks/calibrate_resources.py [--jobs 2] [--refit]
+    .venv/bin/python benchmarks/calibrate_resources.py [--jobs 2] [--refit] [--only KEY ...]
 
 --refit runs no Yosys: it refits the committed JSON's grid counts (after a change of terms, not of RTL).
+--only KEY ... synthesises only those model keys' grid layers (an op whose RTL changed, or a new op) and refits.
 
 Rerun it whenever the RTL changes; the held-out check is benchmarks/resource_heldout.py.
 """
@@ -36,6 +37,7 @@ from finn_dataflow_nodes import (add_model, concat_model, duplicate_model, dwc_m
 from finn_nodes import mvau_model, thresholding_model  # noqa: E402
 from test_channel_gate_mul import gate_model  # noqa: E402
 from test_channelwise_lut import lut_model  # noqa: E402
+from test_requantize import random_requantizer  # noqa: E402
 
 RNG = np.random.default_rng(0)
 MEMORY_SHAPES = ((512, 16), (256, 64), (1024, 16), (2048, 4), (512, 64), (256, 8), (1024, 4))   # (depth, width)
@@ -115,6 +117,12 @@ GRID = (
     lambda: gate_model([1, 4, 4], 16, 4, DT["INT8"], DT["UINT8"], DT["INT16"]),
     lambda: gate_model([1, 4, 4], 32, 32, DT["INT4"], DT["INT4"], DT["INT8"]),
     lambda: gate_model([1, 2, 2], 64, 8, DT["UINT2"], DT["UINT3"], DT["UINT5"]),
+    lambda: random_requantizer(RNG, [1, 4, 4], 64, 8, "UINT10", None, 13, 11, "INT8", -128)[0],
+    lambda: random_requantizer(RNG, [1, 3, 3], 32, 4, "INT8", None, 6, 4, "INT8", -128)[0],
+    lambda: random_requantizer(RNG, [1, 2, 2], 128, 16, "INT16", (-3000, 3000), 16, 14, "UINT8", 0)[0],
+    lambda: random_requantizer(RNG, [1, 4], 16, 1, "UINT4", None, 3, 0, "UINT3", 0)[0],
+    lambda: random_requantizer(RNG, [1, 4], 16, 4, "UINT2", None, 2, 1, "UINT2", 0)[0],
+    lambda: random_requantizer(RNG, [1, 4], 24, 3, "INT24", (-4000000, 3000000), 20, 20, "INT4", -8)[0],
 )
 
 
@@ -179,29 +187,36 @@ def fit_and_write(block_ram: dict, points: list) -> dict:
     return {"block_ram": block_ram, "luts": luts, "grid_points": len(points), "grid_fit": grid_fit}
 
 
-def refit() -> None:
-    """Refit on the committed grid's Yosys counts with the current terms (no synthesis)."""
-    old = resource_model.calibration()
-    points = []
+def refit(only: set[str]) -> None:
+    """Refit on the committed grid's Yosys counts with the current terms; layers of the model keys in `only` are
+    synthesised again (after a change of their RTL, or a new op)."""
+    old, cpu, points = resource_model.calibration(), cpu_seconds(), []
     for model in [make() for make in GRID]:
         node = hw_nodes(model)[0]
         op = op_of(node)
         rtl = op.rtl(model, node)
+        if op.model_key(rtl) in only:
+            points.append(layer_point(op, rtl, synthesize(rtl.design.top, rtl.design.sources, rtl.design.params,
+                                                          rtl.mem_files)))
+            continue
         key, terms, _, label = layer_point(op, rtl, {"lut": 0, "lutram": 0})
         points.append((key, terms, old["grid_fit"][label]["yosys"], label))
     for w, d in FIFOS:
         key, terms, _, label = fifo_point(w, d, {"lut": 0, "lutram": 0})
         points.append((key, terms, old["grid_fit"][label]["yosys"], label))
-    record("calibrate_resources_refit", fit_and_write(old["block_ram"], points))
+    record("calibrate_resources_refit",
+           fit_and_write(old["block_ram"], points) | {"resynthesised": sorted(only), "cpu_s": round(cpu_seconds() - cpu, 1)})
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=2, help="Yosys runs at a time")
     parser.add_argument("--refit", action="store_true", help="refit the committed grid counts, no Yosys")
+    parser.add_argument("--only", nargs="+", default=[], metavar="KEY",
+                        help="synthesise only these model keys' grid layers (e.g. requantize), refit the rest")
     args = parser.parse_args()
-    if args.refit:
-        refit()
+    if args.refit or args.only:
+        refit(set(args.only))
         return
     cpu, kinds = cpu_seconds(), ("rom", "ram", "async")
     shapes = [(k, d, w) for k in kinds for d, w in MEMORY_SHAPES]

@@ -16,14 +16,11 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
 from xnorflow.hw.ops.channelwise_lut import ChannelwiseLUT
-from xnorflow.hw.ops.common import LAYER_BASE, HWOp, LayerRTL, fail, uses_dsp
-from xnorflow.hw.ops.mvau import MUL_LUT_PER_BIT2
+from xnorflow.hw.ops.common import HWOp, LayerRTL, fail, uses_dsp
+from xnorflow.hw.resource_model import Memory
 from xnorflow.hw.streams import operand_kind, signed_type
 
 PARAM_FILE = "requant"       # lane p reads requant_m_<p>.mem and requant_c_<p>.mem
-# the adder, shift and clamps per bit of the sum: Yosys synth_xilinx of tests/hw/test_requantize.py's DSP cases
-# (PE 2-4, sums of 16-45 bits: 68-215 LUTs, the model within -25% .. +31% of them)
-LUT_PER_SUM_BIT = 0.9
 DSP48_PORTS = (25, 18)       # signed multiplier ports of a Xilinx DSP48E1
 
 
@@ -93,13 +90,20 @@ class RequantizeOp(HWOp):
         w = self.widths(model, node)
         return DataType[f"INT{w['KBITS']}"], DataType[f"INT{w['MBITS'] + 1}"]
 
-    def luts(self, model: ModelWrapper, node) -> int:
-        """Per lane: adder, shift and clamps per sum bit, plus the multiply in LUTs where it is no DSP."""
-        w, (k, m) = self.widths(model, node), self.multiplier(model, node)
-        sum_bits = max(w["KBITS"] + w["MBITS"] + 1, w["CBITS"]) + 1
-        multiply = 0 if uses_dsp(k, m) else MUL_LUT_PER_BIT2 * k.bitwidth() * m.bitwidth()
-        per_lane = LUT_PER_SUM_BIT * sum_bits + multiply
-        return int(getCustomOp(node).get_nodeattr("PE") * per_lane) + LAYER_BASE
+    def terms(self, rtl: LayerRTL) -> dict[str, float]:
+        """Per lane: the sum's bits (adder, shift and clamps) and, where Yosys maps it to no DSP48, the multiply's
+        bit products; stream bits and a base."""
+        p = rtl.design.params
+        sum_bits = max(p["KBITS"] + p["MBITS"] + 1, p["CBITS"]) + 1
+        k, m = DataType[f"INT{p['KBITS']}"], DataType[f"INT{p['MBITS'] + 1}"]
+        lut_mul = 0 if uses_dsp(k, m) else k.bitwidth() * m.bitwidth()
+        return super().terms(rtl) | {"sum_bits": float(p["PE"] * sum_bits), "lut_mul_bits": float(p["PE"] * lut_mul)}
+
+    def memories(self, rtl: LayerRTL) -> list[Memory]:
+        """Per lane, the m and c roms of its channels."""
+        p = rtl.design.params
+        folds = p["C"] // p["PE"]
+        return [Memory(folds, bits, "rom") for _ in range(p["PE"]) for bits in (p["MBITS"], p["CBITS"])]
 
     def dsps(self, model: ModelWrapper, node) -> int:
         """DSP48s: per lane, the tiles of its multiply where Yosys maps it to DSPs."""

@@ -48,7 +48,13 @@ CASES = {
 
 def random_case(rng: np.random.Generator, case: str) -> tuple[ModelWrapper, tuple]:
     """A random requantiser for `case` whose outputs span past both clamp ends on the input range."""
-    vecs, ch, pe, idt, clamp, mbits, shift, odt, actval = CASES[case]
+    return random_requantizer(rng, *CASES[case])
+
+
+def random_requantizer(rng: np.random.Generator, vecs: list[int], ch: int, pe: int, idt: str,
+                       clamp: tuple[int, int] | None, mbits: int, shift: int, odt: str,
+                       actval: int) -> tuple[ModelWrapper, tuple]:
+    """A random requantiser of the given shape (a CASES row) whose outputs span past both clamp ends."""
     idt, odt = DT[idt], DT[odt]
     lo, hi = clamp or (int(idt.min()), int(idt.max()))
     levels = int(odt.max() - odt.min())
