@@ -1,7 +1,10 @@
-"""Benchmark plumbing: print a figure and write it as JSON under benchmarks/results/."""
+"""Benchmark plumbing: print a figure and write it as JSON under benchmarks/results/; run a measurement in a fresh
+process."""
 import json
+import multiprocessing as mp
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -17,3 +20,13 @@ def record(name: str, figures: dict) -> dict:
     (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=1))
     print(json.dumps(payload, indent=1))
     return payload
+
+
+def in_child(target: Callable[[str, mp.Queue], None], name: str) -> dict:
+    """Run target(name, queue) in a fresh spawned process (its own peak memory and CPU time); what it put on queue."""
+    queue = mp.get_context("spawn").Queue()
+    child = mp.get_context("spawn").Process(target=target, args=(name, queue))
+    child.start()
+    result = queue.get()
+    child.join()
+    return result

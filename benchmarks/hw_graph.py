@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import record  # noqa: E402
+from common import in_child, record  # noqa: E402
 
 MODELS = ("bireal18-cifar", "reactnet-a-cifar", "reactnet-a")
 
@@ -46,13 +46,8 @@ def peak_gib() -> float:
 
 
 def measure(name: str) -> dict:
-    """Run build_one in a fresh child process; its figures."""
-    queue = mp.get_context("spawn").Queue()
-    child = mp.get_context("spawn").Process(target=build_one, args=(name, queue))
-    child.start()
-    figures = queue.get()
-    child.join()
-    return figures
+    """build_one in a fresh child process."""
+    return in_child(build_one, name)
 
 
 def main(names: list[str]) -> dict:

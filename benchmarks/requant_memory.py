@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import record  # noqa: E402
+from common import in_child, record  # noqa: E402
 
 MODELS = ("reactnet-a", "bireal18", "reactnet-a-cifar", "bireal18-cifar")
 MBIT = 1e6
@@ -58,12 +58,7 @@ def measure_one(name: str, queue: mp.Queue) -> None:
 
 def measure(name: str) -> dict:
     """measure_one in a fresh child process."""
-    queue = mp.get_context("spawn").Queue()
-    child = mp.get_context("spawn").Process(target=measure_one, args=(name, queue))
-    child.start()
-    result = queue.get()
-    child.join()
-    return result
+    return in_child(measure_one, name)
 
 
 def main(names: list[str]) -> dict:
