@@ -3,7 +3,10 @@ at finn-examples' Pynq-Z1 foldings and at the tool's own board fit, beside FINN'
 
 Per design: cycles/frame in Verilator (bit-exact against FINN's python execution), the analytical bound and
 the ratio, frames/s at 100 MHz, and with --synth Yosys's LUT/FF/BRAM36/DSP of the whole design and frames/s
-per thousand LUTs. finn-examples names PE/SIMD for the MVAUs, the sliding windows that feed them, the input
+per thousand LUTs. With --synth, CNV-W1A1 is also folded to FINN's own LUT count (the calibrated resource model's
+fit to an absolute budget of FINN's published LUTs less our shell's, hw/resources.py Budget), and the table
+beside FINN's published build is printed: our core plus the PYNQ shell (benchmarks/shell_resources.py's
+Yosys figures) at finn-examples' folding and at FINN's LUT budget. finn-examples names PE/SIMD for the MVAUs, the sliding windows that feed them, the input
 thresholding and the label select; our graph's other layers (max pools as window + Pool) get their fastest
 folding, as FINN's unfolded StreamingMaxPool has.
 
@@ -24,7 +27,11 @@ from qonnx.custom_op.registry import getCustomOp
 from brevitas_examples.bnn_pynq.models import model_with_cfg
 from xnorflow.build_flows.export import export
 from xnorflow.build_flows.hw_graph import build_hw_graph
+from xnorflow.build_flows.hw_graph import split_host
 from xnorflow.hw.accelerator import build_target
+from xnorflow.hw.boards import board
+from xnorflow.hw.folding import folding_config
+from xnorflow.hw.resources import Budget, fit_board
 from xnorflow.hw.ops import hw_nodes, op_of
 from xnorflow.hw.ops.common import limit
 
@@ -43,6 +50,8 @@ FINN_FOLDING = {
 }
 # FINN's published BNN-PYNQ cnvW1A1 build on the Pynq-Z1 (finn-examples), at 100 MHz
 FINN_PUBLISHED = {"cnv_1w1a": {"lut": 26072, "ff": 41312, "bram_tiles": 124, "dsp": 24, "frames_per_s": 3050}}
+# our PYNQ shell on the xc7z020 (64-bit AXI), Yosys: benchmarks/shell_resources.py
+SHELL = {"lut": 1093, "ff": 1081, "bram36": 0, "dsp": 0}
 
 
 def hw_build(net: str, tmp: Path) -> Path:
@@ -104,6 +113,45 @@ def measure(build: Path, folding: str | None, synth: bool) -> dict:
     return fig | {"wall_s": round(time.perf_counter() - began, 1), "cpu_s": round(cpu_seconds() - cpu, 1)}
 
 
+def budget_config(build: Path, lut: int, out: Path) -> Path:
+    """A folding-config JSON: the fastest folding whose modelled resources fit `lut` LUTs and the Pynq-Z1's DSPs
+    and block RAM (hw/resources.py fit_board with an absolute Budget)."""
+    b = board("Pynq-Z1")
+    part = split_host(ModelWrapper(str(build / "hw.onnx")))[1]
+    out.write_text(json.dumps(folding_config(fit_board(part, Budget(lut, b.dsp, b.bram36))), indent=1))
+    return out
+
+
+def with_shell(fig: dict) -> dict:
+    """A design's figures with the shell added: LUT (logic + LUT RAM), FF, BRAM36, DSP, frames/s per kLUT."""
+    lut = fig["lut"] + fig["lutram"] + SHELL["lut"]
+    return {"cycles_per_frame": fig["cycles_per_frame"], "frames_per_s": fig["frames_per_s"], "lut": lut,
+            "ff": fig["ff"] + SHELL["ff"], "bram36": fig["ramb36"] + fig["ramb18"] / 2 + SHELL["bram36"],
+            "dsp": fig["dsp"] + SHELL["dsp"], "frames_per_s_per_klut": round(fig["frames_per_s"] / (lut / 1000), 1)}
+
+
+COLUMNS = (("frames_per_s", 9), ("lut", 7), ("ff", 7), ("bram36", 7), ("dsp", 4))   # (figure, print width)
+HEADINGS = {"frames_per_s": "frames/s", "lut": "LUT", "ff": "FF", "bram36": "BRAM36", "dsp": "DSP"}
+
+
+def table_row(name: str, fig: dict) -> str:
+    """One printed row of the comparison."""
+    return f"{name:36} " + " ".join(f"{fig[k]:>{w}}" for k, w in COLUMNS)
+
+
+def beside_finn(rows: dict[str, dict]) -> dict:
+    """Print our designs (core + shell) beside FINN's published CNV-W1A1 build; each figure's ratio to FINN's."""
+    finn = FINN_PUBLISHED["cnv_1w1a"]
+    ref = {"frames_per_s": finn["frames_per_s"], "lut": finn["lut"], "ff": finn["ff"], "bram36": finn["bram_tiles"],
+           "dsp": finn["dsp"]}
+    print(f"{'CNV-W1A1, Pynq-Z1, 100 MHz':36} " + " ".join(f"{HEADINGS[k]:>{w}}" for k, w in COLUMNS))
+    print(table_row("FINN published (finn-examples)", ref))
+    for name, fig in rows.items():
+        print(table_row(name, fig))
+    return {name: fig | {"vs_finn": {k: round(fig[k] / ref[k], 3) if ref[k] else None for k in ref}}
+            for name, fig in rows.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--nets", nargs="*", default=list(SHAPES))
@@ -116,6 +164,13 @@ def main() -> None:
             config, on_host = finn_config(build, net, Path(tmp) / f"{net}.folding.json")
             figures[net] = {"finn_examples_folding": measure(build, str(config), args.synth),
                             "board_fit": measure(build, None, args.synth), "finn_layers_on_host": on_host}
+            if args.synth and net in FINN_PUBLISHED:
+                core_budget = FINN_PUBLISHED[net]["lut"] - SHELL["lut"]
+                budget = budget_config(build, core_budget, Path(tmp) / f"{net}.budget.json")
+                figures[net]["finn_lut_budget"] = measure(build, str(budget), True) | {"core_lut_budget": core_budget}
+                figures[net]["beside_finn"] = beside_finn({
+                    "ours + shell, finn-examples folding": with_shell(figures[net]["finn_examples_folding"]),
+                    "ours + shell, at FINN's LUT count": with_shell(figures[net]["finn_lut_budget"])})
     record("finn_bnn_pynq", figures)
 
 
