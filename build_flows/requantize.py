@@ -120,9 +120,12 @@ def requantizer_node(name: str, src: str, dst: str, params: str, channels: int, 
                             Levels=rq.levels, InputMin=rq.lo, InputMax=rq.hi, ActVal=actval)
 
 
-def requant_params(rq: Requantizer) -> np.ndarray:
-    """The node's per-channel constants: (C, 2) int64 of m and c."""
-    return np.stack([rq.m, rq.c], axis=1).astype(np.int64)
+def set_requant_params(model: ModelWrapper, name: str, rq: Requantizer) -> None:
+    """The node's per-channel constants as initializer `name`: (C, 2) int64 of m and c, annotated with the signed
+    type that holds them (the thresholds' annotation it replaces would not)."""
+    params = np.stack([rq.m, rq.c], axis=1).astype(np.int64)
+    model.set_initializer(name, params)
+    model.set_tensor_datatype(name, signed_type(int(params.min()), int(params.max())))
 
 
 class ThresholdsToRequantizers(Transformation):
@@ -154,7 +157,7 @@ def replace_thresholding(model: ModelWrapper, node) -> None:
     rq = fitted(model, node.input[1], ch, int(idt.min()), int(idt.max()))
     if rq is None:
         return
-    model.set_initializer(node.input[1], requant_params(rq))
+    set_requant_params(model, node.input[1], rq)
     new = requantizer_node(node.name.replace("Thresholding", "Requantize"), node.input[0], node.output[0],
                            node.input[1], ch, rq, idt, inst.get_output_datatype(), inst.get_nodeattr("ActVal"),
                            list(inst.get_nodeattr("numInputVectors")))
@@ -173,7 +176,7 @@ def split_mvau(model: ModelWrapper, node) -> None:
         return
     acc_t = DataType[f"UINT{max(hi, 1).bit_length()}"] if lo >= 0 else signed_type(lo, hi)
     acc, params = model.make_new_valueinfo_name(), node.input[2]
-    model.set_initializer(params, requant_params(rq))
+    set_requant_params(model, params, rq)
     out, odt, actval = node.output[0], inst.get_output_datatype(), inst.get_nodeattr("ActVal")
     node.input.remove(params)
     node.output[0] = acc

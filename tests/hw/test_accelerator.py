@@ -159,7 +159,7 @@ def test_deadlock_names_the_stalled_stream(tmp_path, monkeypatch):
     build = hw_graph(tmp_path, "one-block", probes.seeded(one_block, 0))
     with pytest.raises(SimulationDeadlock, match=r"deadlocked: no handshake for \d+ cycles: the FIFO of stream "
                        r"DuplicateStreams_0_out1 \(depth 2\) is full while ElementwiseAdd_0 waits for stream "
-                       r"MVAU_1_out0; deepen that FIFO") as err:
+                       r"Requantize_0_out0; deepen that FIFO") as err:
         build_target(build, "sim", "Pynq-Z2", FOLDING, frames=2)
     assert "\n" not in str(err.value)
 
