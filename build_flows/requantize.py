@@ -28,7 +28,7 @@ from xnorflow.hw.ops.thresholds import clip_thresholds
 from xnorflow.hw.streams import signed_type
 
 MIN_THRESHOLDS = 7      # fewer thresholds per channel stay thresholds (a sign keeps its one)
-MAX_SHIFT = 24          # the largest shared shift tried (m and c stay well inside int64 and a DSP48's ports)
+MAX_SHIFT = 24          # the largest shared shift tried
 CHUNK = 16              # channels per block of the pairwise slope bounds (C x N x N values at once)
 
 
@@ -97,18 +97,16 @@ def find_requantizer(thresholds: np.ndarray, lo: int, hi: int) -> Requantizer | 
     return None
 
 
-def counts(thresholds: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """#(thresholds <= k) per channel for inputs k (n,), as (n, C): what MultiThreshold computes."""
-    rows = np.sort(thresholds, axis=1)
-    return np.stack([np.searchsorted(row, k, side="right") for row in rows], axis=1)
-
-
 def exhaustive_check(thresholds: np.ndarray, rq: Requantizer, lo: int, hi: int) -> bool:
-    """True if the requantiser counts like the thresholds on every integer of [lo, hi]: checked on [rq.lo,
-    rq.hi] and both ends, since beyond the clamp neither changes."""
-    thr = clip_thresholds(thresholds, thresholds.shape[0], lo, hi)
-    ks = np.unique(np.concatenate([np.arange(rq.lo, rq.hi + 1), [lo, hi]]))
-    return bool(np.array_equal(counts(thr, ks), rq.level(ks[:, None])))
+    """True if the requantiser counts like the thresholds on every integer of [lo, hi]. Both are non-decreasing
+    steps (m >= 0), so they agree everywhere once they agree at lo, hi and on both sides of every step (the
+    first integer at or above a threshold): a step that left level j between two thresholds could not come back."""
+    thr = np.sort(clip_thresholds(thresholds, thresholds.shape[0], lo, hi), axis=1)
+    steps = np.ceil(thr).astype(np.int64)
+    ends = np.broadcast_to(np.array([lo, hi], dtype=np.int64), (thr.shape[0], 2))
+    ks = np.clip(np.concatenate([steps - 1, steps, ends], axis=1), lo, hi)   # (C, 2N + 2)
+    want = np.stack([np.searchsorted(row, k, side="right") for row, k in zip(thr, ks)])
+    return bool(np.array_equal(want, rq.level(ks.T).T))
 
 
 def requantizer_node(name: str, src: str, dst: str, params: str, channels: int, rq: Requantizer,
