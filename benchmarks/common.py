@@ -3,6 +3,7 @@ process."""
 import json
 import multiprocessing as mp
 import platform
+import queue as queue_module
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,10 +24,19 @@ def record(name: str, figures: dict) -> dict:
 
 
 def in_child(target: Callable[[str, mp.Queue], None], name: str) -> dict:
-    """Run target(name, queue) in a fresh spawned process (its own peak memory and CPU time); what it put on queue."""
-    queue = mp.get_context("spawn").Queue()
-    child = mp.get_context("spawn").Process(target=target, args=(name, queue))
+    """Run target(name, queue) in a fresh spawned process (its own peak memory and CPU time); what it put on queue,
+    or an error figure if the process died without a result (killed for memory, say)."""
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    child = ctx.Process(target=target, args=(name, queue))
     child.start()
-    result = queue.get()
+    while True:
+        try:
+            result = queue.get(timeout=5)
+            break
+        except queue_module.Empty:
+            if not child.is_alive():
+                result = {"error": f"{name}: the measuring process exited with code {child.exitcode}"}
+                break
     child.join()
     return result

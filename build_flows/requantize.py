@@ -17,11 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from onnx import helper
-from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
 
+from xnorflow.build_flows.chain_lut import uint_for
 from xnorflow.hw.ops import DOMAIN
 from xnorflow.hw.ops.mvau import acc_range, is_xnor
 from xnorflow.hw.ops.thresholds import clip_thresholds
@@ -145,7 +145,15 @@ def fitted(model: ModelWrapper, thresholds_name: str, channels: int, lo: int, hi
         return None
     thr = np.broadcast_to(thr, (channels, thr.shape[-1]))
     rq = find_requantizer(thr, lo, hi)
-    return rq if rq is not None and exhaustive_check(thr, rq, lo, hi) else None
+    return rq if rq is not None and fits_int64(rq) and exhaustive_check(thr, rq, lo, hi) else None
+
+
+def fits_int64(rq: Requantizer) -> bool:
+    """True if the input clamp fits the RTL's 32-bit parameters and m k + c stays inside int64 (the python
+    execution's arithmetic); a layer outside keeps its thresholds."""
+    k_bits = signed_type(rq.lo, rq.hi).bitwidth()
+    m_bits, c_bits = int(rq.m.max()).bit_length() + 1, signed_type(int(rq.c.min()), int(rq.c.max())).bitwidth()
+    return k_bits <= 32 and max(k_bits + m_bits, c_bits) + 1 <= 63
 
 
 def replace_thresholding(model: ModelWrapper, node) -> None:
@@ -172,7 +180,7 @@ def split_mvau(model: ModelWrapper, node) -> None:
     rq = fitted(model, node.input[2], mh, lo, hi)
     if rq is None:
         return
-    acc_t = DataType[f"UINT{max(hi, 1).bit_length()}"] if lo >= 0 else signed_type(lo, hi)
+    acc_t = uint_for(hi) if lo >= 0 else signed_type(lo, hi)
     acc, params = model.make_new_valueinfo_name(), node.input[2]
     set_requant_params(model, params, rq)
     out, odt, actval = node.output[0], inst.get_output_datatype(), inst.get_nodeattr("ActVal")

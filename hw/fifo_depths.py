@@ -15,8 +15,8 @@ vector per output tile) needs a FIFO holding the spread of its lag behind an eve
 (rate_depths), and the fork of a shortcut runs ahead of the join by the sum of the layers' lags on
 the slower branch, which the other branch's FIFO must hold (rate_join_depths). THROUGHPUT_SLACK
 words on top absorb the fork's and the join's own latency; every hop on a branch (a layer's pipeline register
-and the FIFO in front of it, HOP_CYCLES) and its threshold searches (threshold_search.sv: K stages where one
-compare stage was) add their cycles to the other branches' FIFOs, which must hold the words that arrive
+and the FIFO in front of it, HOP_CYCLES) and its layers' extra stages (HWOp.extra_latency: a threshold search's
+K stages where one compare stage was, a requantiser's multiply and sum) add their cycles to the other branches' FIFOs, which must hold the words that arrive
 meanwhile (at most one a cycle).
 """
 from __future__ import annotations
@@ -28,7 +28,6 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 from xnorflow.hw.ops import base_op, hw_nodes, op_of
 from xnorflow.hw.ops.common import LayerRTL, Port
-from xnorflow.hw.ops.thresholds import search_latency
 
 THROUGHPUT_SLACK = 8
 HOP_CYCLES = 2  # latency of one layer on a branch: its output register and the FIFO in front of it
@@ -59,7 +58,7 @@ def _through(fork_need: np.ndarray, needed: np.ndarray) -> np.ndarray:
 
 def fork_needs(model: ModelWrapper, layers: dict, fork) -> tuple[dict[str, np.ndarray], dict[str, int]]:
     """For every stream downstream of `fork`: fork words needed before each of its words, and the
-    pipeline latency on the way (cycles: hops and threshold searches)."""
+    pipeline latency on the way (cycles: hops and each layer's extra stages, HWOp.extra_latency)."""
     out = {t: np.arange(1, layers[fork.name].outputs[0].words + 1) for t in fork.output}
     lat = dict.fromkeys(fork.output, 0)
     nodes = hw_nodes(model)
@@ -72,7 +71,7 @@ def fork_needs(model: ModelWrapper, layers: dict, fork) -> tuple[dict[str, np.nd
         arr = np.max([_through(out[t], need(model, node, rtl, i)) for i, t in reach], axis=0)
         out |= {t: arr for t in node.output}
         lat |= dict.fromkeys(node.output, max(lat[t] for _, t in reach) + HOP_CYCLES
-                                       + search_latency(rtl.design.params))
+                                       + op_of(node).extra_latency(rtl))
     return out, lat
 
 

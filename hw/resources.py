@@ -50,11 +50,6 @@ def estimate_layers(model: ModelWrapper) -> dict[str, dict[str, float]]:
     return {node.name: op_of(node).estimate(model, node) for node in hw_nodes(model)}
 
 
-def estimate_luts(model: ModelWrapper) -> dict[str, int]:
-    """Modelled LUTs per HW layer of a folded graph."""
-    return {name: int(e["lut"]) for name, e in estimate_layers(model).items()}
-
-
 def synth_layers(stitched) -> dict[str, dict]:
     """Yosys counts of every layer of a stitched design (identical layers synthesised once)."""
     seen, out = {}, {}

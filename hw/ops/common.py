@@ -20,6 +20,7 @@ from qonnx.custom_op.registry import getCustomOp
 
 from xnorflow.errors import XnorflowError
 from xnorflow.hw import resource_model
+from xnorflow.hw.ops.thresholds import search_latency
 from xnorflow.hw.resource_model import Memory
 from xnorflow.hw.streams import pack_words, unpack_words
 from xnorflow.hw.verilator import RTL_DIR, Design, SimResult, Stream, simulate
@@ -182,6 +183,11 @@ class HWOp(ABC):
         """Input words the layer buffers beyond what its outputs need (a line buffer's spare rows)."""
         return 0
 
+    def extra_latency(self, rtl: LayerRTL) -> int:
+        """Pipeline cycles beyond a layer's one register stage (fifo_depths' HOP_CYCLES): a threshold search's
+        extra stages."""
+        return search_latency(rtl.design.params)
+
     def model_key(self, rtl: LayerRTL) -> str:
         """The calibrated LUT model of a layer's design: its module."""
         return rtl.design.top
@@ -207,10 +213,6 @@ class HWOp(ABC):
         rtl = self.rtl(model, node)
         return {"lut": resource_model.predict(self.model_key(rtl), self.model_terms(rtl)),
                 "bram36": resource_model.bram36(self.memories(rtl)), "dsp": self.dsps(model, node)}
-
-    def luts(self, model: ModelWrapper, node) -> int:
-        """Modelled LUTs (logic + LUT RAM) of the node's design, from its calibrated model."""
-        return int(self.estimate(model, node)["lut"])
 
     def dsps(self, model: ModelWrapper, node) -> int:
         """DSP48 model: none (data movement)."""

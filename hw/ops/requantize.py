@@ -59,6 +59,17 @@ def dsp48_tiles(a_bits: int, b_bits: int) -> int:
     return min(math.ceil(a_bits / pa) * math.ceil(b_bits / pb), math.ceil(a_bits / pb) * math.ceil(b_bits / pa))
 
 
+def operand_types(widths: dict) -> tuple:
+    """Signed operand types of the per-lane multiply as requantize.sv writes it: the clamped input (KBITS), and m
+    with a zero sign bit (MBITS + 1: a multiply even for m = 1)."""
+    return DataType[f"INT{widths['KBITS']}"], DataType[f"INT{widths['MBITS'] + 1}"]
+
+
+def sum_bits(p: dict) -> int:
+    """Width of requantize.sv's sum (SBITS): the widest of product, c and the signed level count, plus one."""
+    return max(p["KBITS"] + p["MBITS"] + 1, p["CBITS"], p["LEVELS"].bit_length() + 1) + 1
+
+
 class RequantizeOp(HWOp):
     """PE requantisers per cycle, each lane's two ROMs holding m and c of its channels."""
 
@@ -85,19 +96,20 @@ class RequantizeOp(HWOp):
                 "CBITS": signed_type(int(c.min()), int(c.max())).bitwidth()}
 
     def multiplier(self, model: ModelWrapper, node) -> tuple:
-        """Signed operand types of the per-lane multiply as the RTL writes it: the clamped input, and m with a
-        zero sign bit (a multiply even for m = 1)."""
-        w = self.widths(model, node)
-        return DataType[f"INT{w['KBITS']}"], DataType[f"INT{w['MBITS'] + 1}"]
+        """Signed operand types of the node's per-lane multiply (operand_types)."""
+        return operand_types(self.widths(model, node))
 
     def terms(self, rtl: LayerRTL) -> dict[str, float]:
         """Per lane: the sum's bits (adder, shift and clamps) and, where Yosys maps it to no DSP48, the multiply's
         bit products; stream bits and a base."""
         p = rtl.design.params
-        sum_bits = max(p["KBITS"] + p["MBITS"] + 1, p["CBITS"]) + 1
-        k, m = DataType[f"INT{p['KBITS']}"], DataType[f"INT{p['MBITS'] + 1}"]
+        k, m = operand_types(p)
         lut_mul = 0 if uses_dsp(k, m) else k.bitwidth() * m.bitwidth()
-        return super().terms(rtl) | {"sum_bits": float(p["PE"] * sum_bits), "lut_mul_bits": float(p["PE"] * lut_mul)}
+        return super().terms(rtl) | {"sum_bits": float(p["PE"] * sum_bits(p)), "lut_mul_bits": float(p["PE"] * lut_mul)}
+
+    def extra_latency(self, rtl: LayerRTL) -> int:
+        """requantize.sv's multiply and sum stages after its operand stage."""
+        return 2
 
     def memories(self, rtl: LayerRTL) -> list[Memory]:
         """Per lane, the m and c roms of its channels."""
