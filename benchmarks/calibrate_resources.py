@@ -20,8 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from common import record
-from finn_bnn_pynq import cpu_seconds
+from common import cpu_seconds, record, yosys_luts
 from qonnx.core.datatype import DataType as DT
 
 from xnorflow.hw import resource_model
@@ -126,11 +125,6 @@ GRID = (
 )
 
 
-def lut_count(counts: dict) -> int:
-    """Yosys LUTs: logic plus LUT RAM."""
-    return counts["lut"] + counts["lutram"]
-
-
 def memory_synth(kind: str, depth: int, width: int) -> dict:
     """Yosys counts of a bare memory of a kind: rom.sv (random contents), ram_sdp.sv or stream_fifo.sv (async)."""
     if kind == "rom":
@@ -161,12 +155,12 @@ def layer_synth(model) -> tuple:
 def layer_point(op, rtl, res: dict) -> tuple[str, dict, int, str]:
     """(model key, terms, Yosys LUTs, label) of one grid layer (terms under the block-RAM rule now written)."""
     label = f"{rtl.design.top} " + " ".join(f"{k}={v}" for k, v in rtl.design.params.items() if isinstance(v, int))
-    return op.model_key(rtl), op.model_terms(rtl), lut_count(res), label
+    return op.model_key(rtl), op.model_terms(rtl), yosys_luts(res), label
 
 
 def fifo_point(width: int, depth: int, res: dict) -> tuple[str, dict, int, str]:
     """(model key, terms, Yosys LUTs, label) of one stream_fifo."""
-    return "stream_fifo", fifo_terms(width, depth), lut_count(res), f"stream_fifo W={width} DEPTH={depth}"
+    return "stream_fifo", fifo_terms(width, depth), yosys_luts(res), f"stream_fifo W={width} DEPTH={depth}"
 
 
 def write(block_ram: dict, luts: dict, grid_fit: dict) -> None:
@@ -204,8 +198,9 @@ def refit(only: set[str]) -> None:
     for w, d in FIFOS:
         key, terms, _, label = fifo_point(w, d, {"lut": 0, "lutram": 0})
         points.append((key, terms, old["grid_fit"][label]["yosys"], label))
+    figures = fit_and_write(old["block_ram"], points)
     record("calibrate_resources_refit",
-           fit_and_write(old["block_ram"], points) | {"resynthesised": sorted(only), "cpu_s": round(cpu_seconds() - cpu, 1)})
+           figures | {"resynthesised": sorted(only), "cpu_s": round(cpu_seconds() - cpu, 1)})
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ import json
 import multiprocessing as mp
 import platform
 import queue as queue_module
+import resource
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,3 +41,14 @@ def in_child(target: Callable[[str, mp.Queue], None], name: str) -> dict:
                 break
     child.join()
     return result
+
+
+def cpu_seconds() -> float:
+    """CPU seconds of this process and its finished children (Verilator, g++, Yosys)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def yosys_luts(counts: dict) -> int:
+    """Yosys LUTs: logic plus LUT RAM."""
+    return counts["lut"] + counts["lutram"]

@@ -6,7 +6,8 @@ the ratio, frames/s at 100 MHz, and with --synth Yosys's LUT/FF/BRAM36/DSP of th
 per thousand LUTs. With --synth, CNV-W1A1 is also folded to FINN's own LUT count (the calibrated resource model's
 fit to an absolute budget of FINN's published LUTs less our shell's, hw/resources.py Budget), and the table
 beside FINN's published build is printed: our core plus the PYNQ shell (benchmarks/shell_resources.py's
-Yosys figures) at finn-examples' folding and at FINN's LUT budget. finn-examples names PE/SIMD for the MVAUs, the sliding windows that feed them, the input
+Yosys figures) at finn-examples' folding and at FINN's LUT budget.
+finn-examples names PE/SIMD for the MVAUs, the sliding windows that feed them, the input
 thresholding and the label select; our graph's other layers (max pools as window + Pool) get their fastest
 folding, as FINN's unfolded StreamingMaxPool has.
 
@@ -14,13 +15,12 @@ folding, as FINN's unfolded StreamingMaxPool has.
 """
 import argparse
 import json
-import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common import record
+from common import cpu_seconds, record, yosys_luts
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
@@ -93,12 +93,6 @@ def finn_config(build: Path, net: str, out: Path) -> tuple[Path, list[str]]:
     return out, sorted(left)
 
 
-def cpu_seconds() -> float:
-    """CPU seconds of this process and its finished children (Verilator, g++, Yosys)."""
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
-
-
 def measure(build: Path, folding: str | None, synth: bool) -> dict:
     """Simulate (and synthesise) one folding of a build: cycles, ratio, frames/s, resources."""
     began, cpu = time.perf_counter(), cpu_seconds()
@@ -109,7 +103,7 @@ def measure(build: Path, folding: str | None, synth: bool) -> dict:
     if synth:
         total = build_target(build, "synth", "Pynq-Z1", folding)["synth"]["total"]
         fig |= {k: total.get(k, 0) for k in ("lut", "lutram", "ff", "ramb36", "ramb18", "dsp")}
-        fig["frames_per_s_per_klut"] = round(fig["frames_per_s"] / ((total["lut"] + total["lutram"]) / 1000), 1)
+        fig["frames_per_s_per_klut"] = round(fig["frames_per_s"] / (yosys_luts(total) / 1000), 1)
     return fig | {"wall_s": round(time.perf_counter() - began, 1), "cpu_s": round(cpu_seconds() - cpu, 1)}
 
 
@@ -124,7 +118,7 @@ def budget_config(build: Path, lut: int, out: Path) -> Path:
 
 def with_shell(fig: dict) -> dict:
     """A design's figures with the shell added: LUT (logic + LUT RAM), FF, BRAM36, DSP, frames/s per kLUT."""
-    lut = fig["lut"] + fig["lutram"] + SHELL["lut"]
+    lut = yosys_luts(fig) + SHELL["lut"]
     return {"cycles_per_frame": fig["cycles_per_frame"], "frames_per_s": fig["frames_per_s"], "lut": lut,
             "ff": fig["ff"] + SHELL["ff"], "bram36": fig["ramb36"] + fig["ramb18"] / 2 + SHELL["bram36"],
             "dsp": fig["dsp"] + SHELL["dsp"], "frames_per_s_per_klut": round(fig["frames_per_s"] / (lut / 1000), 1)}

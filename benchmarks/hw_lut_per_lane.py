@@ -12,8 +12,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
-from common import record
-from finn_bnn_pynq import cpu_seconds, finn_config, hw_build
+from common import cpu_seconds, record, yosys_luts
+from finn_bnn_pynq import finn_config, hw_build
 from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
@@ -36,7 +36,7 @@ NET, BOARD = "cnv_1w1a", "Pynq-Z1"
 def per_lane(res: dict, lanes: int) -> dict:
     """Yosys counts with LUTs (logic + LUTRAM) per lane."""
     return {"lut": res["lut"], "lutram": res["lutram"], "ff": res["ff"], "lanes": lanes,
-            "lut_per_lane": round((res["lut"] + res["lutram"]) / lanes, 2)}
+            "lut_per_lane": round(yosys_luts(res) / lanes, 2)}
 
 
 def lut_per_lane(module: str, bits: int, rng: np.random.Generator) -> dict:
@@ -74,7 +74,7 @@ def in_design(layers: dict[str, LayerRTL], weight_style: str | None) -> dict:
         out[name] = {"PE": p["PE"], "SIMD": p["SIMD"], "MW": p["MW"], "MH": p["MH"], "NTHRES": p["NTHRES"],
                      "bram36": counts[name]["ramb36"] + counts[name]["ramb18"] / 2,
                      **per_lane(counts[name], p["PE"] * p["SIMD"])}
-    luts = sum(v["lut"] + v["lutram"] for v in out.values())
+    luts = sum(yosys_luts(v) for v in out.values())
     lanes = sum(v["lanes"] for v in out.values())
     return {"net": NET, "board": BOARD, "weight_style": weight_style or "rom auto", "layers": out, "lut": luts,
             "lanes": lanes, "lut_per_lane": round(luts / lanes, 2),

@@ -11,8 +11,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import record
-from finn_bnn_pynq import SHAPES, cpu_seconds, finn_config, hw_build
+from common import cpu_seconds, record, yosys_luts
+from finn_bnn_pynq import SHAPES, finn_config, hw_build
 from qonnx.core.modelwrapper import ModelWrapper
 
 from xnorflow.hw.accelerator import build_target
@@ -43,11 +43,6 @@ def folded_design(design: str, tmp: Path) -> ModelWrapper:
     return ModelWrapper(str(build / "rtl" / "folded.onnx"))
 
 
-def lut_total(counts: dict) -> int:
-    """Yosys LUTs: logic plus LUT RAM."""
-    return counts["lut"] + counts["lutram"]
-
-
 def ok(model: float, yosys: float) -> bool:
     """Within the tolerance: 5% from SMALL Yosys LUTs up, SMALL_SLACK LUTs below."""
     return abs(model - yosys) <= (TOLERANCE * yosys if yosys >= SMALL else SMALL_SLACK)
@@ -60,7 +55,7 @@ def fifo_rows(st) -> dict[str, dict]:
     for w, d in sorted(set(shapes)):
         n, res = shapes.count((w, d)), synthesize("stream_fifo", module_sources("stream_fifo"), {"W": w, "DEPTH": d})
         rows[f"stream_fifo W={w} DEPTH={d} x{n}"] = {
-            "op": "stream_fifo", "yosys_lut": n * lut_total(res), "model_lut": n * fifo_luts(w, d),
+            "op": "stream_fifo", "yosys_lut": n * yosys_luts(res), "model_lut": n * fifo_luts(w, d),
             "yosys_bram36": n * bram36(res), "model_bram36": 0.0}
     return rows
 
@@ -69,7 +64,7 @@ def compare(model: ModelWrapper, out: Path) -> dict:
     """Model vs Yosys for every layer and every edge FIFO of one folded design."""
     st = stitch(model, out)
     est = estimate_layers(model)
-    rows = {name: {"op": st.layers[name].design.top, "yosys_lut": lut_total(c), "model_lut": est[name]["lut"],
+    rows = {name: {"op": st.layers[name].design.top, "yosys_lut": yosys_luts(c), "model_lut": est[name]["lut"],
                    "yosys_bram36": bram36(c), "model_bram36": est[name]["bram36"]}
             for name, c in synth_layers(st).items()}
     return summary(rows | fifo_rows(st))

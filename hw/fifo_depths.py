@@ -15,9 +15,9 @@ vector per output tile) needs a FIFO holding the spread of its lag behind an eve
 (rate_depths), and the fork of a shortcut runs ahead of the join by the sum of the layers' lags on
 the slower branch, which the other branch's FIFO must hold (rate_join_depths). THROUGHPUT_SLACK
 words on top absorb the fork's and the join's own latency; every hop on a branch (a layer's pipeline register
-and the FIFO in front of it, HOP_CYCLES) and its layers' extra stages (HWOp.extra_latency: a threshold search's
-K stages where one compare stage was, a requantiser's multiply and sum) add their cycles to the other branches' FIFOs, which must hold the words that arrive
-meanwhile (at most one a cycle).
+and the FIFO in front of it, HOP_CYCLES) and its layers' extra stages (HWOp.extra_latency: a threshold
+search's K stages where one compare stage was, a requantiser's multiply and sum) add their cycles to the other
+branches' FIFOs, which must hold the words that arrive meanwhile (at most one a cycle).
 """
 from __future__ import annotations
 
