@@ -31,7 +31,7 @@ from xnorflow.build_flows.hw_graph import split_host
 from xnorflow.hw.accelerator import build_target
 from xnorflow.hw.boards import board
 from xnorflow.hw.folding import folding_config
-from xnorflow.hw.resources import Budget, fit_board
+from xnorflow.hw.resources import Budget, bram36, fit_board
 from xnorflow.hw.ops import hw_nodes, op_of
 from xnorflow.hw.ops.common import limit
 
@@ -120,7 +120,7 @@ def with_shell(fig: dict) -> dict:
     """A design's figures with the shell added: LUT (logic + LUT RAM), FF, BRAM36, DSP, frames/s per kLUT."""
     lut = yosys_luts(fig) + SHELL["lut"]
     return {"cycles_per_frame": fig["cycles_per_frame"], "frames_per_s": fig["frames_per_s"], "lut": lut,
-            "ff": fig["ff"] + SHELL["ff"], "bram36": fig["ramb36"] + fig["ramb18"] / 2 + SHELL["bram36"],
+            "ff": fig["ff"] + SHELL["ff"], "bram36": bram36(fig) + SHELL["bram36"],
             "dsp": fig["dsp"] + SHELL["dsp"], "frames_per_s_per_klut": round(fig["frames_per_s"] / (lut / 1000), 1)}
 
 

@@ -25,7 +25,7 @@ from xnorflow.hw.boards import board
 from xnorflow.hw.ops import hw_nodes, layer_rtl, module_sources
 from xnorflow.hw.ops.common import LayerRTL
 from xnorflow.hw.ops.mvau import is_xnor
-from xnorflow.hw.resources import synth_layers
+from xnorflow.hw.resources import bram36, synth_layers
 from xnorflow.hw.streams import mem_file
 from xnorflow.hw.synth import synthesize
 
@@ -72,7 +72,7 @@ def in_design(layers: dict[str, LayerRTL], weight_style: str | None) -> dict:
     for name, rtl in layers.items():
         p = rtl.design.params
         out[name] = {"PE": p["PE"], "SIMD": p["SIMD"], "MW": p["MW"], "MH": p["MH"], "NTHRES": p["NTHRES"],
-                     "bram36": counts[name]["ramb36"] + counts[name]["ramb18"] / 2,
+                     "bram36": bram36(counts[name]),
                      **per_lane(counts[name], p["PE"] * p["SIMD"])}
     luts = sum(yosys_luts(v) for v in out.values())
     lanes = sum(v["lanes"] for v in out.values())

@@ -7,10 +7,11 @@ Target: under 3% of the xc7z020's 53,200 LUTs.
 import tempfile
 from pathlib import Path
 
-from common import record
+from common import record, yosys_luts
 from qonnx.core.datatype import DataType
 
 from xnorflow.hw.boards import board
+from xnorflow.hw.resources import bram36
 from xnorflow.hw.ops.common import Port, sources
 from xnorflow.hw.shell import SHELL_MODULES, SHELL_TOP, ShellSpec, shell_spec, shell_text
 from xnorflow.hw.stitch import TOP
@@ -45,12 +46,12 @@ def main() -> None:
     b = board(BOARD)
     s = shell_spec(IN_PORT, OUT_PORT, b, "0" * 64)
     counts = shell_alone(s)
-    luts = counts["lut"] + counts["lutram"]
+    luts = yosys_luts(counts)
     record("shell_resources", {
         "board": b.name, "part": b.part, "axi_bits": s.axi_bits, "addr_bits": s.addr_bits, "max_burst": s.max_burst,
         "in": s.inp.entry(), "out": s.out.entry(), "shell": counts,
         "lut_share": round(luts / b.lut, 4), "ff_share": round(counts["ff"] / b.ff, 4),
-        "bram36_equiv": counts["ramb36"] + counts["ramb18"] / 2, "target_lut_share": TARGET_SHARE,
+        "bram36_equiv": bram36(counts), "target_lut_share": TARGET_SHARE,
         "meets_target": luts < TARGET_SHARE * b.lut})
 
 

@@ -12,7 +12,7 @@ from xnorflow.hw.boards import board
 from xnorflow.hw.folding import analytical_bound, fold_for_cycles
 from xnorflow.hw.ops import OPS, hw_nodes, module_sources, op_of
 from xnorflow.hw.resource_model import COMMAND, fifo_luts
-from xnorflow.hw.resources import Budget, Headroom, fit_board, modelled_use, within
+from xnorflow.hw.resources import Budget, Headroom, bram36, fit_board, modelled_use, within
 from xnorflow.hw.synth import synthesize
 
 TOLERANCE, SMALL, SMALL_SLACK = 0.05, 200, 10   # 5% from 200 Yosys LUTs up, 10 LUTs below
@@ -75,7 +75,7 @@ def test_model_matches_yosys_on_held_out_layers(rng, case):
     yosys = res["lut"] + res["lutram"]
     tolerance = MVAU_TOLERANCE if op_of(node).op_type == "MVAU" else TOLERANCE
     assert _close(est["lut"], yosys, tolerance), f"{case}: model {est['lut']} LUTs, Yosys {yosys}"
-    assert est["bram36"] == res["ramb36"] + res["ramb18"] / 2
+    assert est["bram36"] == bram36(res)
 
 
 def test_fifo_model_matches_yosys():
