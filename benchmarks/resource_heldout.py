@@ -17,7 +17,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 from xnorflow.hw.accelerator import build_target
 from xnorflow.hw.ops import module_sources
-from xnorflow.hw.resource_model import fifo_luts
+from xnorflow.hw.resource_model import SMALL, fifo_luts, within_target
 from xnorflow.hw.resources import bram36, estimate_layers, synth_layers
 from xnorflow.hw.stitch import stitch
 from xnorflow.hw.synth import synthesize
@@ -26,8 +26,6 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "hw"))
 BOARD = "Pynq-Z1"
 TINY = ("tiny-bireal", "tiny-reactnet", "tiny-real2bin", "tiny-hyperbnn")
 DEFAULT = ("cnv_1w1a:finn", "cnv_1w1a:fit", "tfc_1w1a:finn", "tfc_1w1a:fit", *TINY)
-TOLERANCE = 0.05    # per layer of >= SMALL Yosys LUTs, and the design total
-SMALL, SMALL_SLACK = 200, 10    # smaller layers: within SMALL_SLACK LUTs
 
 
 def folded_design(design: str, tmp: Path) -> ModelWrapper:
@@ -41,11 +39,6 @@ def folded_design(design: str, tmp: Path) -> ModelWrapper:
         folding = str(finn_config(build, net, tmp / f"{net}.folding.json")[0]) if how == "finn" else None
     build_target(build, "rtl", BOARD, folding)
     return ModelWrapper(str(build / "rtl" / "folded.onnx"))
-
-
-def ok(model: float, yosys: float) -> bool:
-    """Within the tolerance: 5% from SMALL Yosys LUTs up, SMALL_SLACK LUTs below."""
-    return abs(model - yosys) <= (TOLERANCE * yosys if yosys >= SMALL else SMALL_SLACK)
 
 
 def fifo_rows(st) -> dict[str, dict]:
@@ -74,7 +67,7 @@ def summary(rows: dict) -> dict:
     """Per-layer rows, the worst relative errors, and the totals."""
     for row in rows.values():
         row["error"] = round((row["model_lut"] - row["yosys_lut"]) / max(row["yosys_lut"], 1), 3)
-        row["ok"] = ok(row["model_lut"], row["yosys_lut"])
+        row["ok"] = within_target(row["model_lut"], row["yosys_lut"])
     total = {k: round(sum(r[k] for r in rows.values()), 1)
              for k in ("yosys_lut", "model_lut", "yosys_bram36", "model_bram36")}
     total["error"] = round((total["model_lut"] - total["yosys_lut"]) / total["yosys_lut"], 3)

@@ -29,6 +29,8 @@ RAMB36_SHAPES = ((32768, 1), (16384, 2), (8192, 4), (4096, 9), (2048, 18), (1024
 # rom: read-only ($readmemh), registered read; ram: written at run time, registered read; async: written at run
 # time, read without a register (stream_fifo.sv; Yosys may still move a deep one to block RAM)
 KINDS = ("rom", "ram", "async")
+TOLERANCE = 0.05            # the model's target: within 5% of Yosys per layer from SMALL Yosys LUTs up,
+SMALL, SMALL_SLACK = 200, 10  # and within SMALL_SLACK LUTs below
 
 
 @dataclass(frozen=True)
@@ -127,3 +129,8 @@ def fifo_terms(width: int, depth: int) -> dict[str, float]:
 def fifo_luts(width: int, depth: int) -> int:
     """Modelled LUTs of a stream_fifo.sv."""
     return predict("stream_fifo", fifo_terms(width, depth))
+
+
+def within_target(model: float, yosys: float, tolerance: float = TOLERANCE) -> bool:
+    """True if modelled LUTs are within `tolerance` of Yosys's from SMALL LUTs up, within SMALL_SLACK below."""
+    return abs(model - yosys) <= (tolerance * yosys if yosys >= SMALL else SMALL_SLACK)

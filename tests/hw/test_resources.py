@@ -11,11 +11,10 @@ from xnorflow.hw import resource_model
 from xnorflow.hw.boards import board
 from xnorflow.hw.folding import analytical_bound, fold_for_cycles
 from xnorflow.hw.ops import OPS, hw_nodes, module_sources, op_of
-from xnorflow.hw.resource_model import COMMAND, fifo_luts
+from xnorflow.hw.resource_model import COMMAND, TOLERANCE, fifo_luts, within_target
 from xnorflow.hw.resources import Budget, Headroom, bram36, fit_board, modelled_use, within
 from xnorflow.hw.synth import synthesize
 
-TOLERANCE, SMALL, SMALL_SLACK = 0.05, 200, 10   # 5% from 200 Yosys LUTs up, 10 LUTs below
 # the MVAU misses 5%: its calibration grid spans -27%..+26% (README, "The resource model")
 MVAU_TOLERANCE = 0.30
 
@@ -40,11 +39,6 @@ def _int2_layer(rng, mw: int, mh: int, pe: int, simd: int):
     weights = rng.integers(-2, 2, (mw, mh)).astype(float)
     return mvau_model(mw, mh, pe, simd, DT["INT2"], DT["INT2"], DT["INT32"], weights, None, None, [1, 4],
                       xnor=False)
-
-
-def _close(model: float, yosys: float, tolerance: float = TOLERANCE) -> bool:
-    """Within `tolerance` from SMALL Yosys LUTs up, within SMALL_SLACK LUTs below."""
-    return abs(model - yosys) <= (tolerance * yosys if yosys >= SMALL else SMALL_SLACK)
 
 
 def test_calibration_covers_every_op():
@@ -74,14 +68,14 @@ def test_model_matches_yosys_on_held_out_layers(rng, case):
     est = op_of(node).estimate(model, node)
     yosys = res["lut"] + res["lutram"]
     tolerance = MVAU_TOLERANCE if op_of(node).op_type == "MVAU" else TOLERANCE
-    assert _close(est["lut"], yosys, tolerance), f"{case}: model {est['lut']} LUTs, Yosys {yosys}"
+    assert within_target(est["lut"], yosys, tolerance), f"{case}: model {est['lut']} LUTs, Yosys {yosys}"
     assert est["bram36"] == bram36(res)
 
 
 def test_fifo_model_matches_yosys():
     """A held-out stream FIFO's modelled LUTs against Yosys."""
     res = synthesize("stream_fifo", module_sources("stream_fifo"), {"W": 24, "DEPTH": 48})
-    assert _close(fifo_luts(24, 48), res["lut"] + res["lutram"])
+    assert within_target(fifo_luts(24, 48), res["lut"] + res["lutram"])
 
 
 def test_fit_keeps_dsps_and_luts_under_the_headroom():
