@@ -69,8 +69,10 @@ def runtime_description(build_dir: str | Path) -> dict:
     shell = _shell(build)
     pre, _, post = split_host(build.hw_graph())
     b = board(manifest(build.path / RTL_DIR)["report"]["board"])
-    weights = [_port(port, entry) | {"port": entry["port"], "file": f"{RTL_DIR}/{weight_values_file(port)}"}
-               for port, entry in zip(build.weight_ports.values(), shell["weights"], strict=True)]
+    ports = {port.stream.name: port for port in build.weight_ports.values()}
+    weights = [_port(ports[entry["port"]], entry) | {"port": entry["port"],
+                                                     "file": f"{RTL_DIR}/{weight_values_file(ports[entry['port']])}"}
+               for entry in shell["weights"]]  # in the order of the shell's weight ports
     return {"register_map_version": driver.REGISTER_MAP_VERSION, "build_id": shell["build_id"],
             "board": b.name, "clock_mhz": b.clock_mhz, "axi_bits": shell["axi_bits"], "addr_bits": shell["addr_bits"],
             "input_shape": list(pre.get_tensor_shape(pre.graph.input[0].name)),

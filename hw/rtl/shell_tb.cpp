@@ -15,7 +15,8 @@
 //   r ADDR        -> "r VALUE RRESP"      (read a register)
 //   a N           -> "a CYCLES IRQ"       (advance up to N cycles, stopping early once `interrupt` is high)
 //   s             -> one JSON line of statistics: cycle, the last START write's response cycle and the first
-//                    cycle the interrupt was high after it (their difference is the run's length), reports
+//                    cycle the interrupt was high after it (their difference is the run's length), reports,
+//                    bytes moved, and per weight master the cycles an R beat waited for RREADY
 //   q             -> the statistics line, then exit
 // A Lite transaction that gets no answer within `lite_timeout` cycles answers "timeout". The data width
 // comes from tb_ports.h (XF_AXI_BITS), which hw/verilator.py generates per design; XF_WMEM there is the number of
@@ -182,6 +183,7 @@ struct ReadPort {
     Data& rdata;
     const CData* awvalid = nullptr;  // a read-only master's write channel, which must stay idle
     const CData* wvalid = nullptr;
+    uint64_t r_stalls = 0;  // cycles a beat waited for RREADY
     std::deque<Burst> ar{};
     bool r_valid = false;
     Stable ar_stable{};
@@ -274,15 +276,17 @@ class Harness {
     }
 
     std::string stats() const {
-        std::string last;
+        std::string last, stalls;
         for (char c : ddr_.last_report) last += (c == '"' || c == '\\') ? '\'' : c;
+        for (const ReadPort& p : wmem_) stalls += (stalls.empty() ? "" : ", ") + std::to_string(p.r_stalls);
         char buf[1024];
         std::snprintf(buf, sizeof buf,
                       "{\"cycle\": %llu, \"start_cycle\": %lld, \"irq_cycle\": %lld, \"decerrs\": %llu, "
-                      "\"protocol_errors\": %llu, \"bytes_read\": %llu, \"bytes_written\": %llu, \"last_report\": \"%s\"}",
+                      "\"protocol_errors\": %llu, \"bytes_read\": %llu, \"bytes_written\": %llu, "
+                      "\"wmem_r_stalls\": [%s], \"last_report\": \"%s\"}",
                       ull(cycle), started_ ? static_cast<long long>(start_cycle_) : -1LL,
                       irq_seen_ ? static_cast<long long>(irq_cycle_) : -1LL, ull(ddr_.decerrs), ull(ddr_.protocol_errors),
-                      ull(ddr_.bytes_read), ull(ddr_.bytes_written), last.c_str());
+                      ull(ddr_.bytes_read), ull(ddr_.bytes_written), stalls.c_str(), last.c_str());
         return buf;
     }
 
@@ -388,6 +392,7 @@ class Harness {
             b.ready_at = cycle + lat(rng_);
             p.ar.push_back(b);
         }
+        if (p.r_valid && !p.rready) ++p.r_stalls;
         if (p.r_valid && p.rready) {
             p.r_valid = false;
             Burst& b = p.ar.front();
