@@ -42,16 +42,17 @@ def mvau_model(mw: int, mh: int, pe: int, simd: int, idt: BaseDataType, wdt: Bas
     return _model(node, (*vecs, mw), (*vecs, mh), idt, odt, inits)
 
 
-def external_mvau_chain(rng: np.random.Generator, widths: tuple[int, ...], vecs: list[int]) -> ModelWrapper:
+def external_mvau_chain(rng: np.random.Generator, widths: tuple[int, ...], vecs: list[int],
+                        folds: tuple[tuple[int, int], ...] = ((2, 4), (2, 2))) -> ModelWrapper:
     """MVAUs in a chain, every one with mem_mode "external" (weights on a stream): layer i maps widths[i] to
-    widths[i + 1] channels, PE 2 and SIMD 4 in the first layer, 2 after (so each layer's weight words differ), 2-bit
-    activations (UINT2, 3 thresholds) and weights (INT2)."""
+    widths[i + 1] channels at (PE, SIMD) folds[i] (by default 2 x 4, then 2 x 2: each layer's weight words
+    differ), 2-bit activations (UINT2, 3 thresholds) and weights (INT2)."""
     names = ["inp", *(f"act{i}" for i in range(1, len(widths) - 1)), "outp"]
     nodes, inits = [], {}
-    for i, (mw, mh) in enumerate(zip(widths, widths[1:])):
+    for i, (mw, mh, (pe, simd)) in enumerate(zip(widths, widths[1:], folds)):
         nodes.append(helper.make_node(
             "MVAU", [names[i], f"w{i}", f"t{i}"], [names[i + 1]], domain=FINN_DOMAIN, backend="fpgadataflow",
-            name=f"mvau{i}", MW=mw, MH=mh, PE=2, SIMD=2 if i else 4, inputDataType="UINT2", weightDataType="INT2",
+            name=f"mvau{i}", MW=mw, MH=mh, PE=pe, SIMD=simd, inputDataType="UINT2", weightDataType="INT2",
             outputDataType="UINT2", ActVal=0, binaryXnorMode=0, noActivation=0, numInputVectors=vecs,
             mem_mode="external"))
         inits[f"w{i}"] = (rng.integers(-2, 2, (mw, mh)), DataType["INT2"])
