@@ -273,6 +273,34 @@ def test_deploy_folder(builds, tmp_path, monkeypatch):
     assert (users / "notes.txt").read_text() == "keep"
 
 
+def test_deploy_two_ddr_layers(builds, tiny_graph, tmp_path):
+    """tiny-bireal with a FINN folding JSON that puts two MVAUs' weights in DDR (mem_mode "external"): the rtl
+    target's shell has two weight masters; its deploy folder carries both weight frames (weights/w0_V.npy,
+    weights/w1_V.npy), and driver.open() of that folder loads each into its own buffer and register: 3 frames through
+    the Verilator backend with a stressed DDR equal FINN, every weight frame read once per frame."""
+    folding = json.loads((builds("tiny-bireal") / "rtl" / "folding.json").read_text())
+    mvaus = [name for name in folding if name.startswith("MVAU")][-2:]
+    for name in mvaus:
+        folding[name]["mem_mode"] = "external"
+    (tmp_path / "folding.json").write_text(json.dumps(folding))
+    build = tiny_graph("tiny-bireal", tmp_path / "b")
+    build_target(build, "rtl", "Pynq-Z2", str(tmp_path / "folding.json"))
+    assert list(open_build(build).weight_ports) == mvaus
+    dest = deploy.write_deploy(build, tmp_path / "d")
+    runtime = json.loads((dest / "runtime.json").read_text())
+    assert [(w["port"], w["file"]) for w in runtime["weights"]] == [("w0_V", "weights/w0_V.npy"),
+                                                                     ("w1_V", "weights/w1_V.npy")]
+    assert {"weights/w0_V.npy", "weights/w1_V.npy"} <= set(runtime["files"])
+    part = reference_part(open_build(build))
+    xs = random_frames(part, 3, seed=2)
+    with driver.open(dest, backend="verilator", timing="stress", seed=7) as acc:
+        ys = acc.run_frames(xs.reshape(len(xs), *acc.inp.normal[1:]))
+        stats = acc.backend.sim.stats()
+    assert np.array_equal(ys.reshape(len(xs), -1), reference(part, xs).reshape(len(xs), -1))
+    assert stats["protocol_errors"] == 0 and stats["decerrs"] == 0
+    assert stats["bytes_read"] == 3 * (acc.inp.stride + sum(w.stride for w in acc.weights))
+
+
 BOARD_SCRIPT = """
 import sys
 class Blocked:
