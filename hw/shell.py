@@ -224,7 +224,7 @@ def _reads_done(s: ShellSpec) -> str:
     """rd_done, the register file's "reads finished": one pulse once the input DMA and every weight DMA are done
     (a weight DMA may still fetch the last frame's padding after the last output word)."""
     return (f"    logic [{len(s.weights)}:0] reads_done, reads_end;  // bit 0 the input DMA, bit k+1 weight DMA k;\n"
-            f"    assign reads_done = {'{w_done, in_done}' if s.weights else 'in_done'};  // *_end: finished in this run\n"
+            f"    assign reads_done = {'{w_done, in_done}' if s.weights else 'in_done'};  // *_end: done in this run\n"
             "    always_ff @(posedge ap_clk) begin\n"
             "        if (!ap_rst_n || start) reads_end <= '0;\n"
             "        else reads_end <= reads_end | reads_done;\n"

@@ -2,8 +2,8 @@
 harness (rtl/shell_tb.cpp) as a child process, DDR as a memory-mapped file both sides map.
 
 The harness serves the shell's AXI4 master and each weight master m_axi_wmem<k> (one per layer that streams its
-weights) with a DDR model (random read latency, RVALID gaps, READY stalls when asked, drawn per port: see TIMINGS) and drives its
-AXI4-Lite port from line commands; `ShellSim` speaks those commands. The model is compiled once per design
+weights) with a DDR model (random read latency, RVALID gaps, READY stalls when asked, drawn per port: see TIMINGS)
+and drives its AXI4-Lite port from line commands; `ShellSim` speaks those commands. The model is compiled once per design
 through hw/verilator.py's cache, and runs in the build's rtl/ (where its memory files are), reading them and
 writing nothing there.
 """

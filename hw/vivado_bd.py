@@ -109,7 +109,8 @@ def interconnect_tcl(weights: int) -> str:
             + _cell("smartconnect", CTRL_SC)
             + f"set_property -dict [list CONFIG.NUM_SI {{1}} CONFIG.NUM_MI {{1}}] [get_bd_cells {CTRL_SC}]\n"
             + _cell("smartconnect", MEM_SC)
-            + f"set_property -dict [list CONFIG.NUM_SI {{{len(masters(weights))}}} CONFIG.NUM_MI {{1}}] [get_bd_cells {MEM_SC}]\n"
+            + f"set_property -dict [list CONFIG.NUM_SI {{{len(masters(weights))}}} CONFIG.NUM_MI {{1}}] "
+            f"[get_bd_cells {MEM_SC}]\n"
             + _cell("proc_sys_reset", RESET))
 
 

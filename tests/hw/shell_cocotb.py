@@ -162,7 +162,8 @@ async def regfile_map(dut) -> None:
     assert await m.read_dword(MAGIC) == 0x584E464C and await m.read_dword(VERSION) == 2
     build_id = int(CFG["build_id"], 16)
     assert await m.read_dword(ID_LO) == build_id & 0xFFFFFFFF and await m.read_dword(ID_HI) == build_id >> 32
-    assert [await m.read_dword(a) for a in (IN_STRIDE, OUT_STRIDE, W_PORTS, W_BYTES, W_BYTES + 0x10)] == [24, 40, 2, 40, 48]
+    constants = (IN_STRIDE, OUT_STRIDE, W_PORTS, W_BYTES, W_BYTES + 0x10)
+    assert [await m.read_dword(a) for a in constants] == [24, 40, 2, 40, 48]
     rw = {FRAMES: 0x12345678, IN_LO: 0x00401000, IN_HI: 0x7, OUT_LO: 0x00802000, OUT_HI: 0x9, W_LO: 0xCAFE0000,
           W_HI: 0x1, W_LO + 0x10: 0xBEEF1000, W_HI + 0x10: 0x3}
     for addr, value in rw.items():

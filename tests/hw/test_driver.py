@@ -390,8 +390,9 @@ def test_weight_buffers_packed_and_addressed():
     buf1, buf0 = backend.buffers
     assert (len(buf0), len(buf1)) == (40, 16) and not buf0[36:].any() and not buf1[12:].any()
     assert [backend.regs[a] for a in (0x50, 0x54, 0x60, 0x64)] == [0x2345_7000, 0x1, 0x2345_6000, 0x1]
-    np.testing.assert_array_equal(words.unpack(np.asarray(buf0[:36]).reshape(18, 2), "INT2", 8), values[0].reshape(18, 8))
-    np.testing.assert_array_equal(words.unpack(np.asarray(buf1[:12]).reshape(12, 1), "INT2", 4), values[1].reshape(12, 4))
+    for buf, (word_bytes, words_, elems), value in zip((buf0, buf1), ((2, 18, 8), (1, 12, 4)), values):
+        packed = np.asarray(buf[:word_bytes * words_]).reshape(words_, word_bytes)
+        np.testing.assert_array_equal(words.unpack(packed, "INT2", elems), value.reshape(words_, elems))
     with pytest.raises(XnorflowError, match="no weight stream 2"):
         acc.load_weights(values[1], 2)
     for other in ({**runtime, "weights": []}, {**runtime, "weights": [W_LAYOUT]},
