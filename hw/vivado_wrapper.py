@@ -1,6 +1,6 @@
 """A Verilog-2001 wrapper of the shell for the block design: Vivado's module references need a Verilog or VHDL
 top (not SystemVerilog), so `xnorflow_shell_ref` has the shell's ports, passes them to `xnorflow_shell`, and
-tells Vivado what its interface inference would only guess: ap_clk clocks both AXI interfaces and ap_rst_n
+tells Vivado what its interface inference would only guess: ap_clk clocks every AXI interface and ap_rst_n
 resets them, ap_rst_n is active low, `interrupt` is level-high. The ports follow the shell's contract:
 AXI4-Lite `s_axi_control_*` (32-bit data, 8-bit address), AXI4 `m_axi_gmem_*` (and `m_axi_wmem<k>_*` for each
 layer that streams its weights from DDR) with the board's data and address widths and ID width 1.
