@@ -207,13 +207,14 @@ def _external_mvau(rng: np.random.Generator) -> ModelWrapper:
 
 @dataclass
 class WeightShell:
-    """A generated shell (Pynq-Z2) around the external MVAU, with what the tests need of it."""
+    """A generated shell (Pynq-Z2 unless named) around the external MVAU, with what the tests need of it."""
 
     model: ModelWrapper
     st: Stitched
     design: Design
     entry: dict
     rtl: Path
+    board: str = "Pynq-Z2"
 
     def runtime(self) -> dict:
         """The driver's runtime description of this shell (the ports' DDR layouts, build ID, cycles per frame)."""
@@ -222,7 +223,7 @@ class WeightShell:
         weights = [layout(p, e) for p, e in zip(self.st.weight_ports.values(), self.entry["weights"], strict=True)]
         return {"in": layout(self.st.in_port, self.entry["in"]), "out": layout(self.st.out_port, self.entry["out"]),
                 "weights": weights, "clock_mhz": 100, "build_id": self.entry["build_id"],
-                "cycles_per_frame": max(self.st.cycles.values()), "board": "Pynq-Z2",
+                "cycles_per_frame": max(self.st.cycles.values()), "board": self.board,
                 "axi_bits": self.entry["axi_bits"]}
 
     def weight_values(self, layer: int = 0) -> np.ndarray:
@@ -231,17 +232,18 @@ class WeightShell:
         return weight_stream(self.model.get_initializer(node.input[1]), getCustomOp(node))
 
 
-def _weight_shell(tmp_path: Path, rng: np.random.Generator, model: ModelWrapper | None = None) -> WeightShell:
-    """Stitch `model` (the external MVAU by default) and write its shell (and the thresholds' memory files) into
-    tmp_path/rtl."""
+def _weight_shell(tmp_path: Path, rng: np.random.Generator, model: ModelWrapper | None = None,
+                  board_name: str = "Pynq-Z2") -> WeightShell:
+    """Stitch `model` (the external MVAU by default) and write its shell for `board_name` (and the thresholds'
+    memory files) into tmp_path/rtl."""
     model = model or _external_mvau(rng)
     rtl = tmp_path / "rtl"
     st = stitch(model, rtl)
-    design, entry = write_shell(rtl, st.in_port, st.out_port, st.design.sources, board("Pynq-Z2"), BUILD_ID * 4,
+    design, entry = write_shell(rtl, st.in_port, st.out_port, st.design.sources, board(board_name), BUILD_ID * 4,
                                 tuple(st.weight_ports.values()))
     for name, text in st.mem_files.items():  # $readmemh reads them from the run directory
         (rtl / name).write_text(text)
-    return WeightShell(model, st, design, entry, rtl)
+    return WeightShell(model, st, design, entry, rtl, board_name)
 
 
 def test_shell_streams_weights_from_ddr(tmp_path):
@@ -291,7 +293,8 @@ def test_driver_streams_weights_on_verilator(tmp_path):
     assert stats["bytes_read"] == frames * (acc.inp.stride + acc.weights[0].stride)
 
 
-def test_two_ddr_layers_on_verilator(tmp_path):
+@pytest.mark.parametrize("board_name,strides", [("Pynq-Z2", [40, 16]), ("Ultra96", [48, 16])])  # 64 / 128 bits
+def test_two_ddr_layers_on_verilator(tmp_path, board_name, strides):
     """Two layers stream their weights from DDR (a chain of two MVAUs with mem_mode "external", weight words of 2 and
     1 bytes, both frames padded): the shell has m_axi_wmem0 and m_axi_wmem1, WEIGHT_PORTS 2 and each WEIGHT_BYTES;
     the driver puts each weight frame into its own buffer; the harness serves all three read masters with
@@ -299,14 +302,14 @@ def test_two_ddr_layers_on_verilator(tmp_path):
     read once per frame and nothing more, and no R beat of a weight master ever waits for RREADY (the prefetch FIFO
     requests only what it has room for); the shell lints clean."""
     rng = np.random.default_rng(14)
-    ws, frames = _weight_shell(tmp_path, rng, external_mvau_chain(rng, (12, 6, 4), [2])), 4
+    ws, frames = _weight_shell(tmp_path, rng, external_mvau_chain(rng, (12, 6, 4), [2]), board_name), 4
     assert [w["port"] for w in ws.entry["weights"]] == ["w0_V", "w1_V"]
-    assert [(w["word_bytes"], w["words_per_frame"], w["stride"]) for w in ws.entry["weights"]] == [(2, 18, 40),
-                                                                                                    (1, 12, 16)]
+    assert [(w["word_bytes"], w["words_per_frame"], w["stride"]) for w in ws.entry["weights"]] == [(2, 18, strides[0]),
+                                                                                                    (1, 12, strides[1])]
     lint(ws.design)
     sim = ShellSim(harness_design(ws.design, ws.entry), ws.rtl, timing="stress", seed=5)
     with Accelerator(ws.runtime(), ShellBackend(sim)) as acc:
-        assert acc.backend.read(0x38) == 2 and [acc.backend.read(0x58 + 0x10 * k) for k in range(2)] == [40, 16]
+        assert acc.backend.read(0x38) == 2 and [acc.backend.read(0x58 + 0x10 * k) for k in range(2)] == strides
         for k in range(2):
             acc.load_weights(ws.weight_values(k), k)
         for run in range(2):
@@ -314,7 +317,7 @@ def test_two_ddr_layers_on_verilator(tmp_path):
             assert np.array_equal(acc.run_frames(xs), np.stack([finn_execute(ws.model, x) for x in xs])), run
         stats = sim.stats()
     assert stats["protocol_errors"] == 0 and stats["decerrs"] == 0
-    assert stats["bytes_read"] == 2 * frames * (acc.inp.stride + 40 + 16)
+    assert stats["bytes_read"] == 2 * frames * (acc.inp.stride + sum(strides))
     assert stats["wmem_r_stalls"] == [0, 0]  # the prefetch FIFOs take every beat: RREADY never holds the DDR
 
 
