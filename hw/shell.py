@@ -29,8 +29,8 @@ from xnorflow.hw.verilator import Design
 SHELL_TOP = "xnorflow_shell"
 SHELL_FILE = f"{SHELL_TOP}.sv"
 # the shell's own modules, dependencies first (width_converter, stream_fifo and ram_sdp may also be the core's)
-SHELL_MODULES = ("ram_sdp.sv", "stream_fifo.sv", "width_converter.sv", "frame_trim.sv", "frame_pad.sv",
-                 "axil_regfile.sv", "axi_dma_rd.sv", "axi_dma_wr.sv")
+SHELL_MODULES = ("ram_sdp.sv", "stream_fifo.sv", "ram_fifo.sv", "width_converter.sv", "frame_trim.sv",
+                 "frame_pad.sv", "axil_regfile.sv", "axi_dma_rd.sv", "axi_dma_wr.sv")
 MAX_OUT = 4             # bursts in flight per DMA
 MAX_WEIGHT_PORTS = 11   # weight streams the register map has room for (hw/rtl/axil_regfile.sv)
 

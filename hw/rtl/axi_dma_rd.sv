@@ -3,7 +3,8 @@
 // Without a prefetch FIFO (FIFO 0) the stream's backpressure reaches the interconnect as RREADY; with one, a burst
 // is issued only when the FIFO has room for all its beats (counting those requested and not yet taken), so RREADY
 // stays high and up to FIFO beats are fetched ahead of the consumer: a weight stream then runs at
-// max(compute, bandwidth). Addresses are taken as DATA_W/8-aligned.
+// max(compute, bandwidth). The FIFO is a ram_fifo (registered-read RAM: block or LUT RAM as the tools choose).
+// Addresses are taken as DATA_W/8-aligned.
 // A run reads `beats` beats from `addr` `rounds` times over (1 for frames; the frame count for the weight
 // stream, which brings a layer's whole weight matrix again with every frame).
 module axi_dma_rd #(
@@ -125,7 +126,7 @@ module axi_dma_rd #(
             assign r_ready = out0_V_TREADY;
             assign claimed = '0;
         end else begin : g_prefetch
-            stream_fifo #(.W(DATA_W), .DEPTH(FIFO)) u_fifo (
+            ram_fifo #(.W(DATA_W), .DEPTH(FIFO)) u_fifo (
                 .ap_clk, .ap_rst_n, .in0_V_TDATA(m_axi_RDATA), .in0_V_TVALID(m_axi_RVALID), .in0_V_TREADY(r_ready),
                 .out0_V_TDATA, .out0_V_TVALID, .out0_V_TREADY);
             always_ff @(posedge ap_clk) begin

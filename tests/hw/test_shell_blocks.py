@@ -44,7 +44,8 @@ from xnorflow.hw.words import PortLayout
 HERE = Path(__file__).resolve().parent
 COCOTB_MODULE = "shell_cocotb"
 BLOCKS_TOP = "shell_blocks_tb"
-BLOCK_SOURCES = (*sources("ram_sdp.sv", "stream_fifo.sv", "axil_regfile.sv", "axi_dma_rd.sv", "axi_dma_wr.sv"),
+BLOCK_SOURCES = (*sources("ram_sdp.sv", "stream_fifo.sv", "ram_fifo.sv", "axil_regfile.sv", "axi_dma_rd.sv",
+                          "axi_dma_wr.sv"),
                  HERE / "rtl" / "shell_blocks_tb.sv")
 BUILD_ARGS = ("--x-assign", "fast", "--x-initial", "fast", "-Wno-fatal", "-Wno-lint", "-Wno-style")
 MAKE_QUICK = "OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0"  # a few thousand cycles per test: compile time dominates
