@@ -8,8 +8,8 @@
   `from xnorflow_driver import open`;
 - xnorflow.bit and xnorflow.hwh where the build has them (<build>/bitfile/), PYNQ loads them side by side;
 - notebooks/: the repository's notebooks, where it has any;
-- weights.npy where a layer streams its weights from DDR (FINN's mem_mode "external"): the values of its weight
-  frame, which the driver packs into a DDR buffer at open();
+- weights/w<k>_V.npy for each layer that streams its weights from DDR (FINN's mem_mode "external"): the values of
+  its weight frame, which the driver packs into a DDR buffer of its own at open();
 - testset.npz: the first test images (float NCHW, as the model takes them) and labels of the data set the model
   was trained on, where the build names one that is on this machine (the quickstart notebook classifies them).
 It is staged beside `dest` and renamed into place (xnorflow.build_dir), so a half-written folder never looks
@@ -45,7 +45,7 @@ PACKAGE_INIT = ('"""The xnorflow driver of this deploy folder (numpy and, on a b
 NOTEBOOKS = HW.parent / "notebooks"
 BITFILE, HWH = "xnorflow.bit", "xnorflow.hwh"
 TEST_SET, TEST_IMAGES = "testset.npz", 256
-WEIGHTS = "weights.npy"   # the weight frame's values, where a layer streams its weights from DDR
+WEIGHTS = "weights"   # folder of the weight frames' values, one file per layer that streams its weights from DDR
 
 
 def _port(port, shell_port: dict) -> dict:
@@ -69,9 +69,10 @@ def runtime_description(build_dir: str | Path) -> dict:
     shell = _shell(build)
     pre, _, post = split_host(build.hw_graph())
     b = board(manifest(build.path / RTL_DIR)["report"]["board"])
-    weights = None
-    for port in build.weight_ports.values():  # at most one: the shell serves one weight stream
-        weights = _port(port, shell["weights"]) | {"file": f"{RTL_DIR}/{weight_values_file(port)}"}
+    ports = {port.stream.name: port for port in build.weight_ports.values()}
+    weights = [_port(ports[entry["port"]], entry) | {"port": entry["port"],
+                                                     "file": f"{RTL_DIR}/{weight_values_file(ports[entry['port']])}"}
+               for entry in shell["weights"]]  # in the order of the shell's weight ports
     return {"register_map_version": driver.REGISTER_MAP_VERSION, "build_id": shell["build_id"],
             "board": b.name, "clock_mhz": b.clock_mhz, "axi_bits": shell["axi_bits"], "addr_bits": shell["addr_bits"],
             "input_shape": list(pre.get_tensor_shape(pre.graph.input[0].name)),
@@ -138,10 +139,12 @@ def write_deploy(build_dir: str | Path, dest: str | Path) -> Path:
     pair = _bitfile_pair(build)
     with replacing(dest) as tmp:
         files = _copy_driver(tmp) + _copy_notebooks(tmp) + _write_test_set(build, tmp)
-        if runtime["weights"]:
-            shutil.copyfile(build.path / runtime["weights"]["file"], tmp / WEIGHTS)
-            runtime["weights"]["file"] = WEIGHTS
-            files.append(WEIGHTS)
+        for entry in runtime["weights"]:
+            name = f"{WEIGHTS}/{Path(entry['file']).name}"
+            (tmp / WEIGHTS).mkdir(exist_ok=True)
+            shutil.copyfile(build.path / entry["file"], tmp / name)
+            entry["file"] = name
+            files.append(name)
         if pair:
             shutil.copyfile(pair[0], tmp / BITFILE)
             shutil.copyfile(pair[1], tmp / HWH)

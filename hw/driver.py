@@ -25,7 +25,7 @@ from ..errors import XnorflowError
 from . import host_ends
 from .words import PortLayout
 
-REGISTER_MAP_VERSION = 1
+REGISTER_MAP_VERSION = 2
 MAGIC = 0x584E464C  # "XNFL"
 RUNTIME = "runtime.json"
 DESIGN = "rtl/design.json"
@@ -33,7 +33,7 @@ BITFILE_DIR = "bitfile"  # a build's bitfile/xnorflow.bit and .hwh, as the bitfi
 
 
 class Reg:
-    """Byte addresses of the shell's 32-bit AXI4-Lite registers."""
+    """Byte addresses of the shell's 32-bit AXI4-Lite registers (the map in hw/rtl/axil_regfile.sv's header)."""
 
     CTRL = 0x00
     STATUS = 0x04
@@ -49,11 +49,21 @@ class Reg:
     LATENCY = 0x2C
     IN_STRIDE = 0x30
     OUT_STRIDE = 0x34
-    WEIGHT_ADDR_LO = 0x38
-    WEIGHT_ADDR_HI = 0x3C
-    WEIGHT_BYTES = 0x40
+    WEIGHT_PORTS = 0x38
     MAGIC = 0x44
     VERSION = 0x48
+    WEIGHT_BASE = 0x50   # weight port k's WEIGHT_ADDR_LO, _HI and WEIGHT_BYTES at WEIGHT_BASE + WEIGHT_STEP k + 0, 4, 8
+    WEIGHT_STEP = 0x10
+
+    @staticmethod
+    def weight_addr(k: int) -> int:
+        """WEIGHT_ADDR_LO of weight port k (WEIGHT_ADDR_HI follows it)."""
+        return Reg.WEIGHT_BASE + Reg.WEIGHT_STEP * k
+
+    @staticmethod
+    def weight_bytes(k: int) -> int:
+        """WEIGHT_BYTES of weight port k: its weight frame's stride in DDR."""
+        return Reg.weight_addr(k) + 8
 
 
 START = 1
@@ -99,11 +109,11 @@ class Accelerator:
     def __init__(self, runtime: dict, backend: Backend, source: str = "") -> None:
         self.runtime, self.backend = runtime, backend
         self.inp, self.out = PortLayout.from_json(runtime["in"]), PortLayout.from_json(runtime["out"])
-        # the weight stream of a layer with mem_mode "external": one weight frame in DDR, read once per frame
-        self.weights = PortLayout.from_json(runtime["weights"]) if runtime.get("weights") else None
+        # the weight streams of layers with mem_mode "external": each one weight frame in DDR, read once per frame
+        self.weights = tuple(PortLayout.from_json(entry) for entry in runtime.get("weights") or ())
         self.clock_hz = float(runtime["clock_mhz"]) * 1e6
         self._buffers: tuple[Buffer, Buffer] | None = None
-        self._weight_buffer: Buffer | None = None
+        self._weight_buffers: dict[int, Buffer] = {}
         self._capacity = 0
         try:
             self._check_shell(source)
@@ -140,25 +150,27 @@ class Accelerator:
             raise XnorflowError(f"the shell's build ID {found:016x} differs from {source or 'the build'}'s "
                                 f"{self.runtime['build_id']}", "load the bitfile (or RTL) of this very build, "
                                 "or rebuild the deploy folder from the build that made the bitfile")
-        strides = (read(Reg.IN_STRIDE), read(Reg.OUT_STRIDE), read(Reg.WEIGHT_BYTES))
-        want = (self.inp.stride, self.out.stride, self.weights.stride if self.weights else 0)
-        if strides != want:
-            raise XnorflowError(f"the shell's frame strides and weight bytes {strides} differ from runtime.json's "
-                                f"{want}", "rebuild the deploy folder from its build")
+        ports = read(Reg.WEIGHT_PORTS)
+        strides = (read(Reg.IN_STRIDE), read(Reg.OUT_STRIDE),
+                   *(read(Reg.weight_bytes(k)) for k in range(min(ports, len(self.weights)))))
+        want = (self.inp.stride, self.out.stride, *(w.stride for w in self.weights))
+        if ports != len(self.weights) or strides != want:
+            raise XnorflowError(f"the shell's frame strides and weight bytes {strides} ({ports} weight ports) differ "
+                                f"from runtime.json's {want}", "rebuild the deploy folder from its build")
 
-    def load_weights(self, values: np.ndarray) -> None:
-        """Put the weight frame (values in the weight stream's folded shape, hw/ops/mvau.py `weight_stream`) into a
-        DDR buffer of its own and point WEIGHT_ADDR at it: the shell reads it once per frame of every run."""
-        if self.weights is None:
-            raise XnorflowError("this build has no weight stream", "load weights only into a build whose "
-                                "design.json shell entry has 'weights'")
-        data = self.weights.to_frames(np.asarray(values)[None])
-        buf = self.backend.allocate(self.weights.stride)
-        buf[:] = data[0]
+    def load_weights(self, values: np.ndarray, port: int = 0) -> None:
+        """Put weight stream `port`'s frame (values in its folded shape, hw/ops/mvau.py `weight_stream`) into a DDR
+        buffer of its own and point its WEIGHT_ADDR at it: the shell reads it once per frame of every run."""
+        if not 0 <= port < len(self.weights):
+            raise XnorflowError(f"this build has no weight stream {port} (it has {len(self.weights)})",
+                                "load weights only into the ports of the design.json shell entry's 'weights'")
+        layout = self.weights[port]
+        buf = self.backend.allocate(layout.stride)
+        buf[:] = layout.to_frames(np.asarray(values)[None])[0]
         buf.flush()
-        self.backend.write(Reg.WEIGHT_ADDR_LO, buf.device_address & 0xFFFFFFFF)
-        self.backend.write(Reg.WEIGHT_ADDR_HI, buf.device_address >> 32)
-        self._weight_buffer = buf
+        self.backend.write(Reg.weight_addr(port), buf.device_address & 0xFFFFFFFF)
+        self.backend.write(Reg.weight_addr(port) + 4, buf.device_address >> 32)
+        self._weight_buffers[port] = buf
 
     def buffers(self, frames: int) -> tuple[Buffer, Buffer]:
         """Input and output DDR buffers for at least `frames` frames (allocated anew when a batch outgrows them)."""
@@ -360,10 +372,10 @@ def open(path: str | Path, backend: str = "auto", **options) -> Accelerator:  # 
     path = Path(path).resolve()
     runtime = load_runtime(path)
     acc = Accelerator(runtime, _backend(backend, path, runtime, options), source=str(path))
-    if acc.weights is not None:
-        try:
-            acc.load_weights(np.load(path / runtime["weights"]["file"]))
-        except BaseException:
-            acc.close()
-            raise
+    try:
+        for k, entry in enumerate(runtime.get("weights") or ()):
+            acc.load_weights(np.load(path / entry["file"]), k)
+    except BaseException:
+        acc.close()
+        raise
     return acc

@@ -6,11 +6,13 @@ input frames from DDR, an AXI4 write DMA that stores output frames, and between 
 width conversion (AXI beats <-> byte-padded stream words) and the per-frame trim / zero padding of the DDR
 layout. A frame in DDR is its stream words (little-endian, ceil(bits/8) bytes each, FINN's folded order)
 then zero padding up to `stride` bytes: a multiple of lcm(word bytes, AXI bytes), so a frame is whole
-beats and whole words. Where the core has a weight stream (an MVAU with FINN's mem_mode "external"), a
-second AXI4 master `m_axi_wmem` reads the layer's weights, one "frame" of them laid out the same way
-(WEIGHT_BYTES = its stride), from WEIGHT_ADDR once per frame of the run, and feeds them to the core through
-a width converter and the trim of their padding. All of it is our SystemVerilog, so Verilator simulates
-the whole shell.
+beats and whole words. For each weight stream of the core (an MVAU with FINN's mem_mode "external": top port
+w<k>_V), an AXI4 master `m_axi_wmem<k>` of its own reads the layer's weights, one "frame" of them laid out the
+same way (WEIGHT_BYTES_k = its stride), from WEIGHT_ADDR_k once per frame of the run, through a prefetch FIFO of
+MAX_OUT bursts (a burst is requested only when the FIFO has room for it, so the layer runs at max(compute, DDR
+bandwidth) and never stalls the interconnect), a width converter and the trim of their padding. The register
+map is in hw/rtl/axil_regfile.sv's header. All of it is our SystemVerilog, so Verilator simulates the whole
+shell.
 """
 from __future__ import annotations
 
@@ -27,9 +29,10 @@ from xnorflow.hw.verilator import Design
 SHELL_TOP = "xnorflow_shell"
 SHELL_FILE = f"{SHELL_TOP}.sv"
 # the shell's own modules, dependencies first (width_converter, stream_fifo and ram_sdp may also be the core's)
-SHELL_MODULES = ("ram_sdp.sv", "stream_fifo.sv", "width_converter.sv", "frame_trim.sv", "frame_pad.sv",
-                 "axil_regfile.sv", "axi_dma_rd.sv", "axi_dma_wr.sv")
+SHELL_MODULES = ("ram_sdp.sv", "stream_fifo.sv", "ram_fifo.sv", "width_converter.sv", "frame_trim.sv",
+                 "frame_pad.sv", "axil_regfile.sv", "axi_dma_rd.sv", "axi_dma_wr.sv")
 MAX_OUT = 4             # bursts in flight per DMA
+MAX_WEIGHT_PORTS = 11   # weight streams the register map has room for (hw/rtl/axil_regfile.sv)
 
 
 def max_burst(b: Board) -> int:
@@ -72,6 +75,19 @@ def build_id(inputs_key: str) -> int:
 
 
 @dataclass(frozen=True)
+class WeightStream:
+    """One weight stream the shell feeds the core: its top port (w<k>_V), TDATA width and frames in DDR."""
+
+    port: str
+    bits: int
+    layout: FrameLayout
+
+    def entry(self) -> dict:
+        """design.json's entry of this weight stream: its port and DDR layout."""
+        return {"port": self.port, **self.layout.entry()}
+
+
+@dataclass(frozen=True)
 class ShellSpec:
     """Everything the generated shell depends on."""
 
@@ -83,22 +99,21 @@ class ShellSpec:
     out_bits: int           # the core's output TDATA width
     inp: FrameLayout
     out: FrameLayout
-    weights: FrameLayout | None = None   # the weight stream's frames in DDR; None without one
-    w_bits: int = 0                      # the core's weight stream TDATA width
-    w_port: str = ""                     # the core's weight stream port (w0_V)
+    weights: tuple[WeightStream, ...] = ()   # stream k is served by m_axi_wmem<k>
 
 
 def shell_spec(in_port: Port, out_port: Port, b: Board, inputs_key: str,
                weight_ports: tuple[Port, ...] = ()) -> ShellSpec:
-    """The shell of a stitched core with ports `in_port` / `out_port` (and at most one weight stream) on board `b`."""
-    if len(weight_ports) > 1:
-        raise XnorflowError(f"{len(weight_ports)} layers stream their weights from DDR; the shell serves one",
-                            "set mem_mode 'external' on one MVAU only (the others 'internal_decoupled')")
-    w = weight_ports[0] if weight_ports else None
+    """The shell of a stitched core with ports `in_port` / `out_port` and weight streams w0_V, w1_V, ... (in that
+    order) on board `b`."""
+    if len(weight_ports) > MAX_WEIGHT_PORTS:
+        raise XnorflowError(f"{len(weight_ports)} layers stream their weights from DDR; the shell's register map "
+                            f"serves at most {MAX_WEIGHT_PORTS}", "set mem_mode 'internal_decoupled' on "
+                            f"{len(weight_ports) - MAX_WEIGHT_PORTS} of them (a coarser folding frees on-chip memory)")
+    weights = tuple(WeightStream(p.stream.name, p.stream.bits, frame_layout(p, b.axi_bits)) for p in weight_ports)
     return ShellSpec(b.axi_bits, b.addr_bits, max_burst(b), build_id(inputs_key), in_port.stream.bits,
                      out_port.stream.bits, frame_layout(in_port, b.axi_bits), frame_layout(out_port, b.axi_bits),
-                     frame_layout(w, b.axi_bits) if w else None, w.stream.bits if w else 0,
-                     w.stream.name if w else "")
+                     weights)
 
 
 def _axil_ports() -> str:
@@ -128,12 +143,18 @@ def _master_ports(s: ShellSpec, prefix: str) -> str:
     return _port_lines(prefix, ins, outs)
 
 
+def wmem(k: int) -> str:
+    """The name of the AXI4 master that reads weight stream k."""
+    return f"m_axi_wmem{k}"
+
+
 def _wmem_ports(s: ShellSpec) -> str:
-    """The weight master's ports where the core has a weight stream (its write channels are tied off)."""
+    """The weight masters' ports, one per weight stream (their write channels are tied off)."""
     if not s.weights:
         return ""
-    return ("    /* verilator lint_off UNUSEDSIGNAL */  // m_axi_wmem only reads: its write responses are ignored\n"
-            + _master_ports(s, "m_axi_wmem") + "    /* verilator lint_on UNUSEDSIGNAL */\n")
+    return ("    /* verilator lint_off UNUSEDSIGNAL */  // the weight masters only read: write responses are ignored\n"
+            + "".join(_master_ports(s, wmem(k)) for k in range(len(s.weights)))
+            + "    /* verilator lint_on UNUSEDSIGNAL */\n")
 
 
 def _port_lines(prefix: str, ins: list[tuple[str, str]], outs: list[tuple[str, str]]) -> str:
@@ -177,35 +198,38 @@ def _times(signal: str, factor: int) -> str:
 
 def _control(s: ShellSpec) -> str:
     """The register file and the run's lengths in beats."""
-    unused = "" if s.weights else "no weight port; "
-    errors = "rd_error || wr_error" + (" || w_error" if s.weights else "")
+    n = len(s.weights)
+    strides = ", ".join(f"32'd{w.layout.stride}" for w in reversed(s.weights)) or "32'd0"
     return (
         "    logic        start, rd_done, wr_done, rd_error, wr_error;\n"
         "    logic [31:0] frames;\n"
-        f"    /* verilator lint_off UNUSEDSIGNAL */  // addresses above the AXI address width; {unused}the\n"
-        "    logic [63:0] in_addr, out_addr, weight_addr;  // DMAs' busy flags (the register file tracks the run)\n"
-        f"    logic        rd_busy, wr_busy{', w_busy' if s.weights else ''};\n"
+        f"    /* verilator lint_off UNUSEDSIGNAL */  // addresses above the AXI address width; "
+        f"{'' if n else 'no weight port; '}the\n"
+        "    logic [63:0] in_addr, out_addr;  // DMAs' busy flags (the register file tracks the run)\n"
+        f"    logic [{64 * max(n, 1) - 1}:0] weight_addr;\n"
+        "    logic        rd_busy, wr_busy;\n"
+        + (f"    logic [{n - 1}:0] w_busy;\n" if n else "") +
         "    /* verilator lint_on UNUSEDSIGNAL */\n"
         f"    wire  [31:0] in_beats  = {_times('frames', s.inp.beats(s.axi_bits))};\n"
         f"    wire  [31:0] out_beats = {_times('frames', s.out.beats(s.axi_bits))};\n\n"
         f"    axil_regfile #(.BUILD_ID(64'h{s.build_id:016x}), .IN_STRIDE({s.inp.stride}), "
-        f".OUT_STRIDE({s.out.stride}), .WEIGHT_BYTES({s.weights.stride if s.weights else 0})) u_regs (\n"
+        f".OUT_STRIDE({s.out.stride}), .WEIGHT_PORTS({n}), .WEIGHT_BYTES({{{strides}}})) u_regs (\n"
         f"        .ap_clk, .ap_rst_n, {_connect('s_axi_control', AXIL_NAMES, 's_axi_control')},\n"
         "        .start, .frames, .in_addr, .out_addr, .weight_addr, .rd_done, .wr_done,\n"
-        f"        .axi_error({errors}), .first_out(core_out_TVALID && core_out_TREADY), .interrupt);\n\n")
+        f"        .axi_error(rd_error || wr_error{' || |w_error' if n else ''}), "
+        ".first_out(core_out_TVALID && core_out_TREADY), .interrupt);\n\n")
 
 
-def _reads_done() -> str:
-    """rd_done, the register file's "reads finished": one pulse once both the input and the weight DMA are done
-    (the weight DMA may still fetch the last frame's padding after the last output word)."""
-    return ("    always_ff @(posedge ap_clk) begin\n"
-            "        if (!ap_rst_n || start) {in_end, w_end} <= '0;\n"
-            "        else begin\n"
-            "            if (in_done) in_end <= 1'b1;\n"
-            "            if (w_done) w_end <= 1'b1;\n"
-            "        end\n"
+def _reads_done(s: ShellSpec) -> str:
+    """rd_done, the register file's "reads finished": one pulse once the input DMA and every weight DMA are done
+    (a weight DMA may still fetch the last frame's padding after the last output word)."""
+    return (f"    logic [{len(s.weights)}:0] reads_done, reads_end;  // bit 0 the input DMA, bit k+1 weight DMA k;\n"
+            f"    assign reads_done = {'{w_done, in_done}' if s.weights else 'in_done'};  // *_end: done in this run\n"
+            "    always_ff @(posedge ap_clk) begin\n"
+            "        if (!ap_rst_n || start) reads_end <= '0;\n"
+            "        else reads_end <= reads_end | reads_done;\n"
             "    end\n"
-            "    assign rd_done = (in_done || in_end) && (w_done || w_end) && !(in_end && w_end);\n\n")
+            "    assign rd_done = &(reads_done | reads_end) && !(&reads_end);\n\n")
 
 
 def _dma_params(s: ShellSpec) -> str:
@@ -218,7 +242,7 @@ def _read_side(s: ShellSpec) -> str:
     wi = 8 * s.inp.word_bytes
     return (f"    axi_dma_rd #({_dma_params(s)}) u_rd (\n"
             f"        .ap_clk, .ap_rst_n, .start, .addr(in_addr[{s.addr_bits - 1}:0]), .beats(in_beats), "
-            f".rounds(32'd1), .busy(rd_busy), .done({'in_done' if s.weights else 'rd_done'}), .error(rd_error),\n"
+            f".rounds(32'd1), .busy(rd_busy), .done(in_done), .error(rd_error),\n"
             f"        {_connect('m_axi_gmem', AR_NAMES)},\n"
             "        .out0_V_TDATA(rd_TDATA), .out0_V_TVALID(rd_TVALID), .out0_V_TREADY(rd_TREADY));\n"
             + _link("width_converter", f".IW({s.axi_bits}), .OW({wi}), .UNIT(8)", "u_in_dwc", "rd", "in_word")
@@ -226,28 +250,29 @@ def _read_side(s: ShellSpec) -> str:
                     "u_trim", "in_word", "core_in"))
 
 
-def _weight_side(s: ShellSpec) -> str:
-    """Where the core has a weight stream: m_axi_wmem's write channels tied off, its read DMA (the weight frame
-    once per frame of the run) -> width conversion -> trim of the padding; the reads' done."""
-    w, ww = s.weights, 8 * s.weights.word_bytes
-    ties = ", ".join(f"m_axi_wmem_{n}" for n in ("AWID", "AWADDR", "AWLEN", "AWSIZE", "AWBURST", "AWCACHE", "AWPROT",
-                                                 "AWVALID", "WDATA", "WSTRB", "WLAST", "WVALID", "BREADY"))
-    return (f"    assign {{{ties}}} = '0;  // m_axi_wmem only reads\n"
-            + _reads_done()
-            + f"    axi_dma_rd #({_dma_params(s)}) u_wrd (\n"
-            f"        .ap_clk, .ap_rst_n, .start, .addr(weight_addr[{s.addr_bits - 1}:0]), "
-            f".beats(32'd{w.beats(s.axi_bits)}), .rounds(frames), .busy(w_busy), .done(w_done), .error(w_error),\n"
-            f"        {_connect('m_axi_wmem', AR_NAMES)},\n"
-            "        .out0_V_TDATA(wrd_TDATA), .out0_V_TVALID(wrd_TVALID), .out0_V_TREADY(wrd_TREADY));\n"
-            + _link("width_converter", f".IW({s.axi_bits}), .OW({ww}), .UNIT(8)", "u_w_dwc", "wrd", "w_word")
+def _weight_side(s: ShellSpec, k: int) -> str:
+    """Weight stream k: m_axi_wmem<k>'s write channels tied off, its read DMA with prefetch FIFO (the weight
+    frame once per frame of the run) -> width conversion -> trim of the padding."""
+    w, m, ww = s.weights[k].layout, wmem(k), 8 * s.weights[k].layout.word_bytes
+    ties = ", ".join(f"{m}_{n}" for n in ("AWID", "AWADDR", "AWLEN", "AWSIZE", "AWBURST", "AWCACHE", "AWPROT",
+                                          "AWVALID", "WDATA", "WSTRB", "WLAST", "WVALID", "BREADY"))
+    return (f"    assign {{{ties}}} = '0;  // {m} only reads\n"
+            f"    axi_dma_rd #({_dma_params(s)}, .FIFO({MAX_OUT * s.max_burst})) u_wrd{k} (\n"
+            f"        .ap_clk, .ap_rst_n, .start, .addr(weight_addr[{64 * k + s.addr_bits - 1}:{64 * k}]), "
+            f".beats(32'd{w.beats(s.axi_bits)}), .rounds(frames), .busy(w_busy[{k}]), .done(w_done[{k}]), "
+            f".error(w_error[{k}]),\n"
+            f"        {_connect(m, AR_NAMES)},\n"
+            f"        .out0_V_TDATA(wrd{k}_TDATA), .out0_V_TVALID(wrd{k}_TVALID), .out0_V_TREADY(wrd{k}_TREADY));\n"
+            + _link("width_converter", f".IW({s.axi_bits}), .OW({ww}), .UNIT(8)", f"u_w{k}_dwc", f"wrd{k}",
+                    f"w{k}_word")
             + _link("frame_trim", f".W({ww}), .KEEP({w.words_per_frame}), .TOTAL({w.stride_words})",
-                    "u_w_trim", "w_word", "core_w"))
+                    f"u_w{k}_trim", f"w{k}_word", f"core_w{k}"))
 
 
 def _core(s: ShellSpec) -> str:
-    """The stitched core: input TDATA (and weight TDATA) the low bits of the byte-padded word."""
-    weights = (f"        .{s.w_port}_TDATA(core_w_TDATA[{s.w_bits - 1}:0]), .{s.w_port}_TVALID(core_w_TVALID), "
-               f".{s.w_port}_TREADY(core_w_TREADY),\n") if s.weights else ""
+    """The stitched core: input TDATA (and each weight TDATA) the low bits of the byte-padded word."""
+    weights = "".join(f"        .{w.port}_TDATA(core_w{k}_TDATA[{w.bits - 1}:0]), .{w.port}_TVALID(core_w{k}_TVALID), "
+                      f".{w.port}_TREADY(core_w{k}_TREADY),\n" for k, w in enumerate(s.weights))
     return (f"    {TOP} u_core (\n        .ap_clk, .ap_rst_n,\n"
             f"        .in0_V_TDATA(core_in_TDATA[{s.in_bits - 1}:0]), .in0_V_TVALID(core_in_TVALID), "
             ".in0_V_TREADY(core_in_TREADY),\n" + weights +
@@ -280,13 +305,12 @@ def _padded(name: str, bits: int, used: int) -> str:
 
 def _wires(s: ShellSpec) -> str:
     """The streams between the shell's blocks."""
-    wi, wo = 8 * s.inp.word_bytes, 8 * s.out.word_bytes
-    weights = ""
-    if s.weights:
-        ww = 8 * s.weights.word_bytes
-        weights = ("    logic        w_error, in_done, w_done, in_end, w_end;  // in/w_end: this run's input / "
-                   "weight DMA has finished\n" + _stream("wrd", s.axi_bits) + _stream("w_word", ww)
-                   + _padded("core_w", ww, s.w_bits))
+    wi, wo, n = 8 * s.inp.word_bytes, 8 * s.out.word_bytes, len(s.weights)
+    weights = "    logic        in_done;\n" + (f"    logic [{n - 1}:0] w_error, w_done;  // weight DMA k's at bit k\n"
+                                                 if s.weights else "")
+    for k, w in enumerate(s.weights):
+        ww = 8 * w.layout.word_bytes
+        weights += _stream(f"wrd{k}", s.axi_bits) + _stream(f"w{k}_word", ww) + _padded(f"core_w{k}", ww, w.bits)
     return (_stream("rd", s.axi_bits) + _stream("in_word", wi) + _padded("core_in", wi, s.in_bits)
             + _stream("core_out", s.out_bits) + _stream("out_word", wo) + _stream("wr", s.axi_bits) + weights + "\n")
 
@@ -298,7 +322,8 @@ def shell_text(s: ShellSpec) -> str:
             f"{_axil_ports()}{_axi_ports(s)}{_wmem_ports(s)}"
             "    /* verilator lint_off SYMRSVDWORD */  // the name PYNQ and Vivado look for\n"
             "    output logic interrupt\n    /* verilator lint_on SYMRSVDWORD */\n);\n"
-            f"{_wires(s)}{_control(s)}{_read_side(s)}{_weight_side(s) if s.weights else ''}{_core(s)}"
+            f"{_wires(s)}{_control(s)}{_reads_done(s)}{_read_side(s)}"
+            f"{''.join(_weight_side(s, k) for k in range(len(s.weights)))}{_core(s)}"
             f"{_write_side(s)}endmodule\n")
 
 
@@ -324,4 +349,4 @@ def manifest_entry(s: ShellSpec, design: Design, inputs_key: str) -> dict:
     """design.json's "shell" entry: sources by name (relative to rtl/), widths, build ID, DDR layouts."""
     return {"module": SHELL_TOP, "sources": [Path(f).name for f in design.sources], "axi_bits": s.axi_bits,
             "addr_bits": s.addr_bits, "max_burst": s.max_burst, "build_id": inputs_key[:16],
-            "in": s.inp.entry(), "out": s.out.entry(), "weights": s.weights.entry() if s.weights else None}
+            "in": s.inp.entry(), "out": s.out.entry(), "weights": [w.entry() for w in s.weights]}

@@ -1,9 +1,9 @@
 """The whole shell in Verilator behind the driver's backend calls: the compiled xnorflow_shell model with its
 harness (rtl/shell_tb.cpp) as a child process, DDR as a memory-mapped file both sides map.
 
-The harness serves the shell's AXI4 master (and the weight master m_axi_wmem where a layer streams its weights)
-with a DDR model (random read latency, RVALID gaps, READY stalls when asked: see TIMINGS) and drives its
-AXI4-Lite port from line commands; `ShellSim` speaks those commands. The model is compiled once per design
+The harness serves the shell's AXI4 master and each weight master m_axi_wmem<k> (one per layer that streams its
+weights) with a DDR model (random read latency, RVALID gaps, READY stalls when asked, drawn per port: see TIMINGS)
+and drives its AXI4-Lite port from line commands; `ShellSim` speaks those commands. The model is compiled once per design
 through hw/verilator.py's cache, and runs in the build's rtl/ (where its memory files are), reading them and
 writing nothing there.
 """
@@ -43,10 +43,10 @@ def shell_design(build: Build) -> Design:
 
 
 def harness_design(shell: Design, entry: dict) -> Design:
-    """A shell's Design (design.json "shell" `entry`) with the harness, which reads the AXI data width and whether
-    there is a weight master."""
+    """A shell's Design (design.json "shell" `entry`) with the harness, which reads the AXI data width and the
+    number of weight masters."""
     return replace(shell, testbench=TESTBENCH, defines=(("XF_AXI_BITS", int(entry["axi_bits"])),
-                                                        ("XF_WMEM", int(entry.get("weights") is not None))))
+                                                        ("XF_WMEM", len(entry.get("weights") or ()))))
 
 
 class SimBuffer(np.ndarray):

@@ -115,7 +115,7 @@ def write_project(build_dir: Path, board: Board) -> Path:
         shutil.copy2(rtl / name, out / "src" / name)
     (out / "src" / f"{REF}.v").write_text(wrapper_v(shell))
     names.insert(0, f"{REF}.v")
-    (out / BD_SCRIPT).write_text(block_design_tcl(board, weights=shell.get("weights") is not None))
+    (out / BD_SCRIPT).write_text(block_design_tcl(board, weights=len(shell.get("weights") or ())))
     (out / SCRIPT).write_text(project_tcl(board, names, max(1, min(os.cpu_count() or 1, 8))))
     return out
 

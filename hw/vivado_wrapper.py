@@ -1,11 +1,13 @@
 """A Verilog-2001 wrapper of the shell for the block design: Vivado's module references need a Verilog or VHDL
 top (not SystemVerilog), so `xnorflow_shell_ref` has the shell's ports, passes them to `xnorflow_shell`, and
-tells Vivado what its interface inference would only guess: ap_clk clocks both AXI interfaces and ap_rst_n
+tells Vivado what its interface inference would only guess: ap_clk clocks every AXI interface and ap_rst_n
 resets them, ap_rst_n is active low, `interrupt` is level-high. The ports follow the shell's contract:
-AXI4-Lite `s_axi_control_*` (32-bit data, 8-bit address), AXI4 `m_axi_gmem_*` (and `m_axi_wmem_*` where the
-build streams weights from DDR) with the board's data and address widths and ID width 1.
+AXI4-Lite `s_axi_control_*` (32-bit data, 8-bit address), AXI4 `m_axi_gmem_*` (and `m_axi_wmem<k>_*` for each
+layer that streams its weights from DDR) with the board's data and address widths and ID width 1.
 """
 from __future__ import annotations
+
+from xnorflow.hw.shell import wmem
 
 REF = "xnorflow_shell_ref"
 LITE = [("AWADDR", "8", "in"), ("AWVALID", "1", "in"), ("AWREADY", "1", "out"), ("WDATA", "32", "in"),
@@ -25,19 +27,24 @@ FULL = [("AWID", "1", "out"), ("AWADDR", "A", "out"), ("AWLEN", "8", "out"), ("A
         ("RREADY", "1", "out")]
 
 
-def shell_ports(axi_bits: int, addr_bits: int, weights: bool) -> list[tuple[str, int, str]]:
+def masters(weights: int) -> list[str]:
+    """The shell's AXI4 masters: m_axi_gmem, then one per weight stream."""
+    return ["m_axi_gmem", *(wmem(k) for k in range(weights))]
+
+
+def shell_ports(axi_bits: int, addr_bits: int, weights: int) -> list[tuple[str, int, str]]:
     """(direction, width, name) of every port of the shell top, in order."""
     sizes = {"A": addr_bits, "D": axi_bits, "S": axi_bits // 8}
     ports = [("in", 1, "ap_clk"), ("in", 1, "ap_rst_n")]
     ports += [(d, int(w), f"s_axi_control_{s}") for s, w, d in LITE]
-    for master in ("m_axi_gmem", "m_axi_wmem") if weights else ("m_axi_gmem",):
+    for master in masters(weights):
         ports += [(d, sizes.get(w) or int(w), f"{master}_{s}") for s, w, d in FULL]
     return ports + [("out", 1, "interrupt")]
 
 
-def _attribute(name: str, weights: bool) -> str:
+def _attribute(name: str, weights: int) -> str:
     """The X_INTERFACE_PARAMETER of the clock, reset and interrupt ports."""
-    buses = "s_axi_control:m_axi_gmem" + (":m_axi_wmem" if weights else "")
+    buses = ":".join(["s_axi_control", *masters(weights)])
     return {"ap_clk": f'(* X_INTERFACE_PARAMETER = "ASSOCIATED_BUSIF {buses}, ASSOCIATED_RESET ap_rst_n" *) ',
             "ap_rst_n": '(* X_INTERFACE_PARAMETER = "POLARITY ACTIVE_LOW" *) ',
             "interrupt": '(* X_INTERFACE_PARAMETER = "SENSITIVITY LEVEL_HIGH" *) '}.get(name, "")
@@ -45,7 +52,7 @@ def _attribute(name: str, weights: bool) -> str:
 
 def wrapper_v(shell: dict) -> str:
     """Verilog of `xnorflow_shell_ref` for the design.json "shell" entry (its widths and weight port)."""
-    weights = shell.get("weights") is not None
+    weights = len(shell.get("weights") or ())
     ports = shell_ports(shell["axi_bits"], shell["addr_bits"], weights)
     decls = ",\n".join(f"    {_attribute(n, weights)}{'input ' if d == 'in' else 'output'} wire "
                        f"{f'[{w - 1}:0] ' if w > 1 else ''}{n}" for d, w, n in ports)

@@ -45,17 +45,14 @@ module axi_dma_wr #(
 );
     localparam int BYTES = DATA_W / 8;
     localparam int SHIFT = $clog2(BYTES);
-    localparam int PW    = $clog2(DEPTH);
     localparam int CW    = $clog2(DEPTH + 2);
     localparam int OW    = $clog2(MAX_OUT + 1);
 
-    // FIFO: RAM with registered read (LUT RAM for two 16-beat bursts, block RAM for larger), plus the output
+    // FIFO: RAM with registered read (LUT RAM for two 16-beat bursts, block RAM for larger), plus its output
     // register q (first word fall-through)
-    logic [PW-1:0]     wr_ptr, rd_ptr;
-    logic [CW-1:0]     stored;            // words in the RAM (q not counted)
-    logic [CW-1:0]     unclaimed;         // words in RAM and q not yet given to an issued burst
+    logic [CW-1:0]     unclaimed;         // words in the FIFO not yet given to an issued burst
     logic [DATA_W-1:0] q;
-    logic              q_valid, push, pop, load;
+    logic              q_valid, q_ready, push, pop;
 
     // bursts: the one being planned, and the lengths of those issued whose data is not yet all sent
     logic [ADDR_W-1:0] next_addr;
@@ -66,14 +63,13 @@ module axi_dma_wr #(
     logic              claim, lens_in_ready, lens_valid, b_ok;
     logic [7:0]        head_len;
 
-    assign in0_V_TREADY = stored != CW'(DEPTH);
     assign push = in0_V_TVALID && in0_V_TREADY;
     assign pop  = m_axi_WVALID && m_axi_WREADY;
-    assign load = stored != 0 && (!q_valid || pop);
+    assign q_ready = m_axi_WREADY && lens_valid;
 
-    ram_sdp #(.DEPTH(DEPTH), .W(DATA_W), .STYLE("auto")) u_ram (
-        .clk(ap_clk), .wr_en(push), .wr_addr(wr_ptr), .wr_data(in0_V_TDATA),
-        .rd_en(load), .rd_addr(rd_ptr), .rd_data(q));
+    ram_fifo #(.W(DATA_W), .DEPTH(DEPTH)) u_fifo (
+        .ap_clk, .ap_rst_n, .in0_V_TDATA, .in0_V_TVALID, .in0_V_TREADY,
+        .out0_V_TDATA(q), .out0_V_TVALID(q_valid), .out0_V_TREADY(q_ready));
 
     // the next burst: the beats left, at most MAX_BURST, and no further than the 4 KiB page's end
     assign to_page = 13'((4096 - int'(next_addr[11:0])) >> SHIFT);
@@ -104,19 +100,10 @@ module axi_dma_wr #(
 
     always_ff @(posedge ap_clk) begin
         if (!ap_rst_n) begin
-            wr_ptr <= '0;
-            rd_ptr <= '0;
-            stored <= '0;
             unclaimed <= '0;
-            q_valid <= 1'b0;
             beat_idx <= '0;
         end else begin
-            if (push) wr_ptr <= wr_ptr == PW'(DEPTH - 1) ? '0 : wr_ptr + 1'b1;
-            if (load) rd_ptr <= rd_ptr == PW'(DEPTH - 1) ? '0 : rd_ptr + 1'b1;
-            stored <= stored + CW'(push) - CW'(load);
             unclaimed <= unclaimed + CW'(push) - (claim ? CW'(len) : '0);
-            if (load) q_valid <= 1'b1;
-            else if (pop) q_valid <= 1'b0;
             if (pop) beat_idx <= m_axi_WLAST ? '0 : beat_idx + 8'd1;
         end
     end

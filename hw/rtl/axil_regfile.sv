@@ -1,10 +1,21 @@
 // axil_regfile: the shell's AXI4-Lite register file (start, status, buffer addresses, run counters, build ID);
 // ours because the open shell needs a documented register map that the driver and Verilator share.
+//
+// Register map, version 2 (32-bit registers, byte addresses; xnorflow/hw/driver.py `Reg` names the same):
+//   0x00 CTRL (bit 0 START)        0x04 STATUS (DONE 1, BUSY 2, ERROR 4)   0x08 / 0x0C BUILD_ID_LO / _HI
+//   0x10 FRAMES per run            0x14 / 0x18 IN_ADDR_LO / _HI            0x1C / 0x20 OUT_ADDR_LO / _HI
+//   0x24 / 0x28 CYCLES_LO / _HI    0x2C LATENCY                            0x30 IN_STRIDE, 0x34 OUT_STRIDE
+//   0x38 WEIGHT_PORTS (N)          0x44 MAGIC 0x584E464C ("XNFL")          0x48 VERSION 2
+//   weight port k < N (the core's w<k>_V, master m_axi_wmem<k>), at 0x50 + 0x10 k: +0x0 / +0x4 WEIGHT_ADDR_LO / _HI,
+//   +0x8 WEIGHT_BYTES (its weight frame's stride in DDR). N <= 11: the 8-bit address space ends at 0xFF.
+// Unmapped reads return 0; writes to read-only registers are ignored.
 module axil_regfile #(
     parameter logic [63:0] BUILD_ID     = 64'h0,
     parameter int          IN_STRIDE    = 0,     // bytes per input frame in DDR
     parameter int          OUT_STRIDE   = 0,     // bytes per output frame in DDR
-    parameter int          WEIGHT_BYTES = 0      // bytes of the weight stream per frame, 0 without one
+    parameter int          WEIGHT_PORTS = 0,     // weight streams (N <= 11)
+    // bytes of weight stream k per frame at [32 k +: 32]
+    parameter logic [32*(WEIGHT_PORTS > 0 ? WEIGHT_PORTS : 1)-1:0] WEIGHT_BYTES = '0
 ) (
     input  logic        ap_clk,
     input  logic        ap_rst_n,
@@ -33,7 +44,7 @@ module axil_regfile #(
     output logic [31:0] frames,
     output logic [63:0] in_addr,
     output logic [63:0] out_addr,
-    output logic [63:0] weight_addr,
+    output logic [64*(WEIGHT_PORTS > 0 ? WEIGHT_PORTS : 1)-1:0] weight_addr,  // port k's at [64 k +: 64]
     input  logic        rd_done,      // pulse: the read DMA of this run has finished
     input  logic        wr_done,      // pulse: the write DMA's last write response is back
     input  logic        axi_error,    // pulse: an AXI SLVERR/DECERR response in this run
@@ -43,7 +54,8 @@ module axil_regfile #(
     /* verilator lint_on SYMRSVDWORD */
 );
     localparam logic [31:0] MAGIC   = 32'h584E_464C;  // "XNFL"
-    localparam logic [31:0] VERSION = 32'd1;
+    localparam logic [31:0] VERSION = 32'd2;
+    localparam int          W_BASE  = 'h14;      // register index of weight port 0's WEIGHT_ADDR_LO (0x50)
 
     logic        aw_full, w_full, do_write;
     /* verilator lint_off UNUSEDSIGNAL */
@@ -101,10 +113,13 @@ module axil_regfile #(
                 6'h06: in_addr[63:32]    <= merged(in_addr[63:32], w_data, w_strb);
                 6'h07: out_addr[31:0]    <= merged(out_addr[31:0], w_data, w_strb);
                 6'h08: out_addr[63:32]   <= merged(out_addr[63:32], w_data, w_strb);
-                6'h0E: weight_addr[31:0] <= merged(weight_addr[31:0], w_data, w_strb);
-                6'h0F: weight_addr[63:32] <= merged(weight_addr[63:32], w_data, w_strb);
                 default: ;
             endcase
+            for (int k = 0; k < WEIGHT_PORTS; k++)
+                for (int half = 0; half < 2; half++)
+                    if (int'(aw_addr[7:2]) == W_BASE + 4 * k + half)
+                        weight_addr[64 * k + 32 * half +: 32] <= merged(weight_addr[64 * k + 32 * half +: 32],
+                                                                        w_data, w_strb);
         end
     end
 
@@ -136,6 +151,14 @@ module axil_regfile #(
     end
 
     function automatic logic [31:0] register(input logic [5:0] index);
+        int k = (int'(index) - W_BASE) / 4;
+        if (int'(index) >= W_BASE && k < WEIGHT_PORTS)
+            case (int'(index) % 4)
+                0: return weight_addr[64 * k +: 32];
+                1: return weight_addr[64 * k + 32 +: 32];
+                2: return WEIGHT_BYTES[32 * k +: 32];
+                default: return 32'd0;
+            endcase
         case (index)
             6'h01: return {29'd0, error, busy, done};
             6'h02: return BUILD_ID[31:0];
@@ -150,9 +173,7 @@ module axil_regfile #(
             6'h0B: return latency;
             6'h0C: return 32'(IN_STRIDE);
             6'h0D: return 32'(OUT_STRIDE);
-            6'h0E: return weight_addr[31:0];
-            6'h0F: return weight_addr[63:32];
-            6'h10: return 32'(WEIGHT_BYTES);
+            6'h0E: return 32'(WEIGHT_PORTS);
             6'h11: return MAGIC;
             6'h12: return VERSION;
             default: return 32'd0;

@@ -15,12 +15,14 @@
 //   r ADDR        -> "r VALUE RRESP"      (read a register)
 //   a N           -> "a CYCLES IRQ"       (advance up to N cycles, stopping early once `interrupt` is high)
 //   s             -> one JSON line of statistics: cycle, the last START write's response cycle and the first
-//                    cycle the interrupt was high after it (their difference is the run's length), reports
+//                    cycle the interrupt was high after it (their difference is the run's length), reports,
+//                    bytes moved, and per weight master the cycles an R beat waited for RREADY
 //   q             -> the statistics line, then exit
 // A Lite transaction that gets no answer within `lite_timeout` cycles answers "timeout". The data width
-// comes from tb_ports.h (XF_AXI_BITS), which hw/verilator.py generates per design; XF_WMEM 1 there means the shell
-// has the weight master m_axi_wmem, whose read channels the same DDR model serves (its write channels must stay
-// idle: a write there is reported as a protocol error).
+// comes from tb_ports.h (XF_AXI_BITS), which hw/verilator.py generates per design; XF_WMEM there is the number of
+// weight masters m_axi_wmem0, m_axi_wmem1, ... (at most 11), whose read channels the same DDR model serves, each
+// with its own bursts in flight, latencies, RVALID gaps and ARREADY stalls (its write channels must stay idle: a
+// write there is reported as a protocol error).
 #include "Vdut.h"
 #include "verilated.h"
 #include "tb_ports.h"
@@ -35,6 +37,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <vector>
 #include <map>
 #include <random>
 #include <string>
@@ -178,6 +181,9 @@ struct ReadPort {
     Addr& araddr;
     CData &arlen, &arid, &arburst, &arsize, &rvalid, &rready, &rlast, &rid, &rresp;
     Data& rdata;
+    const CData* awvalid = nullptr;  // a read-only master's write channel, which must stay idle
+    const CData* wvalid = nullptr;
+    uint64_t r_stalls = 0;  // cycles a beat waited for RREADY
     std::deque<Burst> ar{};
     bool r_valid = false;
     Stable ar_stable{};
@@ -189,6 +195,14 @@ struct ReadPort {
             top_.p##_ARSIZE, top_.p##_RVALID, top_.p##_RREADY, top_.p##_RLAST, top_.p##_RID, top_.p##_RRESP,   \
             top_.p##_RDATA                                                                                     \
     }
+#define XF_WMEM_PORT(k)                                                                                        \
+    ReadPort {                                                                                                 \
+        top_.m_axi_wmem##k##_ARVALID, top_.m_axi_wmem##k##_ARREADY, top_.m_axi_wmem##k##_ARADDR,               \
+            top_.m_axi_wmem##k##_ARLEN, top_.m_axi_wmem##k##_ARID, top_.m_axi_wmem##k##_ARBURST,               \
+            top_.m_axi_wmem##k##_ARSIZE, top_.m_axi_wmem##k##_RVALID, top_.m_axi_wmem##k##_RREADY,             \
+            top_.m_axi_wmem##k##_RLAST, top_.m_axi_wmem##k##_RID, top_.m_axi_wmem##k##_RRESP,                  \
+            top_.m_axi_wmem##k##_RDATA, &top_.m_axi_wmem##k##_AWVALID, &top_.m_axi_wmem##k##_WVALID            \
+    }
 
 class Harness {
   public:
@@ -196,6 +210,7 @@ class Harness {
         : ddr_(ddr), rng_(o.num("seed", 1)), rd_lat_min_(o.num("rd_lat_min", 20)), rd_lat_max_(o.num("rd_lat_max", 20)),
           b_lat_(o.num("b_lat", 8)), r_gap_(o.real("r_gap", 0)), ar_stall_(o.real("ar_stall", 0)),
           aw_stall_(o.real("aw_stall", 0)), w_stall_(o.real("w_stall", 0)), lite_timeout_(o.num("lite_timeout", 10000)) {
+        add_weight_ports();
         top_.ap_rst_n = 0;
         for (int i = 0; i < 8; ++i) tick();
         top_.ap_rst_n = 1;
@@ -261,15 +276,17 @@ class Harness {
     }
 
     std::string stats() const {
-        std::string last;
+        std::string last, stalls;
         for (char c : ddr_.last_report) last += (c == '"' || c == '\\') ? '\'' : c;
+        for (const ReadPort& p : wmem_) stalls += (stalls.empty() ? "" : ", ") + std::to_string(p.r_stalls);
         char buf[1024];
         std::snprintf(buf, sizeof buf,
                       "{\"cycle\": %llu, \"start_cycle\": %lld, \"irq_cycle\": %lld, \"decerrs\": %llu, "
-                      "\"protocol_errors\": %llu, \"bytes_read\": %llu, \"bytes_written\": %llu, \"last_report\": \"%s\"}",
+                      "\"protocol_errors\": %llu, \"bytes_read\": %llu, \"bytes_written\": %llu, "
+                      "\"wmem_r_stalls\": [%s], \"last_report\": \"%s\"}",
                       ull(cycle), started_ ? static_cast<long long>(start_cycle_) : -1LL,
                       irq_seen_ ? static_cast<long long>(irq_cycle_) : -1LL, ull(ddr_.decerrs), ull(ddr_.protocol_errors),
-                      ull(ddr_.bytes_read), ull(ddr_.bytes_written), last.c_str());
+                      ull(ddr_.bytes_read), ull(ddr_.bytes_written), stalls.c_str(), last.c_str());
         return buf;
     }
 
@@ -283,6 +300,47 @@ class Harness {
         uint64_t b_cycle = 0;
     };
     static unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); }
+
+    // The weight masters m_axi_wmem0 .. m_axi_wmem<XF_WMEM - 1> (ports exist only up to the design's count).
+    void add_weight_ports() {
+        wmem_.reserve(XF_WMEM);
+#if XF_WMEM > 11
+#error "the shell has at most 11 weight masters"
+#endif
+#if XF_WMEM > 0
+        wmem_.push_back(XF_WMEM_PORT(0));
+#endif
+#if XF_WMEM > 1
+        wmem_.push_back(XF_WMEM_PORT(1));
+#endif
+#if XF_WMEM > 2
+        wmem_.push_back(XF_WMEM_PORT(2));
+#endif
+#if XF_WMEM > 3
+        wmem_.push_back(XF_WMEM_PORT(3));
+#endif
+#if XF_WMEM > 4
+        wmem_.push_back(XF_WMEM_PORT(4));
+#endif
+#if XF_WMEM > 5
+        wmem_.push_back(XF_WMEM_PORT(5));
+#endif
+#if XF_WMEM > 6
+        wmem_.push_back(XF_WMEM_PORT(6));
+#endif
+#if XF_WMEM > 7
+        wmem_.push_back(XF_WMEM_PORT(7));
+#endif
+#if XF_WMEM > 8
+        wmem_.push_back(XF_WMEM_PORT(8));
+#endif
+#if XF_WMEM > 9
+        wmem_.push_back(XF_WMEM_PORT(9));
+#endif
+#if XF_WMEM > 10
+        wmem_.push_back(XF_WMEM_PORT(10));
+#endif
+    }
     bool chance(double p) { return p > 0 && uni_(rng_) < p; }
 
     // A run is measured from the START write's response to the first cycle the interrupt is seen high.
@@ -297,10 +355,10 @@ class Harness {
         top_.m_axi_gmem_AWREADY = !chance(aw_stall_);
         top_.m_axi_gmem_WREADY = !aw_.empty() && !chance(w_stall_);
         drive_read(gmem_);
-#if XF_WMEM
-        wmem_.arready = !chance(ar_stall_);
-        drive_read(wmem_);
-#endif
+        for (ReadPort& p : wmem_) {
+            p.arready = !chance(ar_stall_);
+            drive_read(p);
+        }
         b_valid_ = !b_.empty() && b_.front().ready_at <= cycle;
         if (b_valid_) {
             top_.m_axi_gmem_BRESP = b_.front().resp;
@@ -334,6 +392,7 @@ class Harness {
             b.ready_at = cycle + lat(rng_);
             p.ar.push_back(b);
         }
+        if (p.r_valid && !p.rready) ++p.r_stalls;
         if (p.r_valid && p.rready) {
             p.r_valid = false;
             Burst& b = p.ar.front();
@@ -359,10 +418,11 @@ class Harness {
 
     void sample_ddr() {
         sample_read(gmem_);
-#if XF_WMEM
-        sample_read(wmem_);
-        if (top_.m_axi_wmem_AWVALID || top_.m_axi_wmem_WVALID) ddr_.report(false, "m_axi_wmem writes (it only reads)");
-#endif
+        for (std::size_t k = 0; k < wmem_.size(); ++k) {
+            sample_read(wmem_[k]);
+            if (*wmem_[k].awvalid || *wmem_[k].wvalid)
+                ddr_.report(false, "m_axi_wmem" + std::to_string(k) + " writes (it only reads)");
+        }
         const uint64_t awaddr = static_cast<uint64_t>(top_.m_axi_gmem_AWADDR);
         aw_stable_.check(ddr_, "AW", top_.m_axi_gmem_AWVALID, top_.m_axi_gmem_AWREADY, awaddr ^ (uint64_t(top_.m_axi_gmem_AWLEN) << 56));
         if (top_.m_axi_gmem_AWVALID && top_.m_axi_gmem_AWREADY)
@@ -413,9 +473,7 @@ class Harness {
     double r_gap_, ar_stall_, aw_stall_, w_stall_;
     uint64_t lite_timeout_;
     ReadPort gmem_ = XF_READ_PORT(m_axi_gmem);
-#if XF_WMEM
-    ReadPort wmem_ = XF_READ_PORT(m_axi_wmem);
-#endif
+    std::vector<ReadPort> wmem_;  // m_axi_wmem<k> at k
     std::deque<Burst> aw_;
     std::deque<Response> b_;
     bool b_valid_ = false;

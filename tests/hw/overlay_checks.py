@@ -10,7 +10,7 @@ from xnorflow.hw.boards import Board
 from xnorflow.hw.vivado_bd import FAMILIES
 
 
-def check_design(stub: VivadoStub, b: Board, weights: bool = False) -> None:
+def check_design(stub: VivadoStub, b: Board, weights: int = 0) -> None:
     """Every connection the overlay needs, as the stub recorded it."""
     ps, fam = stub.ps(), FAMILIES[b.family]
     assert ps.ip == fam.ip and stub.part == b.part
@@ -18,11 +18,12 @@ def check_design(stub: VivadoStub, b: Board, weights: bool = False) -> None:
     data_width = "PCW_S_AXI_HP0_DATA_WIDTH" if b.family == "zynq" else "PSU__SAXIGP2__DATA_WIDTH"
     assert ps.config[data_width] == str(b.axi_bits)
     assert stub.clock_mhz() == b.clock_mhz
-    # register file behind the GP master, shell DDR master(s) onto HP0, as the address map saw them
+    # register file behind the GP master, every shell DDR master onto HP0, as the address map saw them
     assert stub.address_map.get(f"/ps/{fam.master}") == ["/xnorflow_shell/s_axi_control"]
     assert stub.address_map.get("/xnorflow_shell/m_axi_gmem") == [f"/ps/{fam.slave}"]
-    if weights:
-        assert stub.address_map.get("/xnorflow_shell/m_axi_wmem") == [f"/ps/{fam.slave}"]
+    for k in range(weights):
+        assert stub.address_map.get(f"/xnorflow_shell/m_axi_wmem{k}") == [f"/ps/{fam.slave}"]
+    assert stub.cells["mem_sc"].config["NUM_SI"] == str(1 + weights)
     clock = stub.net_of(f"/ps/{fam.clock}")
     assert {"/xnorflow_shell/ap_clk", f"/ps/{fam.master_clock}", f"/ps/{fam.slave_clock}", "/ctrl_sc/aclk",
             "/mem_sc/aclk", "/rst/slowest_sync_clk"} <= clock

@@ -34,18 +34,18 @@ def _master(prefix: str, data: int, addr: int) -> list[str]:
     return ports
 
 
-def shell_sv(axi_bits: int, addr_bits: int, weights: bool = False) -> str:
+def shell_sv(axi_bits: int, addr_bits: int, weights: int = 0) -> str:
     """The shell top's port list (body empty: Vivado reads the ports of a module reference)."""
     ports = [_port("in", 1, "ap_clk"), _port("in", 1, "ap_rst_n")]
     ports += [_port(d, b, f"s_axi_control_{s}") for s, b, d in LITE]
     ports += _master("m_axi_gmem", axi_bits, addr_bits)
-    ports += _master("m_axi_wmem", axi_bits, addr_bits) if weights else []
+    ports += [port for k in range(weights) for port in _master(f"m_axi_wmem{k}", axi_bits, addr_bits)]
     ports.append(_port("out", 1, "interrupt"))
     return ("module xnorflow_shell #(\n  parameter int AXI_BITS = %d\n) (\n%s\n);\nendmodule\n"
             % (axi_bits, ",\n".join(ports)))
 
 
-def make_build(root: Path, axi_bits: int, addr_bits: int, weights: bool = False, shell: bool = True) -> Path:
+def make_build(root: Path, axi_bits: int, addr_bits: int, weights: int = 0, shell: bool = True) -> Path:
     """A build directory whose rtl/ holds a shell and a core (a placeholder module) and one memory file."""
     rtl = root / "rtl"
     rtl.mkdir(parents=True)
@@ -58,6 +58,6 @@ def make_build(root: Path, axi_bits: int, addr_bits: int, weights: bool = False,
     if shell:
         manifest["shell"] = {"module": "xnorflow_shell", "sources": ["xnorflow_shell.sv", "xnorflow_top.sv"],
                              "axi_bits": axi_bits, "addr_bits": addr_bits, "build_id": "0123456789abcdef",
-                             "weights": {"bytes": 64} if weights else None}
+                             "weights": [{"port": f"w{k}_V", "stride": 64} for k in range(weights)]}
     (rtl / "design.json").write_text(json.dumps(manifest))
     return root

@@ -26,8 +26,9 @@ PAGE = 4096
 PERIOD_NS = 10
 # register map (byte addresses)
 CTRL, STATUS, ID_LO, ID_HI, FRAMES, IN_LO, IN_HI, OUT_LO, OUT_HI = 0x00, 0x04, 0x08, 0x0C, 0x10, 0x14, 0x18, 0x1C, 0x20
-CYC_LO, CYC_HI, LATENCY, IN_STRIDE, OUT_STRIDE, W_LO, W_HI, W_BYTES, MAGIC, VERSION = (
-    0x24, 0x28, 0x2C, 0x30, 0x34, 0x38, 0x3C, 0x40, 0x44, 0x48)
+CYC_LO, CYC_HI, LATENCY, IN_STRIDE, OUT_STRIDE, W_PORTS, MAGIC, VERSION = (
+    0x24, 0x28, 0x2C, 0x30, 0x34, 0x38, 0x44, 0x48)
+W_LO, W_HI, W_BYTES = 0x50, 0x54, 0x58   # weight port 0; port k's at + 0x10 k
 DONE, BUSY, ERROR = 1, 2, 4
 
 
@@ -158,12 +159,13 @@ async def regfile_map(dut) -> None:
     """Constants, read-write registers (byte strobes too), read-only registers ignore writes, unmapped reads 0."""
     await start_clock(dut, REG_INPUTS)
     m = axil(dut)
-    assert await m.read_dword(MAGIC) == 0x584E464C and await m.read_dword(VERSION) == 1
+    assert await m.read_dword(MAGIC) == 0x584E464C and await m.read_dword(VERSION) == 2
     build_id = int(CFG["build_id"], 16)
     assert await m.read_dword(ID_LO) == build_id & 0xFFFFFFFF and await m.read_dword(ID_HI) == build_id >> 32
-    assert (await m.read_dword(IN_STRIDE), await m.read_dword(OUT_STRIDE), await m.read_dword(W_BYTES)) == (24, 40, 0)
+    constants = (IN_STRIDE, OUT_STRIDE, W_PORTS, W_BYTES, W_BYTES + 0x10)
+    assert [await m.read_dword(a) for a in constants] == [24, 40, 2, 40, 48]
     rw = {FRAMES: 0x12345678, IN_LO: 0x00401000, IN_HI: 0x7, OUT_LO: 0x00802000, OUT_HI: 0x9, W_LO: 0xCAFE0000,
-          W_HI: 0x1}
+          W_HI: 0x1, W_LO + 0x10: 0xBEEF1000, W_HI + 0x10: 0x3}
     for addr, value in rw.items():
         await m.write_dword(addr, value)
     for addr, value in rw.items():
@@ -172,12 +174,13 @@ async def regfile_map(dut) -> None:
     assert await m.read_dword(FRAMES) == 0x12AB5678
     assert int(dut.reg_frames.value) == 0x12AB5678
     assert int(dut.reg_in_addr.value) == 0x7_00401000 and int(dut.reg_out_addr.value) == 0x9_00802000
-    assert int(dut.reg_weight_addr.value) == 0x1_CAFE0000
-    for addr in (STATUS, ID_LO, ID_HI, CYC_LO, CYC_HI, LATENCY, IN_STRIDE, OUT_STRIDE, W_BYTES, MAGIC, VERSION):
+    assert int(dut.reg_weight_addr.value) == 0x3_BEEF1000 << 64 | 0x1_CAFE0000
+    for addr in (STATUS, ID_LO, ID_HI, CYC_LO, CYC_HI, LATENCY, IN_STRIDE, OUT_STRIDE, W_PORTS, W_BYTES, W_BYTES + 0x10,
+                 MAGIC, VERSION):
         before = await m.read_dword(addr)
         await m.write_dword(addr, 0xFFFFFFFF)
         assert await m.read_dword(addr) == before, f"read-only register {addr:#x} changed"
-    for addr in (CTRL, 0x4C, 0x80, 0xFC):
+    for addr in (CTRL, 0x3C, 0x40, 0x4C, 0x5C, 0x70, 0x80, 0xFC):  # 0x70: a third weight port's, absent
         resp = await m.read(addr, 4)
         assert resp.data == bytes(4) and int(resp.resp) == 0, hex(addr)
     assert dut.reg_interrupt.value == 0
@@ -441,7 +444,7 @@ async def shell_run(dut) -> None:
 
 @cocotb.test()
 async def shell_run_weights(dut) -> None:
-    """A core whose layer streams its weights: m_axi_wmem reads the weight frame at WEIGHT_ADDR once per frame (a
+    """A core whose layer streams its weights: m_axi_wmem0 reads the weight frame at WEIGHT_ADDR once per frame (a
     page boundary inside it), with random timing; DDR out bit-exact with FINN in two runs; WEIGHT_BYTES; no
     weight byte read beyond the frames' worth."""
     case = np.load(Path(CFG["case"]))
@@ -451,12 +454,12 @@ async def shell_run_weights(dut) -> None:
                      size=1 << 20)
     out_ram = AxiRamWrite(AxiWriteBus.from_prefix(dut, "m_axi_gmem"), dut.ap_clk, dut.ap_rst_n,
                           reset_active_level=False, mem=ram.mem, size=1 << 20)
-    w_ram = AxiRamRead(AxiReadBus.from_prefix(dut, "m_axi_wmem"), dut.ap_clk, dut.ap_rst_n, reset_active_level=False,
+    w_ram = AxiRamRead(AxiReadBus.from_prefix(dut, "m_axi_wmem0"), dut.ap_clk, dut.ap_rst_n, reset_active_level=False,
                        size=1 << 16)
     stall_channels([ram.ar_channel, ram.r_channel, out_ram.aw_channel, out_ram.w_channel, out_ram.b_channel,
                     w_ram.ar_channel, w_ram.r_channel], seed=8, p=0.3)
     w_bursts: list = []
-    handshakes(dut, "m_axi_wmem_AR", ["ADDR", "LEN"], w_bursts)
+    handshakes(dut, "m_axi_wmem0_AR", ["ADDR", "LEN"], w_bursts)
     m = axil(dut)
     assert await m.read_dword(W_BYTES) == CFG["weight_bytes"]
     frames, in_addr, out_addr, w_addr = int(case["frames"]), 0x10000, 0x20000, 2 * PAGE - 16
@@ -472,7 +475,7 @@ async def shell_run_weights(dut) -> None:
         assert ram.read(out_addr, out_bytes) == case["ddr_out"].tobytes(), f"run {run}: output differs from FINN"
         assert await m.read_dword(STATUS) == DONE
     beats = sum(n + 1 for _, _, n in w_bursts)
-    assert beats * len(dut.m_axi_wmem_RDATA) // 8 == 2 * frames * CFG["weight_bytes"]
+    assert beats * len(dut.m_axi_wmem0_RDATA) // 8 == 2 * frames * CFG["weight_bytes"]
     assert {a for _, a, _ in w_bursts} == {w_addr, 2 * PAGE}, "weight reads outside the weight frame"
 
 

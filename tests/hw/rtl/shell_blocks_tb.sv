@@ -30,7 +30,7 @@ module shell_blocks_tb #(
     output logic [31:0]       reg_frames,
     output logic [63:0]       reg_in_addr,
     output logic [63:0]       reg_out_addr,
-    output logic [63:0]       reg_weight_addr,
+    output logic [127:0]      reg_weight_addr,    // two weight ports
     input  logic              reg_rd_done,
     input  logic              reg_wr_done,
     input  logic              reg_axi_error,
@@ -91,7 +91,8 @@ module shell_blocks_tb #(
     input  logic              wr_m_axi_BVALID,
     output logic              wr_m_axi_BREADY
 );
-    axil_regfile #(.BUILD_ID(BUILD_ID), .IN_STRIDE(24), .OUT_STRIDE(40), .WEIGHT_BYTES(0)) u_regs (
+    axil_regfile #(.BUILD_ID(BUILD_ID), .IN_STRIDE(24), .OUT_STRIDE(40), .WEIGHT_PORTS(2),
+                   .WEIGHT_BYTES({32'd48, 32'd40})) u_regs (
         .ap_clk, .ap_rst_n, .s_axi_control_AWADDR, .s_axi_control_AWVALID, .s_axi_control_AWREADY,
         .s_axi_control_WDATA, .s_axi_control_WSTRB, .s_axi_control_WVALID, .s_axi_control_WREADY,
         .s_axi_control_BRESP, .s_axi_control_BVALID, .s_axi_control_BREADY, .s_axi_control_ARADDR,
