@@ -42,10 +42,20 @@ class Ranges:
     calibration_values: int
 
 
-def saturating(x: Tensor, bits: int, frac_bits: int) -> int:
-    """How many of `x` round (half to even, as Brevitas) to a code outside the signed `bits` range at scale 2^-frac."""
-    codes = torch.round(torch.ldexp(x.float(), torch.tensor(frac_bits)))
-    return int(((codes > 2 ** (bits - 1) - 1) | (codes < -2 ** (bits - 1))).sum())
+def saturating(x: Tensor, bits: int) -> Tensor:
+    """Per frac_bits of FRAC_BITS, how many of `x` Brevitas' round half to even and clamp clip onto the signed `bits`
+    grid of scale 2^-frac: x 2^frac >= 2^(b-1) - 1/2 (rounds above the top code) or < -2^(b-1) - 1/2 (below the
+    bottom one); both bounds and x 2^frac are exact in float32, so one bucketize counts every candidate."""
+    x = x.detach().flatten().float()
+    steps = torch.exp2(-torch.tensor(FRAC_BITS, dtype=torch.float32, device=x.device))  # ascending
+    half = 2.0 ** (bits - 1)
+    return _beyond(x, (half - 0.5) * steps, right=True) + _beyond(-x, (half + 0.5) * steps, right=False)
+
+
+def _beyond(x: Tensor, bounds: Tensor, right: bool) -> Tensor:
+    """Per ascending bound, how many of x lie at or above it (right) or strictly above it (not right)."""
+    slots = torch.bincount(torch.bucketize(x, bounds, right=right), minlength=len(bounds) + 1)
+    return slots.flip(0).cumsum(0).flip(0)[1:].cpu()
 
 
 def widest_frac_bits(counts: dict[int, int], total: int, budget: float, what: str) -> int:
@@ -60,23 +70,19 @@ def widest_frac_bits(counts: dict[int, int], total: int, budget: float, what: st
 
 def input_frac_bits(pixel_range: tuple[float, float], bits: int) -> int:
     """The finest input grid of `bits` bits that holds every value in `pixel_range` unclipped."""
-    ends = torch.tensor(pixel_range)
-    return widest_frac_bits({f: saturating(ends, bits, f) for f in FRAC_BITS}, 2, 0.0, "input")
+    counts = saturating(torch.tensor(pixel_range), bits)
+    return widest_frac_bits(dict(zip(FRAC_BITS, counts.tolist())), 2, 0.0, "input")
 
 
 def shortcut_counts(model: nn.Module, batches: list[Tensor], bits: int) -> tuple[dict[int, int], int, float]:
     """Per candidate frac_bits, how many values entering the model's shortcut quantizers saturate; total; max |x|."""
-    counts = dict.fromkeys(FRAC_BITS, 0)
+    counts = torch.zeros(len(FRAC_BITS), dtype=torch.long)
     seen = {"total": 0, "max": 0.0}
 
     def count(_module: nn.Module, inputs: tuple[Tensor, ...]) -> None:
-        x = inputs[0].detach()
-        seen["total"] += x.numel()
-        peak = float(x.abs().max())
-        seen["max"] = max(seen["max"], peak)
-        for frac in FRAC_BITS:
-            if peak * 2.0 ** frac > 2 ** (bits - 1) - 1:  # else no value of x saturates at frac
-                counts[frac] += saturating(x, bits, frac)
+        counts.add_(saturating(inputs[0], bits))
+        seen["total"] += inputs[0].numel()
+        seen["max"] = max(seen["max"], float(inputs[0].abs().max()))
 
     hooks = [m.register_forward_pre_hook(count) for m in model.modules() if isinstance(m, ShortcutQuant)]
     if not hooks:
@@ -90,7 +96,7 @@ def shortcut_counts(model: nn.Module, batches: list[Tensor], bits: int) -> tuple
     finally:
         for hook in hooks:
             hook.remove()
-    return counts, seen["total"], seen["max"]
+    return dict(zip(FRAC_BITS, counts.tolist())), seen["total"], seen["max"]
 
 
 def calibration_batches(dataset: Dataset, batch_size: int, seed: int,
