@@ -1,5 +1,8 @@
 """`xnorflow train`: runs a recipe's steps with checkpoints every epoch, resume after a kill, metrics, DDP.
 
+Before the first step it chooses the run's input and shortcut grids from the data (training/ranges.py) once, in
+ranges.json, so that a resumed run, every step and every checkpoint's spec use the same ones.
+
 Distributed training is torch's own DDP (NCCL between GPUs, gloo on CPU), started by torchrun; rank 0 writes all
 files, and every rank resumes from the same checkpoints.
 """

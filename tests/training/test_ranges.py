@@ -80,3 +80,14 @@ def test_fixed_ranges_keep_the_fixed_grids(tmp_path: Path) -> None:
     spec = checkpoint.load(tmp_path / "model.pt")["spec"]
     assert (spec["input_frac_bits"], spec["shortcut_frac_bits"]) == (6, 3)
     assert json.loads((tmp_path / "ranges.json").read_text())["chosen"] == "fixed"
+
+
+@pytest.mark.fast
+def test_a_run_begun_before_ranges_json_keeps_its_checkpoint_grids(tmp_path: Path) -> None:
+    spec = QuantSpec(input_frac_bits=5, shortcut_frac_bits=2)
+    checkpoint.save_atomic({"format": checkpoint.FORMAT, "spec": dataclasses.asdict(spec)},
+                           tmp_path / "binary" / "checkpoint.pt")
+    cfg = trainer.TrainConfig(model="tiny-bireal", data="digits", out=str(tmp_path), recipe="binary")
+    grids = trainer._grids(cfg, trainer.recipe("binary"), None, tmp_path, torch.device("cpu"))
+    assert (grids["input_frac_bits"], grids["shortcut_frac_bits"]) == (5, 2)
+    assert json.loads((tmp_path / "ranges.json").read_text()) == grids
