@@ -3,9 +3,10 @@
 Both stay signed fixed point with a power-of-two scale 2^-frac_bits (training/quantizers.py FixedPointActQuant),
 so every stage stays bit-exact as before; only frac_bits moves, i.e. where the 8 bits sit:
 - input: the largest frac_bits whose range holds every value the data set's normalisation can produce
-  (`DataBundle.pixel_range`), no clipping at all. The range is known exactly from the normalisation, so no
-  percentile is needed (and none would be cheaper: it would clip whole bright regions, not outliers): CIFAR's
-  ImageNet normalisation reaches 2.64, beyond the old [-2, 2), so its grid becomes [-4, 4) in steps of 1/32.
+  (`DataBundle.pixel_range`): no pixel clips. The range follows exactly from the normalisation, so it needs no
+  pass over the images, and a percentile would gain one bit of resolution only by clipping the darkest or
+  brightest pixels of a channel, which are content, not outliers. CIFAR's ImageNet normalisation reaches 2.64,
+  beyond the old [-2, 2), so its grid becomes [-4, 4) in steps of 1/32; digits and Fashion-MNIST keep [-2, 2).
 - shortcut: one grid per model (the HW joins every residual add on one grid: build_flows/prepare.py
   check_join), the largest frac_bits under which at most `BUDGET` of the values entering the shortcut
   quantizers saturate, measured on a few training batches through the model of the recipe's first quantized
@@ -47,9 +48,9 @@ def saturating(x: Tensor, bits: int) -> Tensor:
     grid of scale 2^-frac: x 2^frac >= 2^(b-1) - 1/2 (rounds above the top code) or < -2^(b-1) - 1/2 (below the
     bottom one); both bounds and x 2^frac are exact in float32, so one bucketize counts every candidate."""
     x = x.detach().flatten().float()
-    steps = torch.exp2(-torch.tensor(FRAC_BITS, dtype=torch.float32, device=x.device))  # ascending
+    scales = torch.exp2(-torch.tensor(FRAC_BITS, dtype=torch.float32, device=x.device))  # ascending
     half = 2.0 ** (bits - 1)
-    return _beyond(x, (half - 0.5) * steps, right=True) + _beyond(-x, (half + 0.5) * steps, right=False)
+    return _beyond(x, (half - 0.5) * scales, right=True) + _beyond(-x, (half + 0.5) * scales, right=False)
 
 
 def _beyond(x: Tensor, bounds: Tensor, right: bool) -> Tensor:
