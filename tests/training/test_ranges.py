@@ -55,13 +55,15 @@ def test_reactnet_a_cifar_saturates_within_budget_at_initialisation() -> None:
     assert counts[3] / total <= ranges.BUDGET < counts[4] / total  # the fixed +-8 grid would clip more
 
 
-def test_calibrated_ranges_survive_the_checkpoint_and_build_exactly(tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_calibrated_ranges_survive_the_checkpoint_and_build_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                    capsys: pytest.CaptureFixture) -> None:
     load = trainer.load_dataset
     monkeypatch.setattr(trainer, "load_dataset",  # digits, declared CIFAR's range: the input grid becomes [-4, 4)
                         lambda *a, **k: dataclasses.replace(load(*a, **k), pixel_range=CIFAR_RANGE))
     trainer.run(trainer.TrainConfig(model="tiny-real2bin", data="digits", out=str(tmp_path), recipe="binary", epochs=1,
                                     limit=256, progress=False))
+    assert "ranges from the data (step 'binary' at initialisation): input frac_bits 5 ([-4, 4) in steps of 2^-5), " \
+        "shortcut frac_bits 5 ([-4, 4) in steps of 2^-5, 0.00" in capsys.readouterr().out
     grids = json.loads((tmp_path / "ranges.json").read_text())
     assert json.loads((tmp_path / "summary.json").read_text())["ranges"] == grids
     assert grids["chosen"].startswith("from the data")
