@@ -21,6 +21,12 @@ from xnorflow.training.datasets import DATASETS
 FASHION_ROOT = Path("/usr/share/datasets/fashion-mnist")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+UNIT_RANGE = (-1.0, 1.0)  # pixels scaled to [-1, 1] (digits, Fashion-MNIST)
+
+
+def normalised_range(mean: tuple[float, ...], std: tuple[float, ...]) -> tuple[float, float]:
+    """The smallest and largest value (p - mean) / std takes over pixels p in [0, 1], over every channel."""
+    return min(-m / s for m, s in zip(mean, std)), max((1 - m) / s for m, s in zip(mean, std))
 
 
 @dataclass
@@ -33,6 +39,7 @@ class DataBundle:
     in_channels: int
     num_classes: int
     input_size: int
+    pixel_range: tuple[float, float]  # every value a normalised pixel can take (the input grid must hold it)
     streamed: bool = False  # images decoded from files per item: worth data-loader workers
 
 
@@ -62,7 +69,8 @@ def _digits(_root: Path | None, _size: int | None) -> DataBundle:
     x = torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1) / 8.0 - 1.0
     y = torch.tensor(digits.target, dtype=torch.long)
     tr, te = train_test_split(np.arange(len(y)), test_size=0.2, random_state=0, stratify=digits.target)
-    return DataBundle("digits", TensorDataset(x[tr], y[tr]), TensorDataset(x[te], y[te]), 1, 10, 8)
+    return DataBundle("digits", TensorDataset(x[tr], y[tr]), TensorDataset(x[te], y[te]), 1, 10, 8,
+                      UNIT_RANGE)
 
 
 def _read_idx(path: Path) -> np.ndarray:
@@ -90,7 +98,7 @@ def _fashion(root: Path | None, _size: int | None) -> DataBundle:
         x = torch.tensor(files[name, "images-idx3"], dtype=torch.float32).unsqueeze(1) / 127.5 - 1.0
         return TensorDataset(x, torch.tensor(files[name, "labels-idx1"], dtype=torch.long))
 
-    return DataBundle("fashion-mnist", split("train"), split("t10k"), 1, 10, 28)
+    return DataBundle("fashion-mnist", split("train"), split("t10k"), 1, 10, 28, UNIT_RANGE)
 
 
 class AugmentedTensors(Dataset):
@@ -136,7 +144,8 @@ def _cifar(root: Path | None, folder: str, train: list[str], test: str, key: byt
     base = root if (root / test).exists() else root / folder
     tr = _cifar_tensors([_unpickle(base / f, name, fix) for f in train], key)
     te = _cifar_tensors([_unpickle(base / test, name, fix)], key)
-    return DataBundle(name, AugmentedTensors(*tr, augment=True), AugmentedTensors(*te, augment=False), 3, classes, 32)
+    return DataBundle(name, AugmentedTensors(*tr, augment=True), AugmentedTensors(*te, augment=False), 3, classes, 32,
+                      normalised_range(IMAGENET_MEAN, IMAGENET_STD))
 
 
 def _cifar10(root: Path | None, _size: int | None) -> DataBundle:
@@ -229,4 +238,4 @@ def _imagefolder(root: Path | None, size: int | None, random_resize: bool) -> Da
     size = size or 224
     train = ImageFolder(root / "train", classes, size, "resized" if random_resize else "rescaled")
     return DataBundle("imagefolder", train, ImageFolder(root / "val", classes, size, None), 3, len(classes), size,
-                      streamed=True)
+                      normalised_range(IMAGENET_MEAN, IMAGENET_STD), streamed=True)

@@ -24,6 +24,10 @@ from xnorflow.training.recipes import ESTIMATORS
 PRECISIONS = ("float", "soft", "binact", "binary")
 
 
+class ShortcutQuant(QuantIdentity):
+    """Brevitas' QuantIdentity onto the shortcut grid, a type of its own so range calibration finds every one."""
+
+
 @dataclass(frozen=True)
 class QuantSpec:
     """What is quantized: precision float (clip acts) | soft (tanh acts) | binact (binary acts, real weights) | binary."""
@@ -55,7 +59,7 @@ class QuantSpec:
         """Requantize onto the model's one shortcut grid: signed fixed point, scale 2^-frac."""
         if not self.quantized:
             return nn.Identity()
-        return QuantIdentity(FixedPointActQuant, bit_width=self.shortcut_bits, frac_bits=self.shortcut_frac_bits)
+        return ShortcutQuant(FixedPointActQuant, bit_width=self.shortcut_bits, frac_bits=self.shortcut_frac_bits)
 
     def input(self) -> nn.Module:
         """8-bit fixed-point input quantizer."""

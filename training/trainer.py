@@ -1,11 +1,14 @@
 """`xnorflow train`: runs a recipe's steps with checkpoints every epoch, resume after a kill, metrics, DDP.
 
+Before the first step it chooses the run's input and shortcut grids from the data (training/ranges.py) once, in
+ranges.json, so that a resumed run, every step and every checkpoint's spec use the same ones.
+
 Distributed training is torch's own DDP (NCCL between GPUs, gloo on CPU), started by torchrun; rank 0 writes all
 files, and every rank resumes from the same checkpoints.
 """
 import json
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import torch
@@ -16,9 +19,9 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 from tqdm import tqdm
 
-from xnorflow.chatter import terminal
+from xnorflow.chatter import say, terminal
 from xnorflow.errors import XnorflowError
-from xnorflow.training import checkpoint, devices, metrics
+from xnorflow.training import checkpoint, devices, metrics, ranges
 from xnorflow.training.bn_calibration import reestimate
 from xnorflow.training.data import DataBundle, load_dataset
 from xnorflow.training.layers import QuantSpec
@@ -48,7 +51,8 @@ class TrainConfig:
     until: str | None = None
     options: dict[str, bool] | None = None
     shortcut_bits: int = 8
-    shortcut_frac_bits: int = 4
+    shortcut_frac_bits: int = 4  # with fixed_ranges; otherwise chosen from the data (training/ranges.py)
+    fixed_ranges: bool = False
     limit: int | None = None
     progress: bool = True
     device: str = "auto"
@@ -84,8 +88,12 @@ def _train(cfg: TrainConfig, device: torch.device) -> dict:
     out = Path(cfg.out)
     _claim_out_dir(cfg, out)
     data = load_dataset(cfg.data, cfg.data_root, random_resize=cfg.recipe != "bireal")
-    spec = QuantSpec(shortcut_bits=cfg.shortcut_bits, shortcut_frac_bits=cfg.shortcut_frac_bits)
-    build_model(cfg.model, data.num_classes, data.in_channels, data.input_size, spec, cfg.options)
+    build_model(cfg.model, data.num_classes, data.in_channels, data.input_size, QuantSpec(), cfg.options)
+    grids = _grids(cfg, steps, data, out, device)
+    spec = replace(QuantSpec(shortcut_bits=cfg.shortcut_bits), input_frac_bits=grids["input_frac_bits"],
+                   shortcut_frac_bits=grids["shortcut_frac_bits"])
+    if rank() == 0:
+        say(ranges.describe(spec, grids))
     given = _teacher(cfg, data, device)
     history: list[dict] = []
     previous: dict | None = None
@@ -94,7 +102,8 @@ def _train(cfg: TrainConfig, device: torch.device) -> dict:
         label = f"step {number} of {len(steps)} ({step.name})"
         previous = _run_step(cfg, step, label, spec, data, teacher, previous, history, out, device)
     summary = {"model": cfg.model, "data": cfg.data, "recipe": cfg.recipe, "steps": [s.name for s in steps],
-               "test_acc": history[-1]["test_acc"], "epochs": cfg.epochs, "checkpoint": str(out / "model.pt")}
+               "test_acc": history[-1]["test_acc"], "epochs": cfg.epochs, "checkpoint": str(out / "model.pt"),
+               "ranges": grids}
     if rank() == 0:
         checkpoint.save_atomic(previous, out / "model.pt")
         (out / "summary.json").write_text(json.dumps(summary, indent=1))
@@ -133,6 +142,46 @@ def _is_run(config: Path) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(record, dict) and {"model", "recipe", "data"} <= record.keys()
+
+
+def _grids(cfg: TrainConfig, steps: list[Step], data: DataBundle, out: Path, device: torch.device) -> dict:
+    """The run's input and shortcut frac_bits, chosen once and kept in ranges.json: from the data (training/ranges.py)
+    unless --fixed-ranges or no step is quantized; a run begun before ranges.json keeps its first checkpoint's."""
+    path, first = out / "ranges.json", out / steps[0].name / "checkpoint.pt"
+    if _agreed(path.exists(), f"whether {path} exists"):
+        return json.loads(path.read_text())
+    quantized = [s for s in steps if QuantSpec(precision=s.precision).quantized]
+    if _agreed(first.exists(), f"whether {first} exists"):
+        spec = checkpoint.load(first)["spec"]
+        grids = {"chosen": "as the run's first checkpoint", **{k: spec[k] for k in ranges.FRAC_FIELDS}}
+    elif cfg.fixed_ranges or not quantized:
+        grids = {"chosen": "fixed" if quantized else "fixed (no step is quantized)",
+                 "input_frac_bits": QuantSpec.input_frac_bits, "shortcut_frac_bits": cfg.shortcut_frac_bits}
+    else:
+        grids = _from_data(cfg, quantized[0], data, device)
+    if rank() == 0:
+        path.write_text(json.dumps(grids, indent=1))
+    devices.barrier()
+    return grids
+
+
+def _from_data(cfg: TrainConfig, step: Step, data: DataBundle, device: torch.device) -> dict:
+    """ranges.choose on rank 0 with the initial model of the first quantized `step`, sent to every rank."""
+    def initial(spec: QuantSpec) -> nn.Module:
+        torch.manual_seed(cfg.seed)
+        return build_model(cfg.model, data.num_classes, data.in_channels, data.input_size,
+                           spec.for_step(step.precision, step.estimator), cfg.options).to(device)
+
+    grids = None
+    if rank() == 0:
+        batches = ranges.calibration_batches(_limit(data.train, cfg.limit), cfg.batch_size, cfg.seed)
+        chosen = ranges.choose(initial, QuantSpec(shortcut_bits=cfg.shortcut_bits), data.pixel_range, batches)
+        grids = {"chosen": f"from the data (step '{step.name}' at initialisation)", **asdict(chosen)}
+    if dist.is_initialized():
+        box = [grids]
+        dist.broadcast_object_list(box, src=0)
+        grids = box[0]
+    return grids
 
 
 def _teacher(cfg: TrainConfig, data: DataBundle, device: torch.device) -> nn.Module | None:

@@ -40,12 +40,16 @@ def cmd_train(args: argparse.Namespace) -> None:
 def _train_config(args: argparse.Namespace):
     from xnorflow.training.trainer import TrainConfig
 
+    if args.shortcut_frac_bits is not None and not args.fixed_ranges:
+        raise XnorflowError("--shortcut-frac-bits sets a fixed shortcut grid, but the ranges are chosen from the "
+                            "data", "add --fixed-ranges to keep the grid you give, or drop --shortcut-frac-bits")
     return TrainConfig(model=args.model, data=args.data, out=args.out, recipe=args.recipe, epochs=args.epochs,
                        batch_size=args.batch_size, seed=args.seed, data_root=args.data_root, teacher=args.teacher,
                        estimator=args.estimator, attention_weight=args.attention_weight, until=args.until,
                        options=_options(args.option), shortcut_bits=args.shortcut_bits,
-                       shortcut_frac_bits=args.shortcut_frac_bits, limit=args.limit, progress=not args.quiet,
-                       device=args.device, workers=args.workers, amp=args.amp)
+                       fixed_ranges=args.fixed_ranges, limit=args.limit, progress=not args.quiet,
+                       device=args.device, workers=args.workers, amp=args.amp,
+                       **({} if args.shortcut_frac_bits is None else {"shortcut_frac_bits": args.shortcut_frac_bits}))
 
 
 def _options(pairs: list[str] | None) -> dict[str, bool] | None:
@@ -248,7 +252,12 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--option", action="append", metavar="KEY=BOOL", help="model builder option KEY=true|false, "
                    "e.g. gating=false, hyper=false (repeatable) (default: the builder's, every option on)")
     p.add_argument("--shortcut-bits", type=positive, default=8, help="fixed-point width of the real shortcuts")
-    p.add_argument("--shortcut-frac-bits", type=int, default=4, help="fractional bits of the shortcut grid")
+    p.add_argument("--shortcut-frac-bits", type=int, help="fractional bits of the shortcut grid, with "
+                   "--fixed-ranges (default: 4 there)")
+    p.add_argument("--fixed-ranges", action="store_true", help="keep the fixed input grid (6 fractional bits: "
+                   "[-2, 2)) and shortcut grid instead of choosing both from the data: the input's from the "
+                   "normalisation's range, the shortcut's from a calibration pass at initialisation, at most "
+                   "0.1%% of values saturating")
     p.add_argument("--limit", type=positive, help="use only the first N train/test images, for quick runs "
                    "(default: every image)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N; auto is cuda when torch sees a GPU, "

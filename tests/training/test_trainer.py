@@ -123,6 +123,8 @@ def _error(capsys: pytest.CaptureFixture, *args: str) -> str:
     (["--model", "bireal18", "--data", "digits"], "input 1x8x8 does not fit model 'bireal18'"),
     (["--model", "tiny-bireal", "--data", "digits", "--device", "tpu"], "--device 'tpu' is not one of auto, cpu"),
     (["--model", "tiny-bireal", "--data", "digits", "--workers", "-1"], "--workers: '-1' is not an integer >= 0"),
+    (["--model", "tiny-bireal", "--data", "digits", "--shortcut-frac-bits", "3"],
+     "--shortcut-frac-bits sets a fixed shortcut grid, but the ranges are chosen from the data; add --fixed-ranges"),
 ])
 def test_bad_input_is_one_line(capsys: pytest.CaptureFixture, tmp_path: Path, args: list[str], message: str) -> None:
     assert message in _error(capsys, "train", *args, "--out", str(tmp_path / "x"))
