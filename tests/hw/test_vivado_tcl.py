@@ -17,7 +17,6 @@ import pytest
 from xnorflow.errors import XnorflowError
 from xnorflow.hw.boards import BOARDS, Board
 from xnorflow.hw.vivado import BD_SCRIPT, SCRIPT, write_project
-from xnorflow.hw.vivado_bd import FAMILIES
 from xnorflow.hw.vivado_reports import timing, utilization
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -79,8 +78,9 @@ def test_one_weight_master_adds_hp1(tmp_path: Path, name: str) -> None:
     base, one = evaluate(tmp_path / "base", b), evaluate(tmp_path / "one", b, weights=(64,), in_stride=64)
     check_design(one, b, {0: [GMEM], 1: ["m_axi_wmem0"]})
     assert set(one.cells) == set(base.cells) | {"mem_sc1"}
+    hp1 = "/ps/S_AXI_HP1" if b.family == "zynq" else "/ps/S_AXI_HP1_FPD"
     assert set(one.intf_nets) - set(base.intf_nets) == {("/xnorflow_shell/m_axi_wmem0", "/mem_sc1/S00_AXI"),
-                                                        ("/mem_sc1/M00_AXI", f"/ps/{FAMILIES[b.family].slave(1)}")}
+                                                        ("/mem_sc1/M00_AXI", hp1)}
     added = set(one.ps().config.items()) - set(base.ps().config.items())
     assert {k for k, _ in added} == ({"PCW_USE_S_AXI_HP1", "PCW_S_AXI_HP1_DATA_WIDTH"} if b.family == "zynq"
                                      else {"PSU__USE__S_AXI_GP3", "PSU__SAXIGP3__DATA_WIDTH"})
