@@ -115,7 +115,8 @@ def write_project(build_dir: Path, board: Board) -> Path:
         shutil.copy2(rtl / name, out / "src" / name)
     (out / "src" / f"{REF}.v").write_text(wrapper_v(shell))
     names.insert(0, f"{REF}.v")
-    (out / BD_SCRIPT).write_text(block_design_tcl(board, weights=len(shell.get("weights") or ())))
+    weight_bytes = [w["stride"] for w in shell.get("weights") or ()]
+    (out / BD_SCRIPT).write_text(block_design_tcl(board, weight_bytes, shell.get("in", {}).get("stride", 0)))
     (out / SCRIPT).write_text(project_tcl(board, names, max(1, min(os.cpu_count() or 1, 8))))
     return out
 

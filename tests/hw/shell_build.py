@@ -4,6 +4,7 @@ a core source and a memory file. Lets the Vivado tests run in milliseconds, with
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from xnorflow.build_dir import MARKER
@@ -45,12 +46,14 @@ def shell_sv(axi_bits: int, addr_bits: int, weights: int = 0) -> str:
             % (axi_bits, ",\n".join(ports)))
 
 
-def make_build(root: Path, axi_bits: int, addr_bits: int, weights: int = 0, shell: bool = True) -> Path:
-    """A build directory whose rtl/ holds a shell and a core (a placeholder module) and one memory file."""
+def make_build(root: Path, axi_bits: int, addr_bits: int, weights: Sequence[int] = (), shell: bool = True,
+               in_stride: int = 0) -> Path:
+    """A build directory whose rtl/ holds a shell and a core (a placeholder module) and one memory file; the shell
+    has one weight master per entry of `weights` (its bytes per frame) and reads `in_stride` input bytes a frame."""
     rtl = root / "rtl"
     rtl.mkdir(parents=True)
     (root / MARKER).write_text("test build\n")
-    (rtl / "xnorflow_shell.sv").write_text(shell_sv(axi_bits, addr_bits, weights))
+    (rtl / "xnorflow_shell.sv").write_text(shell_sv(axi_bits, addr_bits, len(weights)))
     (rtl / "xnorflow_top.sv").write_text("module xnorflow_top (input logic ap_clk);\nendmodule\n")
     (rtl / "MVAU_0_weights.mem").write_text("0f\n")
     manifest = {"inputs": "0123456789abcdef" * 4,
@@ -58,6 +61,7 @@ def make_build(root: Path, axi_bits: int, addr_bits: int, weights: int = 0, shel
     if shell:
         manifest["shell"] = {"module": "xnorflow_shell", "sources": ["xnorflow_shell.sv", "xnorflow_top.sv"],
                              "axi_bits": axi_bits, "addr_bits": addr_bits, "build_id": "0123456789abcdef",
-                             "weights": [{"port": f"w{k}_V", "stride": 64} for k in range(weights)]}
+                             "in": {"stride": in_stride},
+                             "weights": [{"port": f"w{k}_V", "stride": n} for k, n in enumerate(weights)]}
     (rtl / "design.json").write_text(json.dumps(manifest))
     return root

@@ -23,20 +23,24 @@ VERSIONS = {"processing_system7": "5.5", "zynq_ultra_ps_e": "3.5", "smartconnect
 # (pin, enabling CONFIG property or None, direction): "clk"/"rst"/"in"/"out" pins, "master"/"slave" interfaces
 PS7 = [("FCLK_CLK0", "PCW_EN_CLK0_PORT", "out"), ("FCLK_RESET0_N", "PCW_EN_RST0_PORT", "out"),
        ("M_AXI_GP0", "PCW_USE_M_AXI_GP0", "master"), ("M_AXI_GP0_ACLK", "PCW_USE_M_AXI_GP0", "clk"),
-       ("S_AXI_HP0", "PCW_USE_S_AXI_HP0", "slave"), ("S_AXI_HP0_ACLK", "PCW_USE_S_AXI_HP0", "clk"),
+       *[pin for n in range(4) for pin in ((f"S_AXI_HP{n}", f"PCW_USE_S_AXI_HP{n}", "slave"),
+                                           (f"S_AXI_HP{n}_ACLK", f"PCW_USE_S_AXI_HP{n}", "clk"))],
        ("IRQ_F2P", "PCW_IRQ_F2P_INTR", "in"), ("DDR", None, "ext"), ("FIXED_IO", None, "ext")]
 PS7_DEFAULTS = {"PCW_EN_CLK0_PORT": "1", "PCW_EN_RST0_PORT": "1", "PCW_USE_M_AXI_GP0": "1",
-                "PCW_USE_S_AXI_HP0": "0", "PCW_IRQ_F2P_INTR": "0", "PCW_USE_FABRIC_INTERRUPT": "0",
-                "PCW_S_AXI_HP0_DATA_WIDTH": "64", "PCW_FPGA0_PERIPHERAL_FREQMHZ": "50"}
+                "PCW_IRQ_F2P_INTR": "0", "PCW_USE_FABRIC_INTERRUPT": "0", "PCW_FPGA0_PERIPHERAL_FREQMHZ": "50",
+                **{k: v for n in range(4) for k, v in ((f"PCW_USE_S_AXI_HP{n}", "0"),
+                                                       (f"PCW_S_AXI_HP{n}_DATA_WIDTH", "64"))}}
 ZUP = [("pl_clk0", "PSU__FPGA_PL0_ENABLE", "out"), ("pl_resetn0", "PSU__FPGA_PL0_ENABLE", "out"),
        ("M_AXI_HPM0_FPD", "PSU__USE__M_AXI_GP0", "master"), ("maxihpm0_fpd_aclk", "PSU__USE__M_AXI_GP0", "clk"),
        ("M_AXI_HPM1_FPD", "PSU__USE__M_AXI_GP1", "master"), ("maxihpm1_fpd_aclk", "PSU__USE__M_AXI_GP1", "clk"),
        ("M_AXI_HPM0_LPD", "PSU__USE__M_AXI_GP2", "master"), ("maxihpm0_lpd_aclk", "PSU__USE__M_AXI_GP2", "clk"),
-       ("S_AXI_HP0_FPD", "PSU__USE__S_AXI_GP2", "slave"), ("saxihp0_fpd_aclk", "PSU__USE__S_AXI_GP2", "clk"),
+       *[pin for n in range(4) for pin in ((f"S_AXI_HP{n}_FPD", f"PSU__USE__S_AXI_GP{n + 2}", "slave"),
+                                           (f"saxihp{n}_fpd_aclk", f"PSU__USE__S_AXI_GP{n + 2}", "clk"))],
        ("pl_ps_irq0", "PSU__USE__IRQ0", "in")]
 ZUP_DEFAULTS = {"PSU__FPGA_PL0_ENABLE": "1", "PSU__USE__M_AXI_GP0": "1", "PSU__USE__M_AXI_GP1": "1",
-                "PSU__USE__M_AXI_GP2": "1", "PSU__USE__S_AXI_GP2": "0", "PSU__USE__IRQ0": "0",
-                "PSU__SAXIGP2__DATA_WIDTH": "128", "PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ": "100"}
+                "PSU__USE__M_AXI_GP2": "1", "PSU__USE__IRQ0": "0", "PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ": "100",
+                **{k: v for n in range(2, 6) for k, v in ((f"PSU__USE__S_AXI_GP{n}", "0"),
+                                                          (f"PSU__SAXIGP{n}__DATA_WIDTH", "128"))}}
 RESET_PINS = [("slowest_sync_clk", None, "clk"), ("ext_reset_in", None, "rst"), ("aux_reset_in", None, "opt"),
               ("dcm_locked", None, "opt"), ("mb_debug_sys_rst", None, "opt"), ("interconnect_aresetn", None, "out"),
               ("peripheral_aresetn", None, "out"), ("peripheral_reset", None, "out"), ("mb_reset", None, "out"),
