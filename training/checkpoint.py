@@ -57,7 +57,7 @@ def load(path: str | Path) -> dict:
 
 
 def _from_v1(ckpt: dict) -> dict:
-    """A v1 checkpoint as v2: the builder options that rebuild its blocks as v1 built them (issue 14's fixes off)."""
+    """A v1 checkpoint as v2: the builder options that rebuild its blocks as v1 built them (the paper-default fixes off)."""
     from xnorflow.training.models.registry import BUILDERS
 
     takes = getattr(BUILDERS.get(ckpt.get("model")), "options", ())

@@ -1,4 +1,4 @@
-"""Input and shortcut grids chosen from the data, per model, before training (issue 14, gap 8).
+"""Input and shortcut grids chosen from the data, per model, before training.
 
 Both stay signed fixed point with a power-of-two scale 2^-frac_bits (training/quantizers.py FixedPointActQuant),
 so every stage stays bit-exact as before; only frac_bits moves, i.e. where the 8 bits sit:
