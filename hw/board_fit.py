@@ -99,7 +99,8 @@ def _on_chip(node, est: Estimates, left: dict[str, float]) -> dict[str, float] |
     best = None
     for kind in ON_CHIP:
         place(node, kind)
-        delta = {r: est(node)[r] - in_ddr[r] for r in RESOURCES}
+        on_chip = est(node)
+        delta = {r: on_chip[r] - in_ddr[r] for r in RESOURCES}
         share = _share(delta, left)
         if share < math.inf and (best is None or share < best[0]):
             best = (share, kind, delta)

@@ -46,8 +46,10 @@ def analytical_bound(model: ModelWrapper) -> int:
 
 
 def _fold_to_target(model: ModelWrapper, node, target: int) -> None:
-    """Smallest folding of one layer (SIMD before PE) whose cycles meet `target`, else the largest."""
+    """Smallest folding of one layer (SIMD before PE, each from 1) whose cycles meet `target`, else the largest."""
     inst = getCustomOp(node)
+    for attr, _ in op_of(node).folding:
+        inst.set_nodeattr(attr, 1)
     for attr, what in op_of(node).folding:
         for value in divisors(limit(inst, what)):
             inst.set_nodeattr(attr, value)
