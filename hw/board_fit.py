@@ -72,14 +72,16 @@ def placement(node) -> str:
     return DDR if streams_weights(inst) else inst.get_nodeattr("ram_style")
 
 
-def ddr_bytes(model: ModelWrapper) -> dict[str, float]:
-    """Weight-stream bytes per frame of each DDR-resident layer."""
-    return {n.name: weight_stream_bits(getCustomOp(n)) / 8 for n in weight_nodes(model) if placement(n) == DDR}
+def ddr_bytes(model: ModelWrapper, once_per_frame: bool = False) -> dict[str, float]:
+    """Weight-stream bytes per frame of each DDR-resident layer: its matrix once per input vector (the RTL), or
+    once per frame (a model figure: a weight buffer the RTL does not have)."""
+    bits = weight_bits if once_per_frame else weight_stream_bits
+    return {n.name: bits(getCustomOp(n)) / 8 for n in weight_nodes(model) if placement(n) == DDR}
 
 
-def ddr_cycles(model: ModelWrapper, budget: Budget) -> dict[str, float]:
+def ddr_cycles(model: ModelWrapper, budget: Budget, once_per_frame: bool = False) -> dict[str, float]:
     """DDR cycles per frame of each DDR layer: max(all DDR bytes / the bandwidth, its bytes / one port's)."""
-    need = ddr_bytes(model)
+    need = ddr_bytes(model, once_per_frame)
     if need and budget.ddr_bytes_per_cycle <= 0:
         return {name: math.inf for name in need}
     shared = sum(need.values()) / budget.ddr_bytes_per_cycle if need else 0.0
@@ -127,9 +129,9 @@ def place_weights(model: ModelWrapper, budget: Budget, est: Estimates) -> list[s
     return ["weights"] if ddr_bytes(model) and budget.ddr_bytes_per_cycle <= 0 else []
 
 
-def design_cycles(model: ModelWrapper, budget: Budget) -> tuple[int, float]:
+def design_cycles(model: ModelWrapper, budget: Budget, once_per_frame: bool = False) -> tuple[int, float]:
     """(compute bound, DDR cycles) per frame of the folded and placed model."""
-    return analytical_bound(model), max(ddr_cycles(model, budget).values(), default=0.0)
+    return analytical_bound(model), max(ddr_cycles(model, budget, once_per_frame).values(), default=0.0)
 
 
 def targets(model: ModelWrapper) -> Iterator[int]:
@@ -159,9 +161,11 @@ def cannot_fit(model: ModelWrapper, over: list[str], est: Estimates, name: str) 
                          f"({est(layer)[r]:g})", "use a larger board (--board), more headroom, or a smaller model")
 
 
-def fit(model: ModelWrapper, b: Board | Budget, headroom: Headroom = Headroom()) -> tuple[ModelWrapper, str]:
+def fit(model: ModelWrapper, b: Board | Budget, headroom: Headroom = Headroom(),
+        once_per_frame: bool = False) -> tuple[ModelWrapper, str]:
     """Fold and place for the fewest design cycles/frame within the budget; the model and its bound ("compute",
-    "on-chip memory" or "DDR"), also kept as the model's metadata BOUND_PROP."""
+    "on-chip memory" or "DDR"), also kept as the model's metadata BOUND_PROP. once_per_frame: DDR layers read their
+    weights once per frame (a model figure, see ddr_bytes)."""
     budget, est = budget_of(b, headroom), Estimates(model)
     best, why_not_faster = None, None
     for target in targets(model):
@@ -171,14 +175,14 @@ def fit(model: ModelWrapper, b: Board | Budget, headroom: Headroom = Headroom())
         if over:
             why_not_faster = why_not_faster or ("compute" if set(over) <= set(LOGIC) else "on-chip memory")
             break
-        cycles = max(design_cycles(model, budget))
+        cycles = max(design_cycles(model, budget, once_per_frame))
         if best is None or cycles < best[0]:
             best, why_not_faster = (cycles, target), None
         else:
             why_not_faster = why_not_faster or "on-chip memory"
     fold_for_cycles(model, best[1])
     place_weights(model, budget, est)
-    compute, ddr = design_cycles(model, budget)
+    compute, ddr = design_cycles(model, budget, once_per_frame)
     bound = "DDR" if ddr >= compute else why_not_faster or "compute"   # None: folded as far as it goes
     model.set_metadata_prop(BOUND_PROP, bound)
     return model, bound

@@ -14,12 +14,13 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.util.basic import qonnx_make_model
 
 from finn_nodes import FINN_DOMAIN
+from xnorflow.build_flows.hw_graph import split_host
 from xnorflow.errors import XnorflowError
 from xnorflow.hw import accelerator
 from xnorflow.hw.accelerator import build_target
 from xnorflow.hw.board_fit import DDR, design_cycles, fit, fit_report, place, placement, weight_nodes
 from xnorflow.hw.boards import board
-from xnorflow.hw.folding import apply_config
+from xnorflow.hw.folding import apply_config, split_forks
 from xnorflow.hw.resources import Budget, modelled_use, over_budget
 
 # (input vectors, MW, MH, weight type): a chain of MVAUs at falling resolution; the sliding windows and pools
@@ -150,15 +151,29 @@ def test_external_on_a_non_mvau_is_one_line(tmp_path):
         apply_config(model, config)
 
 
-# tiny-bireal within this budget: exactly one MVAU (MVAU_5) streams its weights from DDR
-ONE_IN_DDR = Budget(lut=4400, dsp=64, bram36=4, ddr_bytes_per_cycle=4.0, port_bytes_per_cycle=4.0)
+def one_in_ddr(build) -> Budget:
+    """The first LUT budget, in 100-LUT steps, at which the fit of a build's HW part streams exactly one MVAU's
+    weights from DDR (block RAM for its line buffers and thresholds only, 4 bytes per cycle of DDR)."""
+    part = split_forks(split_host(ModelWrapper(str(build / "hw.onnx")))[1])
+    for lut in range(4000, 8000, 100):
+        budget = Budget(lut=lut, dsp=64, bram36=12, ddr_bytes_per_cycle=4.0, port_bytes_per_cycle=4.0)
+        try:
+            model = fit(ModelWrapper(part.model.__deepcopy__()), budget)[0]
+        except XnorflowError:
+            continue
+        if [placement(n) for n in weight_nodes(model)].count(DDR) == 1:
+            return budget
+    raise AssertionError("no LUT budget puts exactly one MVAU in DDR")
 
 
 def test_one_layer_in_ddr_bit_exact(tmp_path, tiny_graph, monkeypatch):
-    """tiny-bireal fitted to ONE_IN_DDR (one layer's weights on a stream from the DDR model) through rtl and sim:
-    bit-exact against FINN's python execution, at the design's cycles (DDR-bound) in steady state."""
-    monkeypatch.setattr(accelerator, "fit_board", lambda model, b: fit(model, ONE_IN_DDR)[0])
-    out = build_target(tiny_graph("tiny-bireal", tmp_path / "b"), "sim", "Pynq-Z2", None, frames=3)
-    folding = json.loads((tmp_path / "b" / "rtl" / "folding.json").read_text())
-    assert [k for k, v in folding.items() if v.get("mem_mode") == "external"] == ["MVAU_5"]
+    """tiny-bireal fitted to a budget that streams one layer's weights from the DDR model, through rtl and sim:
+    bit-exact against FINN's python execution, at the bound in steady state; its report names the DDR layer."""
+    build = tiny_graph("tiny-bireal", tmp_path / "b")
+    budget = one_in_ddr(build)
+    monkeypatch.setattr(accelerator, "fit_board", lambda model, b: fit(model, budget)[0])
+    out = build_target(build, "sim", "Pynq-Z2", None, frames=3)
+    folding = json.loads((build / "rtl" / "folding.json").read_text())
+    ddr = [k for k, v in folding.items() if v.get("mem_mode") == "external"]
+    assert len(ddr) == 1 and out["rtl"]["fit"]["layers"][ddr[0]]["memory"] == DDR
     assert out["sim"]["bit_exact"] and out["sim"]["ratio_to_bound"] <= 1.02
