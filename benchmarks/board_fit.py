@@ -5,7 +5,8 @@ Per model (initial weights, seed 0): its hw-graph build (`xnorflow build --targe
 cache directory (argument --cache, default /tmp/xnorflow-board-fit) with its conversion CPU seconds, then folded for
 every board in a child process (fit CPU seconds per board). Beside the fit, a model figure clearly labelled
 `once_per_frame`: the frames/s of a fit in which each DDR layer reads its weights once per frame instead of once per
-input vector (what mvu_core.sv's weight stream does today): what a weight buffer would give, which the RTL lacks.
+input vector (what mvu_core.sv's weight stream does today): what a weight buffer would give, which the RTL lacks; and on the
+boards with UltraRAM, `with_uram`: a fit that may put weights in it (hw/resources.py Headroom: left out by default).
 
     cd benchmarks && ../.venv/bin/python board_fit.py [--cache DIR] [MODEL ...]
 """
@@ -41,9 +42,9 @@ def fit_one(part, board_name: str) -> dict:
     from qonnx.core.modelwrapper import ModelWrapper
 
     from xnorflow.errors import XnorflowError
-    from xnorflow.hw.board_fit import design_cycles, fit, fit_report
+    from xnorflow.hw.board_fit import fit, fit_report
     from xnorflow.hw.boards import board
-    from xnorflow.hw.resources import Headroom, budget_of
+    from xnorflow.hw.resources import Headroom
 
     b, start = board(board_name), cpu_seconds()
     try:
@@ -57,9 +58,24 @@ def fit_one(part, board_name: str) -> dict:
         "ddr_weight_mbit": round(sum(r["weight_bits"] for r in rep["layers"].values()
                                      if r.get("memory") == "ddr") / 1e6, 3),
         "fit_cpu_seconds": round(cpu_seconds() - start, 1),
-        "once_per_frame_frames_per_s": round(b.clock_mhz * 1e6 / max(design_cycles(
-            fit(ModelWrapper(part.model.__deepcopy__()), b, once_per_frame=True)[0], budget_of(b, Headroom()),
-            once_per_frame=True)), 2)}
+        "once_per_frame_frames_per_s": model_figure(part, b, Headroom(), once_per_frame=True),
+        "with_uram_frames_per_s": model_figure(part, b, Headroom(uram=1.0), once_per_frame=False) if b.uram else None}
+
+
+def model_figure(part, b, room, once_per_frame: bool) -> float | None:
+    """Frames/s of a fit with `room` whose DDR layers read their weights once per frame or per vector; None if none
+    fits."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from xnorflow.errors import XnorflowError
+    from xnorflow.hw.board_fit import design_cycles, fit
+    from xnorflow.hw.resources import budget_of
+
+    try:
+        model = fit(ModelWrapper(part.model.__deepcopy__()), b, room, once_per_frame)[0]
+    except XnorflowError:
+        return None
+    return round(b.clock_mhz * 1e6 / max(design_cycles(model, budget_of(b, room), once_per_frame)), 2)
 
 
 def measure_one(arg: str, queue: mp.Queue) -> None:
@@ -88,7 +104,7 @@ def measure_one(arg: str, queue: mp.Queue) -> None:
 def table(models: dict) -> None:
     """One line per model and board."""
     print(f"{'model':<17} {'board':<8} {'fps':>9} {'bound':<15} {'LUT':>15} {'BRAM36':>11} {'URAM':>7} "
-          f"{'DSP':>10} {'DDR Mbit':>9} {'once/frame fps':>15} {'fit CPU s':>9}")
+          f"{'DSP':>10} {'DDR Mbit':>9} {'once/frame fps':>15} {'URAM fps':>9} {'fit CPU s':>9}")
     for name, m in models.items():
         for bname, f in m.get("boards", {"-": {"error": m.get("error")}}).items():
             if "error" in f:
@@ -98,7 +114,8 @@ def table(models: dict) -> None:
             print(f"{name:<17} {bname:<8} {f['frames_per_s']:>9,.1f} {f['bound']:<15} "
                   f"{u['lut']:>7,.0f}/{c['lut']:<7,.0f} {u['bram36']:>5g}/{c['bram36']:<5g} "
                   f"{u['uram']:>3g}/{c['uram']:<3g} {u['dsp']:>4g}/{c['dsp']:<5g} {f['ddr_weight_mbit']:>9.2f} "
-                  f"{f['once_per_frame_frames_per_s']:>15,.1f} {f['fit_cpu_seconds']:>9}")
+                  f"{f['once_per_frame_frames_per_s'] or 0:>15,.1f} {f['with_uram_frames_per_s'] or 0:>9,.1f} "
+                  f"{f['fit_cpu_seconds']:>9}")
 
 
 def main(names: list[str], cache: str) -> dict:

@@ -111,8 +111,9 @@ def apply_config(model: ModelWrapper, path: str | Path) -> ModelWrapper:
                             f"use the layer names of hw.onnx (e.g. {', '.join(sorted(names)[:3])})")
     for node in model.graph.node:
         if renamed.get(node.name, {}).get("mem_mode") == EXTERNAL and base_op(node.op_type) != "MVAU":
-            raise XnorflowError(f"folding config: layer {node.name} ({node.op_type}) has mem_mode 'external', but only "
-                                f"a MVAU can stream its weights from DDR", f"drop mem_mode from {node.name}'s entry")
+            raise XnorflowError(f"folding config: layer {node.name} ({node.op_type}) has mem_mode 'external', "
+                                f"but only a MVAU can stream its weights from DDR",
+                                f"drop mem_mode from {node.name}'s entry")
         known = getCustomOp(node).get_nodeattr_types() if node.name in renamed else {}
         bad = sorted(set(renamed.get(node.name, {})) - set(known))
         if bad:

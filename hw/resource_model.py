@@ -3,7 +3,7 @@ from the memories Yosys puts on it; coefficients fitted to Yosys synth_xilinx co
 
 Each op names its terms (hw/ops/, HWOp.terms) and memories (HWOp.memories); a memory in style "ultra" counts
 URAM288 blocks, one in style "block" RAMB36 units, one in "distributed" LUTs; with style "auto" it goes to block
-RAM when it has at least the calibrated depth and bits of its kind (rom.sv / ram_sdp.sv / stream_fifo.sv with STYLE "auto":
+RAM when it has at least the calibrated depth and bits of its kind (rom.sv / ram_sdp.sv / stream_fifo.sv:
 Yosys memory_libmap's choice, measured on the bare modules), else its LUT cells are terms ("rom_luts",
 "ram_luts") of the layer's fit.
 The fit is non-negative least squares on relative error (scipy nnls, rows scaled by 1/Yosys LUTs), so that

@@ -23,12 +23,16 @@ RESOURCES = ("lut", "dsp", "bram36", "uram")    # what the model counts (flip-fl
 @dataclass(frozen=True)
 class Headroom:
     """Shares of a board's LUTs, DSPs, block RAM, UltraRAM and DDR bandwidth a fitted folding may use; the rest is for
-    routing and the PYNQ shell (which uses no block RAM, and little DDR bandwidth for its frames)."""
+    routing and the PYNQ shell (which uses no block RAM, and little DDR bandwidth for its frames).
+
+    UltraRAM is left out by default: on UltraScale+ it powers up zero (no bitstream initialisation, Xilinx UG901) and
+    Yosys maps no initialised memory onto it, so weights there need a run-time load (FINN's
+    runtime_writeable_weights) that the shell does not have yet; uram=1.0 models what it would give."""
 
     lut: float = 0.70
     dsp: float = 0.80
     bram: float = 1.00
-    uram: float = 1.00
+    uram: float = 0.0
     ddr: float = 1.00
 
 

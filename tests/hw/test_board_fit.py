@@ -21,7 +21,7 @@ from xnorflow.hw.accelerator import build_target
 from xnorflow.hw.board_fit import DDR, design_cycles, fit, fit_report, place, placement, weight_nodes
 from xnorflow.hw.boards import board
 from xnorflow.hw.folding import apply_config, split_forks
-from xnorflow.hw.resources import Budget, modelled_use, over_budget
+from xnorflow.hw.resources import Budget, Headroom, modelled_use, over_budget
 
 # (input vectors, MW, MH, weight type): a chain of MVAUs at falling resolution; the sliding windows and pools
 # between them are left out, since the fit reads only the nodes' attributes
@@ -112,14 +112,14 @@ def test_ddr_bound_when_block_ram_is_tiny():
 @pytest.mark.fast
 @pytest.mark.parametrize("name", ["Pynq-Z2", "Ultra96", "KV260", "ZCU104"])
 def test_ultraram_only_on_boards_that_have_it(name):
-    """Fitted to each board with its block RAM and most LUTs taken away: weights go to UltraRAM on KV260 and ZCU104
-    only; the report counts it within the board's."""
-    b = replace(board(name), bram36=0, lut=2000)
-    model = fit(chain(), b)[0]
-    kinds = {placement(n) for n in weight_nodes(model)}
-    assert ("ultra" in kinds) == (b.uram > 0)
-    rep = fit_report(model, b)
+    """Fitted to each board with its block RAM and most LUTs taken away, UltraRAM allowed: weights go to UltraRAM on
+    KV260 and ZCU104 only, within the board's; by default (no run-time weight load yet) nowhere."""
+    b, room = replace(board(name), bram36=0, lut=2000), Headroom(uram=1.0)
+    model = fit(chain(), b, room)[0]
+    assert ("ultra" in {placement(n) for n in weight_nodes(model)}) == (b.uram > 0)
+    rep = fit_report(model, b, room)
     assert rep["use"]["uram"] <= b.uram and rep["use"]["bram36"] == 0
+    assert "ultra" not in {placement(n) for n in weight_nodes(fit(chain(), b)[0])}
     assert rep["bound"] in ("compute", "on-chip memory", "DDR") and rep["frames_per_s"] > 0
 
 
