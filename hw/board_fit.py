@@ -9,7 +9,7 @@ max(all DDR bytes / the bandwidth, its bytes / a port's) cycles. The design's cy
 Search (greedy): for each compute target, shrinking by 1.25x (SetFolding's rule per layer, hw/folding.py), every
 weight memory starts in DDR; then, in order of DDR bytes saved per bit held (the layer's input vectors per frame),
 each goes on chip into the kind of which it takes the smallest share of what is left (LUT RAM, block RAM,
-UltraRAM); what fits nowhere stays in DDR. The target with the fewest design cycles wins (the slower on a tie).
+UltraRAM where the headroom allows it: hw/resources.py Headroom); what fits nowhere stays in DDR. The target with the fewest design cycles wins (the slower on a tie).
 Resources are the calibrated model's (hw/resource_model.py); the verdict on a board comes from Yosys.
 """
 from __future__ import annotations
