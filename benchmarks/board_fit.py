@@ -78,13 +78,31 @@ def model_figure(part, b, room, once_per_frame: bool) -> float | None:
     return round(b.clock_mhz * 1e6 / max(design_cycles(model, budget_of(b, room), once_per_frame)), 2)
 
 
+def ddr_ceilings(part, board_name: str) -> dict[str, float]:
+    """Frames/s of the DDR alone if every weight streamed from it (compute and on-chip memory aside): read once per
+    input vector (the RTL) and once per frame (model figure)."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    from xnorflow.hw.board_fit import weight_nodes
+    from xnorflow.hw.boards import board
+    from xnorflow.hw.ops.mvau import weight_bits, weight_stream_bits
+
+    b, nodes = board(board_name), [getCustomOp(n) for n in weight_nodes(part)]
+    per_second = b.ddr_bytes_per_cycle * b.clock_mhz * 1e6
+    return {"per_vector": round(per_second / (sum(map(weight_stream_bits, nodes)) / 8), 1),
+            "once_per_frame": round(per_second / (sum(map(weight_bits, nodes)) / 8), 1)}
+
+
 def measure_one(arg: str, queue: mp.Queue) -> None:
     """`name|cache`: build (or reuse) the hw graph, fit it to every board; put the figures on `queue`."""
     from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.custom_op.registry import getCustomOp
 
     from finn.util.settings import initialize_dummy_settings
     from xnorflow.build_flows.hw_graph import split_host
+    from xnorflow.hw.board_fit import weight_nodes
     from xnorflow.hw.folding import split_forks
+    from xnorflow.hw.ops.mvau import weight_stream_bits
 
     name, cache = arg.split("|")
     initialize_dummy_settings()
@@ -96,6 +114,9 @@ def measure_one(arg: str, queue: mp.Queue) -> None:
     rep = json.loads((out / "report.json").read_text())
     part = split_forks(split_host(ModelWrapper(str(out / "hw.onnx")))[1])
     queue.put({"weight_mbit": round(rep["weight_memory_bits"] / 1e6, 3),
+               "stream_mbit_per_frame": round(sum(weight_stream_bits(getCustomOp(n)) for n in weight_nodes(part)) / 1e6,
+                                              1),
+               "ddr_ceiling_frames_per_s": {b: ddr_ceilings(part, b) for b in BOARDS},
                "threshold_mbit": round((rep["threshold_memory_bits"] + rep.get("requantizer_memory_bits", 0)) / 1e6,
                                        3),
                "conversion_cpu_seconds": conversion, "boards": {b: fit_one(part, b) for b in BOARDS}})
@@ -107,6 +128,10 @@ def table(models: dict) -> None:
           f"{'DSP':>10} {'DDR Mbit':>9} {'once/frame fps':>15} {'URAM fps':>9} {'fit CPU s':>9}")
     for name, m in models.items():
         for bname, f in m.get("boards", {"-": {"error": m.get("error")}}).items():
+            if bname in m.get("ddr_ceiling_frames_per_s", {}):
+                ceil = m["ddr_ceiling_frames_per_s"][bname]
+                print(f"{'':<17} {bname:<8} DDR alone, every weight streamed: {ceil['per_vector']:,.1f} fps read per "
+                      f"vector, {ceil['once_per_frame']:,.1f} fps read once per frame (model figures)")
             if "error" in f:
                 print(f"{name:<17} {bname:<8} {f['error']}")
                 continue
