@@ -26,13 +26,13 @@ from xnorflow.build_dir import MARKER, STAGING, clean_stale, publish, stage
 from xnorflow.build_flows.hw_graph import split_host
 from xnorflow.errors import FlowStopped, XnorflowError
 from xnorflow.hw import driver
+from xnorflow.hw.board_fit import check_placement, fit_board, fit_report
 from xnorflow.hw.boards import Board, board
 from xnorflow.hw.build import (MANIFEST, RTL_DIR, Build, inputs_key, manifest, open_build, port_entry,
                                weight_values_file)
 from xnorflow.hw.folding import (analytical_bound, apply_config, check_folding, check_folding_arg, fold_for_cycles,
                                  folding_config, insert_dwcs, split_forks)
 from xnorflow.hw.ops.mvau import weight_stream
-from xnorflow.hw.board_fit import check_placement, fit_board, fit_report
 from xnorflow.hw.resources import fit_verdict, memory_verdict, synth_layers, synth_top
 from xnorflow.hw.shell import write_shell
 from xnorflow.hw.stitch import TOP, Stitched, ident, renamed, stitch

@@ -18,7 +18,7 @@ from xnorflow.build_flows.hw_graph import split_host
 from xnorflow.errors import XnorflowError
 from xnorflow.hw import accelerator
 from xnorflow.hw.accelerator import build_target
-from xnorflow.hw.board_fit import DDR, design_cycles, fit, fit_report, place, placement, weight_nodes
+from xnorflow.hw.board_fit import DDR, design_cycles, fit, fit_report, placement, weight_nodes
 from xnorflow.hw.boards import board
 from xnorflow.hw.folding import apply_config, split_forks
 from xnorflow.hw.resources import Budget, Headroom, modelled_use, over_budget
