@@ -370,8 +370,8 @@ def parser() -> argparse.ArgumentParser:
                        help="last stage to run; each target runs the ones before it (in this order)")
     build.add_argument("--board", default=DEFAULT, help=f"target board, one of {', '.join(BOARDS)} (any case)")
     build.add_argument("--folding", help="a cycles/frame target (a positive integer, e.g. 4000: the smallest "
-                       "folding that meets it) or a FINN folding-config JSON file (default: the largest folding "
-                       "that fits the board's LUTs)")
+                       "folding that meets it) or a FINN folding-config JSON file (default: the folding and weight "
+                       "placement with the most frames/s the board's LUTs, DSPs, block RAM and DDR bandwidth allow)")
     build.add_argument("--frames", type=positive, default=16, help="frames to simulate (sim target)")
     build.add_argument("--out", required=True, help="build directory (stages, dataflow_partition/, report.json)")
     _add_source_args(build)
