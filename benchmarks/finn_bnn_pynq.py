@@ -31,7 +31,8 @@ from xnorflow.build_flows.hw_graph import split_host
 from xnorflow.hw.accelerator import build_target
 from xnorflow.hw.boards import board
 from xnorflow.hw.folding import folding_config
-from xnorflow.hw.resources import Budget, bram36, fit_board
+from xnorflow.hw.board_fit import fit_board
+from xnorflow.hw.resources import Budget, bram36
 from xnorflow.hw.ops import hw_nodes, op_of
 from xnorflow.hw.ops.common import limit
 

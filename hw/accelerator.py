@@ -26,13 +26,14 @@ from xnorflow.build_dir import MARKER, STAGING, clean_stale, publish, stage
 from xnorflow.build_flows.hw_graph import split_host
 from xnorflow.errors import FlowStopped, XnorflowError
 from xnorflow.hw import driver
+from xnorflow.hw.board_fit import check_placement, fit_board, fit_report
 from xnorflow.hw.boards import Board, board
 from xnorflow.hw.build import (MANIFEST, RTL_DIR, Build, inputs_key, manifest, open_build, port_entry,
                                weight_values_file)
 from xnorflow.hw.folding import (analytical_bound, apply_config, check_folding, check_folding_arg, fold_for_cycles,
                                  folding_config, insert_dwcs, split_forks)
 from xnorflow.hw.ops.mvau import weight_stream
-from xnorflow.hw.resources import fit_board, fit_verdict, memory_verdict, synth_layers, synth_top
+from xnorflow.hw.resources import fit_verdict, memory_verdict, synth_layers, synth_top
 from xnorflow.hw.shell import write_shell
 from xnorflow.hw.stitch import TOP, Stitched, ident, renamed, stitch
 from xnorflow.hw.streams import pack_words, random_tensor, unpack_words
@@ -53,6 +54,7 @@ def fold(model: ModelWrapper, b: Board, folding: str | None) -> ModelWrapper:
     else:
         model = apply_config(model, folding)
     check_folding(model)
+    check_placement(model, b)
     return insert_dwcs(model)
 
 
@@ -200,7 +202,7 @@ def generate_rtl(out: Path, part: ModelWrapper, b: Board, folding: str | None, k
     rep = {"board": b.name, "folding": _folding_name(folding), "layers": len(st.layers),
            "analytical_bound": analytical_bound(model), "cycles_per_layer": st.cycles,
            "fifos": {e.tensor: e.depth for e in st.edges}, "top": f"{RTL_DIR}/{TOP}.sv",
-           "folding_config": f"{RTL_DIR}/folding.json"}
+           "folding_config": f"{RTL_DIR}/folding.json", "fit": fit_report(model, b)}
     (out / MANIFEST).write_text(json.dumps(design_manifest(st, rep, key, shell_entry), indent=1))
 
 
@@ -266,12 +268,11 @@ def build_target(hw_build_dir: Path, target: str, board_name: str, folding: str 
 
 
 def check_memory(build_dir: Path, b: Board) -> None:
-    """Stop at once where the hw-graph's weights, thresholds and requantiser constants cannot fit the board's
-    on-chip memory."""
+    """Stop at once where the hw-graph's thresholds and requantiser constants cannot fit the board's on-chip memory
+    (weights may stream from DDR)."""
     path = build_dir / "report.json"
     rep = json.loads(path.read_text()) if path.is_file() else {}
-    params = rep.get("threshold_memory_bits", 0) + rep.get("requantizer_memory_bits", 0)
-    why = memory_verdict(rep.get("weight_memory_bits", 0), params, b)
+    why = memory_verdict(rep.get("threshold_memory_bits", 0) + rep.get("requantizer_memory_bits", 0), b)
     if why is not None:
         raise FlowStopped(*why.split("; ", 1))
 

@@ -46,8 +46,10 @@ def analytical_bound(model: ModelWrapper) -> int:
 
 
 def _fold_to_target(model: ModelWrapper, node, target: int) -> None:
-    """Smallest folding of one layer (SIMD before PE) whose cycles meet `target`, else the largest."""
+    """Smallest folding of one layer (SIMD before PE, each from 1) whose cycles meet `target`, else the largest."""
     inst = getCustomOp(node)
+    for attr, _ in op_of(node).folding:
+        inst.set_nodeattr(attr, 1)
     for attr, what in op_of(node).folding:
         for value in divisors(limit(inst, what)):
             inst.set_nodeattr(attr, value)
@@ -108,6 +110,10 @@ def apply_config(model: ModelWrapper, path: str | Path) -> ModelWrapper:
         raise XnorflowError(f"folding config names layers not in the graph: {', '.join(unknown[:5])}",
                             f"use the layer names of hw.onnx (e.g. {', '.join(sorted(names)[:3])})")
     for node in model.graph.node:
+        if renamed.get(node.name, {}).get("mem_mode") == EXTERNAL and base_op(node.op_type) != "MVAU":
+            raise XnorflowError(f"folding config: layer {node.name} ({node.op_type}) has mem_mode 'external', "
+                                f"but only a MVAU can stream its weights from DDR",
+                                f"drop mem_mode from {node.name}'s entry")
         known = getCustomOp(node).get_nodeattr_types() if node.name in renamed else {}
         bad = sorted(set(renamed.get(node.name, {})) - set(known))
         if bad:
@@ -120,14 +126,16 @@ def apply_config(model: ModelWrapper, path: str | Path) -> ModelWrapper:
 
 
 def folding_config(model: ModelWrapper) -> dict:
-    """The model's folding as a FINN folding-config dict (PE/SIMD per HW layer, and mem_mode where a layer streams
-    its weights from DDR)."""
+    """The model's folding as a FINN folding-config dict (PE/SIMD per HW layer; for a layer with weights, mem_mode
+    where it streams them from DDR, else its ram_style where not "auto")."""
     config = {}
     for node in hw_nodes(model):
         inst = getCustomOp(node)
         attrs = {a: int(inst.get_nodeattr(a)) for a, _ in op_of(node).folding}
         if "mem_mode" in inst.get_nodeattr_types() and inst.get_nodeattr("mem_mode") == EXTERNAL:
             attrs["mem_mode"] = EXTERNAL
+        elif "mem_mode" in inst.get_nodeattr_types() and inst.get_nodeattr("ram_style") != "auto":
+            attrs["ram_style"] = inst.get_nodeattr("ram_style")
         if attrs:
             config[node.name] = attrs
     return config

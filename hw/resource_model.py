@@ -1,8 +1,9 @@
 """The calibrated resource model of a layer: LUTs (logic + LUT RAM) as a linear sum of structural terms, block RAM
 from the memories Yosys puts on it; coefficients fitted to Yosys synth_xilinx counts (calibration.json).
 
-Each op names its terms (hw/ops/, HWOp.terms) and memories (HWOp.memories); a memory goes to block RAM when it
-has at least the calibrated depth and bits of its kind (rom.sv / ram_sdp.sv / stream_fifo.sv with STYLE "auto":
+Each op names its terms (hw/ops/, HWOp.terms) and memories (HWOp.memories); a memory in style "ultra" counts
+URAM288 blocks, one in style "block" RAMB36 units, one in "distributed" LUTs; with style "auto" it goes to block
+RAM when it has at least the calibrated depth and bits of its kind (rom.sv / ram_sdp.sv / stream_fifo.sv:
 Yosys memory_libmap's choice, measured on the bare modules), else its LUT cells are terms ("rom_luts",
 "ram_luts") of the layer's fit.
 The fit is non-negative least squares on relative error (scipy nnls, rows scaled by 1/Yosys LUTs), so that
@@ -26,6 +27,7 @@ COMMAND = "python benchmarks/calibrate_resources.py"
 # 7-series block RAM shapes (depth, width) Yosys maps a memory onto, as RAMB18 (half a RAMB36) and RAMB36
 RAMB18_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
 RAMB36_SHAPES = ((32768, 1), (16384, 2), (8192, 4), (4096, 9), (2048, 18), (1024, 36), (512, 72))
+URAM_SHAPE = (4096, 72)     # UltraScale+ URAM288: one shape, cascaded in depth and width (Xilinx UG573)
 # rom: read-only ($readmemh), registered read; ram: written at run time, registered read; async: written at run
 # time, read without a register (stream_fifo.sv; Yosys may still move a deep one to block RAM)
 KINDS = ("rom", "ram", "async")
@@ -40,7 +42,7 @@ class Memory:
     depth: int
     width: int
     kind: str               # one of KINDS
-    style: str = "auto"     # "auto" (Yosys chooses), "block" or "distributed"
+    style: str = "auto"     # "auto" (Yosys chooses), "block", "distributed" or "ultra"
 
     @property
     def bits(self) -> int:
@@ -72,6 +74,17 @@ def on_block_ram(mem: Memory) -> bool:
     return mem.depth >= rule["min_depth"] and mem.bits >= rule["min_bits"]
 
 
+def in_luts(mem: Memory) -> bool:
+    """True if `mem` stays in LUTs (neither block RAM nor UltraRAM)."""
+    return mem.style != "ultra" and not on_block_ram(mem)
+
+
+def uram288(mems: list[Memory]) -> int:
+    """URAM288 blocks of the memories in style "ultra": depth and width tiled by 4096 x 72."""
+    depth, width = URAM_SHAPE
+    return sum(math.ceil(m.depth / depth) * math.ceil(m.width / width) for m in mems if m.style == "ultra")
+
+
 def lut_cells(mem: Memory) -> float:
     """LUTs of a memory left in LUTs: a rom as logic, a LUT6 per 64 words of a bit (MUXF7/F8 join them); a ram
     as LUT RAM, a RAM32M per 32 words x 6 bits or a RAM64M per 64 words x 3 bits (Xilinx UG474)."""
@@ -85,7 +98,7 @@ def memory_terms(mems: list[Memory]) -> dict[str, float]:
     """LUT terms of the memories left in LUTs: rom logic ("rom_luts") and LUT RAM cells ("ram_luts")."""
     out = {"rom_luts": 0.0, "ram_luts": 0.0}
     for m in mems:
-        if not on_block_ram(m):
+        if in_luts(m):
             out["rom_luts" if m.kind == "rom" else "ram_luts"] += lut_cells(m)
     return out
 

@@ -1,6 +1,6 @@
-"""Resources of a stitched design: a quick LUT, DSP and block-RAM model for fitting a folding to a budget (a
-board less its headroom, or absolute figures), and Yosys counts per layer and for the whole design checked
-against the board.
+"""Resources of a stitched design: a quick LUT, DSP, block-RAM and UltraRAM model for fitting a folding to a budget
+(a board less its headroom, or absolute figures: hw/board_fit.py), and Yosys counts per layer and for the whole
+design checked against the board.
 
 The model exists because folding search tries many foldings and Yosys takes seconds per layer; each op's
 terms and memories (hw/ops/) go through the model calibrated against Yosys (hw/resource_model.py,
@@ -14,35 +14,51 @@ from dataclasses import dataclass
 from qonnx.core.modelwrapper import ModelWrapper
 
 from xnorflow.hw.boards import Board
-from xnorflow.hw.folding import analytical_bound, fold_for_cycles
 from xnorflow.hw.ops import hw_nodes, op_of
 from xnorflow.hw.synth import synthesize
+
+RESOURCES = ("lut", "dsp", "bram36", "uram")    # what the model counts (flip-flops it does not)
 
 
 @dataclass(frozen=True)
 class Headroom:
-    """Shares of a board's LUTs, DSPs and block RAM a fitted folding may use; the rest is for routing and the PYNQ
-    shell (which uses no block RAM)."""
+    """Shares of a board's LUTs, DSPs, block RAM, UltraRAM and DDR bandwidth a fitted folding may use; the rest is for
+    routing and the PYNQ shell (which uses no block RAM, and little DDR bandwidth for its frames).
+
+    UltraRAM is left out by default: on UltraScale+ it powers up zero (no bitstream initialisation, Xilinx UG901) and
+    Yosys maps no initialised memory onto it, so weights there need a run-time load (FINN's
+    runtime_writeable_weights) that the shell does not have yet; uram=1.0 models what it would give."""
 
     lut: float = 0.70
     dsp: float = 0.80
     bram: float = 1.00
+    uram: float = 0.0
+    ddr: float = 1.00
 
 
 @dataclass(frozen=True)
 class Budget:
-    """Absolute resources a fitted folding may use: LUTs (logic + LUT RAM), DSP48s, RAMB36 units."""
+    """Absolute resources a fitted folding may use: LUTs (logic + LUT RAM), DSP48s, RAMB36 units, URAM288 blocks, and
+    the DDR bytes per cycle weight streams may read in all and per stream (0: every weight on chip)."""
 
     lut: float
     dsp: float = math.inf
     bram36: float = math.inf
+    uram: float = 0
+    ddr_bytes_per_cycle: float = 0.0
+    port_bytes_per_cycle: float = math.inf
+
+    def caps(self) -> dict[str, float]:
+        """The limits of RESOURCES."""
+        return {"lut": self.lut, "dsp": self.dsp, "bram36": self.bram36, "uram": self.uram}
 
 
 def budget_of(b: Board | Budget, headroom: Headroom) -> Budget:
     """The budget itself, or a board's resources times the headroom's shares."""
     if isinstance(b, Budget):
         return b
-    return Budget(headroom.lut * b.lut, headroom.dsp * b.dsp, headroom.bram * b.bram36)
+    return Budget(headroom.lut * b.lut, headroom.dsp * b.dsp, headroom.bram * b.bram36, headroom.uram * b.uram,
+                  headroom.ddr * b.ddr_bytes_per_cycle, b.port_bytes_per_cycle)
 
 
 def estimate_layers(model: ModelWrapper) -> dict[str, dict[str, float]]:
@@ -90,39 +106,32 @@ def fit_verdict(total: dict, per_layer: dict[str, dict], b: Board) -> dict:
     return verdict
 
 
-def memory_verdict(weight_bits: int, table_bits: int, b: Board) -> str | None:
-    """Why weights and thresholds of `weight_bits + table_bits` cannot fit `b`'s on-chip memory, else None.
+def memory_verdict(table_bits: int, b: Board) -> str | None:
+    """Why thresholds, tables and requantiser constants of `table_bits` cannot fit `b`'s on-chip memory, else None.
 
-    The bound is generous (every block RAM bit plus 64 bits of LUT RAM per LUT), so it refuses only designs that
+    Weights may stream from DDR (FINN's mem_mode "external"), so only what has to stay on chip counts; the bound is
+    generous (every block RAM and UltraRAM bit plus 64 bits of LUT RAM per LUT), so it refuses only designs that
     cannot fit with any folding, in seconds, before RTL generation and Yosys take hours over them."""
-    need, have = weight_bits + table_bits, b.bram36 * 36 * 1024 + b.lut * 64
-    if need <= have:
+    have = b.bram36 * 36 * 1024 + b.uram * 288 * 1024 + b.lut * 64
+    if table_bits <= have:
         return None
-    return (f"the design does not fit {b.name}: its weights and thresholds need {need / 1e6:.1f} Mbit on chip, more "
-            f"than the {have / 1e6:.1f} Mbit of block RAM and LUT RAM the board has at most; use a larger board "
-            f"(--board), a smaller model, or --target rtl/sim to simulate it")
+    return (f"the design does not fit {b.name}: its thresholds and tables need {table_bits / 1e6:.1f} Mbit on chip, "
+            f"more than the {have / 1e6:.1f} Mbit of block RAM, UltraRAM and LUT RAM the board has at most; use a "
+            f"larger board (--board), a smaller model, or --target rtl/sim to simulate it")
 
 
 def modelled_use(model: ModelWrapper) -> dict[str, float]:
-    """Modelled LUTs, DSPs and RAMB36 of all layers."""
+    """Modelled LUTs, DSPs, RAMB36 and URAM288 of all layers."""
     layers = estimate_layers(model).values()
-    return {k: sum(e[k] for e in layers) for k in ("lut", "dsp", "bram36")}
+    return {k: sum(e[k] for e in layers) for k in RESOURCES}
+
+
+def over_budget(use: dict[str, float], limit: Budget) -> list[str]:
+    """The resources of `use` beyond the budget."""
+    caps = limit.caps()
+    return [r for r in RESOURCES if use[r] > caps[r]]
 
 
 def within(model: ModelWrapper, b: Board | Budget, headroom: Headroom = Headroom()) -> bool:
-    """True if the modelled LUTs, DSPs and block RAM stay inside the budget (a board less the headroom)."""
-    use, limit = modelled_use(model), budget_of(b, headroom)
-    return use["lut"] <= limit.lut and use["dsp"] <= limit.dsp and use["bram36"] <= limit.bram36
-
-
-def fit_board(model: ModelWrapper, b: Board | Budget, headroom: Headroom = Headroom()) -> ModelWrapper:
-    """The fastest folding (cycles/frame target, shrinking by 1.25x) whose modelled LUTs, DSPs and block RAM fit
-    the budget: a board less the headroom, or an absolute Budget."""
-    best = bound = analytical_bound(fold_for_cycles(model, 2 ** 62))
-    while bound > 1:
-        target = max(int(bound / 1.25), 1)
-        new = analytical_bound(fold_for_cycles(model, target))
-        if new >= bound or not within(model, b, headroom):
-            break
-        best = bound = new
-    return fold_for_cycles(model, best)
+    """True if the modelled LUTs, DSPs, block RAM and UltraRAM stay inside the budget (a board less the headroom)."""
+    return not over_budget(modelled_use(model), budget_of(b, headroom))

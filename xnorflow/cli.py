@@ -135,6 +135,8 @@ def _print_sections(result: dict, out: Path) -> None:
     if rtl:
         say(f"rtl: {rtl['layers']} layers, folding {rtl['folding']}, bound {rtl['analytical_bound']} cycles/frame "
             f"-> {out / rtl['top']}")
+        if "fit" in rtl:
+            _print_fit(rtl["fit"])
     if sim:
         say(f"sim: bit-exact on {sim['frames']} frames (also with gaps/stalls); {sim['cycles_per_frame']:.0f} "
             f"cycles/frame, ratio to bound {sim['ratio_to_bound']}, latency {sim['latency_cycles']} cycles, "
@@ -147,6 +149,18 @@ def _print_sections(result: dict, out: Path) -> None:
         use = ", ".join(f"{k.upper()} {u['used']:g}/{u['available']}" for k, u in bitfile["utilization"].items())
         say(f"bitfile: {use}; worst setup slack {bitfile['timing']['wns_ns']:.3f} ns at {bitfile['clock_mhz']:g} MHz "
             f"-> {out / bitfile['bitfile']} (+ .hwh)")
+
+
+def _print_fit(fit: dict) -> None:
+    """The fit on its board: frames/s, the limiting bound, modelled use, and a row per layer with weights."""
+    use = ", ".join(f"{k.upper()} {fit['use'][k]:g}/{fit['budget'][k]:g}" for k in fit["use"])
+    say(f"fit: {fit['frames_per_s']:,.1f} frames/s at {fit['clock_mhz']:g} MHz on {fit['board']}, bound {fit['bound']} "
+        f"(compute {fit['compute_cycles']:,}, DDR {fit['ddr_cycles']:,.0f} cycles/frame); modelled {use}")
+    say(f"  {'layer':<24} {'PE':>5} {'SIMD':>5} {'compute':>10} {'DDR':>10} {'memory':<12} {'weight bits':>12}")
+    for name, row in fit["layers"].items():
+        if "memory" in row:
+            say(f"  {name:<24} {row.get('PE', 1):>5} {row.get('SIMD', 1):>5} {row['compute_cycles']:>10,} "
+                f"{row['ddr_cycles']:>10,.0f} {row['memory']:<12} {row['weight_bits']:>12,}")
 
 
 def cmd_cache(args: argparse.Namespace) -> None:
@@ -365,8 +379,8 @@ def parser() -> argparse.ArgumentParser:
                        help="last stage to run; each target runs the ones before it (in this order)")
     build.add_argument("--board", default=DEFAULT, help=f"target board, one of {', '.join(BOARDS)} (any case)")
     build.add_argument("--folding", help="a cycles/frame target (a positive integer, e.g. 4000: the smallest "
-                       "folding that meets it) or a FINN folding-config JSON file (default: the largest folding "
-                       "that fits the board's LUTs)")
+                       "folding that meets it) or a FINN folding-config JSON file (default: the folding and weight "
+                       "placement with the most frames/s the board's LUTs, DSPs, block RAM and DDR bandwidth allow)")
     build.add_argument("--frames", type=positive, default=16, help="frames to simulate (sim target)")
     build.add_argument("--out", required=True, help="build directory (stages, dataflow_partition/, report.json)")
     _add_source_args(build)

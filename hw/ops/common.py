@@ -209,10 +209,17 @@ class HWOp(ABC):
         return self.terms(rtl) | resource_model.memory_terms(self.memories(rtl))
 
     def estimate(self, model: ModelWrapper, node) -> dict[str, float]:
-        """Modelled LUTs (logic + LUT RAM, the calibrated model), block RAM (RAMB36 units) and DSP48s."""
-        rtl = self.rtl(model, node)
+        """Modelled LUTs (logic + LUT RAM, the calibrated model), block RAM (RAMB36 units), UltraRAM (URAM288) and
+        DSP48s."""
+        rtl = self.sized(model, node)
+        mems = self.memories(rtl)
         return {"lut": resource_model.predict(self.model_key(rtl), self.model_terms(rtl)),
-                "bram36": resource_model.bram36(self.memories(rtl)), "dsp": self.dsps(model, node)}
+                "bram36": resource_model.bram36(mems), "uram": resource_model.uram288(mems),
+                "dsp": self.dsps(model, node)}
+
+    def sized(self, model: ModelWrapper, node) -> LayerRTL:
+        """The layer's design as the resource model sees it: rtl() (an op may leave out costly memory contents)."""
+        return self.rtl(model, node)
 
     def dsps(self, model: ModelWrapper, node) -> int:
         """DSP48 model: none (data movement)."""

@@ -4,7 +4,8 @@ The reference is FINN's MVAU python execution; weights are written in the order 
 (one row of PE x SIMD per cycle), thresholds as threshold_search.sv's per-stage files. A node with FINN's
 mem_mode "external" keeps no weights on chip: mvu_core.sv itself is its module, in weight-stream mode, and its
 weights arrive on the input stream in1_V in that same row order, the whole matrix once per input vector
-(FINN's folded shape of input 1); `weight_stream` gives those words' values.
+(FINN's folded shape of input 1); `weight_stream` gives those words' values. Otherwise FINN's ram_style
+("auto", "block", "distributed", "ultra") is rom.sv's STYLE for the weight rom.
 """
 from __future__ import annotations
 
@@ -74,6 +75,16 @@ def streams_weights(inst) -> bool:
     return mode == EXTERNAL
 
 
+def weight_bits(inst) -> int:
+    """Bits of the MW x MH weight matrix."""
+    return inst.get_nodeattr("MW") * inst.get_nodeattr("MH") * inst.get_input_datatype(1).bitwidth()
+
+
+def weight_stream_bits(inst) -> int:
+    """Bits of the weight stream per frame (mem_mode "external"): the weight matrix once per input vector."""
+    return int(np.prod(inst.get_nodeattr("numInputVectors"))) * weight_bits(inst)
+
+
 def weight_stream(weights: np.ndarray, inst) -> np.ndarray:
     """The values of the weight stream of one frame, in FINN's folded shape of input 1 (vectors, NF x SF, PE x
     SIMD): the rom's rows in the weight data type, once per input vector."""
@@ -128,7 +139,7 @@ class MVAUOp(HWOp):
         if sf > 1:
             mems.append(Memory(sf, p["SIMD"] * p.get("IBITS", 1), "ram"))
         if p.get("WEIGHT_SOURCE", "rom") == "rom":
-            mems.append(Memory(sf * nf, p["PE"] * p["SIMD"] * p.get("WBITS", 1), "rom"))
+            mems.append(Memory(sf * nf, p["PE"] * p["SIMD"] * p.get("WBITS", 1), "rom", p.get("WEIGHT_STYLE", "auto")))
         return mems
 
     def dsps(self, model: ModelWrapper, node) -> int:
@@ -138,9 +149,13 @@ class MVAUOp(HWOp):
             return 0
         return inst.get_nodeattr("PE") * inst.get_nodeattr("SIMD")
 
-    def rtl(self, model: ModelWrapper, node) -> LayerRTL:
-        """xnor_mvu or mvu with its weight and threshold memories; mvu_core in weight-stream mode, with the
-        weight stream in1_V and no weight memory, for mem_mode "external"."""
+    def sized(self, model: ModelWrapper, node) -> LayerRTL:
+        """rtl() without the weight rom's contents (its shape and style are what the resource model needs)."""
+        return self.rtl(model, node, contents=False)
+
+    def rtl(self, model: ModelWrapper, node, contents: bool = True) -> LayerRTL:
+        """xnor_mvu or mvu with its weight rom (in the node's ram_style) and threshold memories; mvu_core in
+        weight-stream mode, with the weight stream in1_V and no weight memory, for mem_mode "external"."""
         self.check_folding(node)
         inst = getCustomOp(node)
         idt, wdt, odt = inst.get_input_datatype(0), inst.get_input_datatype(1), inst.get_output_datatype()
@@ -148,7 +163,7 @@ class MVAUOp(HWOp):
         lo, hi = acc_range(inst, xnor)
         acc_t = signed_type(lo, hi + 1)
         mems = {}
-        if not stream:
+        if not stream and contents:
             rows = weight_rows(model.get_initializer(node.input[1]), inst, xnor)
             mems[WEIGHT_FILE] = mem_file(rows, DataType["BINARY"] if xnor else wdt)
         nthres, actval = 0, 0
@@ -167,4 +182,6 @@ class MVAUOp(HWOp):
             del params["WEIGHT_FILE"]
             params |= {"XNOR": int(xnor), "WEIGHT_SOURCE": "stream"} | ({"IBITS": 1, "WBITS": 1} if xnor else {})
             return self.design(inst, "mvu_core", params, n_in=2, mems=mems)
+        style = inst.get_nodeattr("ram_style")
+        params |= {"WEIGHT_STYLE": style} if style != "auto" else {}
         return self.design(inst, "xnor_mvu" if xnor else "mvu", params, mems=mems)

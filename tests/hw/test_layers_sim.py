@@ -150,6 +150,16 @@ def test_weight_stream_matches_rom(rng, kind, index):
     np.testing.assert_array_equal(ys_gaps, ys)
 
 
+@pytest.mark.parametrize("style", ["distributed", "block", "ultra"])
+def test_weight_rom_in_each_ram_style(rng, style):
+    """FINN's ram_style is the weight rom's STYLE (rom.sv, "ultra" included) and the layer still gives FINN's
+    outputs."""
+    model, x = _xnor_model(rng, XNOR_CASES[0])
+    getCustomOp(model.graph.node[0]).set_nodeattr("ram_style", style)
+    layer, _ = _check(model, x)
+    assert layer.design.params["WEIGHT_STYLE"] == style
+
+
 def test_unsupported_mem_mode_is_one_line(rng):
     """A mem_mode our RTL does not implement (FINN's "dynamic") stops with one line naming the layer."""
     model, _ = _mvu_model(rng, MVU_CASES[0])

@@ -12,7 +12,8 @@ from xnorflow.hw.boards import board
 from xnorflow.hw.folding import analytical_bound, fold_for_cycles
 from xnorflow.hw.ops import OPS, hw_nodes, module_sources, op_of
 from xnorflow.hw.resource_model import COMMAND, TOLERANCE, fifo_luts, within_target
-from xnorflow.hw.resources import Budget, Headroom, bram36, fit_board, modelled_use, within
+from xnorflow.hw.board_fit import fit_board
+from xnorflow.hw.resources import Budget, Headroom, bram36, modelled_use, within
 from xnorflow.hw.synth import synthesize
 
 # the MVAU misses 5%: its calibration grid spans -27%..+26% (README, "The resource model")
