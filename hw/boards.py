@@ -34,7 +34,7 @@ class Board:
     uram: int             # URAM288 blocks (4096 x 72 bits each)
     ddr_mtps: float       # PS DDR mega-transfers per second
     ddr_bits: int         # PS DDR data bus width
-    hp_ports: int = 4     # AXI HP ports into the DDR the weight streamers may use
+    hp_ports: int = 4     # AXI HP ports into the DDR (S_AXI_HP0..3, UG585 ch. 5; S_AXI_HP0..3_FPD, UG1085 ch. 35)
 
     @property
     def axi_bits(self) -> int:
