@@ -128,6 +128,8 @@ GRID = (
     lambda: mvau(32, 128, 2, 8, "BIPOLAR", "BIPOLAR", 1),
     lambda: mvau(64, 32, 4, 8, "UINT4", "BIPOLAR", 1), lambda: mvau(64, 16, 2, 8, "INT4", "INT4", 3),
     lambda: mvau(128, 32, 4, 16, "INT2", "INT2", 0), lambda: mvau(32, 16, 4, 4, "INT8", "BIPOLAR", 1),
+    lambda: mvau(256, 64, 8, 32, "BIPOLAR", "BIPOLAR", 0), lambda: mvau(144, 16, 1, 36, "BIPOLAR", "BIPOLAR", 0),
+    lambda: mvau(392, 32, 8, 49, "BIPOLAR", "BIPOLAR", 1), lambda: mvau(64, 16, 16, 8, "BIPOLAR", "BIPOLAR", 0),
 )
 
 
