@@ -121,8 +121,8 @@ class MVAUOp(HWOp):
         """Lanes by product kind (xnor: lanes; select and dsp: lanes x product bits; lut: lanes x IBITS x WBITS),
         the PE adder trees' adder bits (dot_xnor.sv: 1-bit operands, dot_mul.sv: IBITS + WBITS + 2), the PE
         accumulators, the threshold comparators, the bits of a weight rom left in logic, stream bits and a base.
-        A weight rom in LUTs costs in the layer about a LUT per 14 bits (depth x width), not rom_luts' LUT6 per 64
-        words of a bit of a bare rom.sv: Yosys merges its read into the dot products' logic."""
+        A weight rom in LUTs costs in the layer about a LUT per 14 bits (depth x width; measured on the grid, 16 to
+        256 words), not the LUT6 per 64 words of a bit (rom_luts) that a bare rom.sv takes."""
         p = rtl.design.params
         kind, lanes = product_kind(p), p["PE"] * p["SIMD"]
         ibits, wbits = p.get("IBITS", 1), p.get("WBITS", 1)

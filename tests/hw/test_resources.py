@@ -11,6 +11,7 @@ from xnorflow.hw import resource_model
 from xnorflow.hw.boards import board
 from xnorflow.hw.folding import analytical_bound, fold_for_cycles
 from xnorflow.hw.ops import OPS, hw_nodes, module_sources, op_of
+from xnorflow.hw.ops.mvau import adder_tree_bits
 from xnorflow.hw.resource_model import COMMAND, TOLERANCE, fifo_luts, within_target
 from xnorflow.hw.resources import Budget, Headroom, bram36, fit_board, modelled_use, within
 from xnorflow.hw.synth import synthesize
@@ -54,6 +55,12 @@ def test_missing_model_is_one_line():
     """A model key the calibration lacks is refused in one line naming the calibration command."""
     with pytest.raises(XnorflowError, match="no model 'no_such_module'.*calibrate_resources"):
         resource_model.predict("no_such_module", {"base": 1.0})
+
+
+@pytest.mark.fast
+def test_adder_tree_bits_follow_the_rtl():
+    """adder_tree.sv's adders over 4 and 3 operands: 2 + 2 + 3 bits of 1-bit operands; 3 + 4 of 2-bit ones."""
+    assert adder_tree_bits(4, 1) == 7 and adder_tree_bits(3, 2) == 7 and adder_tree_bits(1, 8) == 0
 
 
 @pytest.mark.fast
