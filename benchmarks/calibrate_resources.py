@@ -3,7 +3,7 @@
 1. Block RAM: rom.sv, ram_sdp.sv (STYLE "auto") and stream_fifo.sv at a few shapes; the smallest depth and bits
    from which Yosys puts each kind of memory (rom, ram, async) on block RAM.
 2. LUTs: every op's RTL over a grid of single-node FINN graphs (GRID: MVAU XNOR and multi-bit in every product
-   kind, PE/SIMD 1..64, NTHRES 0/1/3/255, rom and weight stream; every data-movement op; stream FIFOs), synthesised
+   kind, PE/SIMD 1..64, NTHRES 0/1/3/255, rom (depth 9..1152) and weight stream; every data-movement op; stream FIFOs), synthesised
    one by one (hw/synth.py); per model key a non-negative least-squares fit of LUT + LUTRAM on the op's terms.
 
     .venv/bin/python benchmarks/calibrate_resources.py [--jobs 2] [--refit] [--only KEY ...]
@@ -122,6 +122,14 @@ GRID = (
     lambda: random_requantizer(RNG, [1, 4], 16, 1, "UINT4", None, 3, 0, "UINT3", 0)[0],
     lambda: random_requantizer(RNG, [1, 4], 16, 4, "UINT2", None, 2, 1, "UINT2", 0)[0],
     lambda: random_requantizer(RNG, [1, 4], 24, 3, "INT24", (-4000000, 3000000), 20, 20, "INT4", -8)[0],
+    # MVAU weight roms in logic of depth 16..256 (last, so that the layers above keep their random contents)
+    lambda: mvau(256, 16, 8, 32, "BIPOLAR", "BIPOLAR", 1), lambda: mvau(256, 32, 8, 32, "BIPOLAR", "BIPOLAR", 1),
+    lambda: mvau(256, 128, 8, 32, "BIPOLAR", "BIPOLAR", 1), lambda: mvau(144, 64, 8, 16, "BIPOLAR", "BIPOLAR", 1),
+    lambda: mvau(32, 128, 2, 8, "BIPOLAR", "BIPOLAR", 1),
+    lambda: mvau(64, 32, 4, 8, "UINT4", "BIPOLAR", 1), lambda: mvau(64, 16, 2, 8, "INT4", "INT4", 3),
+    lambda: mvau(128, 32, 4, 16, "INT2", "INT2", 0), lambda: mvau(32, 16, 4, 4, "INT8", "BIPOLAR", 1),
+    lambda: mvau(256, 64, 8, 32, "BIPOLAR", "BIPOLAR", 0), lambda: mvau(144, 16, 1, 36, "BIPOLAR", "BIPOLAR", 0),
+    lambda: mvau(392, 32, 8, 49, "BIPOLAR", "BIPOLAR", 1), lambda: mvau(64, 16, 16, 8, "BIPOLAR", "BIPOLAR", 0),
 )
 
 

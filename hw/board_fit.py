@@ -6,7 +6,8 @@ per input vector (what mvu_core.sv reads: hw/ops/mvau.py weight_stream_bits); th
 practical bandwidth (hw/boards.py) in proportion to their bytes, each at most one port's, so a DDR layer takes
 max(all DDR bytes / the bandwidth, its bytes / a port's) cycles. The design's cycles/frame is the slowest layer's.
 
-Search (greedy): for each compute target, shrinking by 1.25x (SetFolding's rule per layer, hw/folding.py), every
+Search (greedy): for each compute target, shrinking by 1.25x (SetFolding's rule per layer, hw/folding.py; then
+bisected between the last that fits and the first that does not), every
 weight memory starts in DDR; then, in order of DDR bytes saved per bit held (the layer's input vectors per frame),
 each goes on chip into the kind of which it takes the smallest share of what is left (LUT RAM, block RAM,
 UltraRAM where the headroom allows it: hw/resources.py Headroom); what fits nowhere stays in DDR. The target with the fewest design cycles wins (the slower on a tie).
@@ -111,21 +112,20 @@ def _on_chip(node, est: Estimates, left: dict[str, float]) -> dict[str, float] |
 
 
 def place_weights(model: ModelWrapper, budget: Budget, est: Estimates) -> list[str]:
-    """Place every MVAU's weights for the current folding (the greedy order above); the resources over budget with
-    every weight in DDR, or ["weights"] where the budget has no DDR and some do not fit on chip."""
+    """Place every MVAU's weights for the current folding (the greedy order above); the resources over budget once
+    placed, or ["weights"] where the budget has no DDR and some do not fit on chip."""
     nodes = weight_nodes(model)
     for node in nodes:
         place(node, DDR)
-    use = est.total()
-    over = over_budget(use, budget)
-    if over:
-        return over
-    caps = budget.caps()
-    left = {r: caps[r] - use[r] for r in RESOURCES}
+    caps, use = budget.caps(), est.total()
+    left = {r: caps[r] - use[r] for r in RESOURCES}   # below 0 where every weight in DDR is over: a weight stream
     for node in sorted(nodes, key=lambda n: -math.prod(getCustomOp(n).get_nodeattr("numInputVectors"))):
-        delta = _on_chip(node, est, left)
+        delta = _on_chip(node, est, left)             # costs logic too, and a rom may cost less
         if delta is not None:
             left = {r: left[r] - delta[r] for r in RESOURCES}
+    over = over_budget(est.total(), budget)
+    if over:
+        return over
     return ["weights"] if ddr_bytes(model) and budget.ddr_bytes_per_cycle <= 0 else []
 
 
@@ -161,25 +161,46 @@ def cannot_fit(model: ModelWrapper, over: list[str], est: Estimates, name: str) 
                          f"({est(layer)[r]:g})", "use a larger board (--board), more headroom, or a smaller model")
 
 
+def refine(model: ModelWrapper, budget: Budget, est: Estimates, failed: int, best: tuple[float, int],
+           once_per_frame: bool) -> tuple[float, int]:
+    """Bisect the compute targets between the best one that fits and the first, STEP faster, that does not: the
+    fastest target that fits, and its design cycles, where it gives fewer."""
+    lo, hi = failed, best[1]
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        fold_for_cycles(model, mid)
+        if place_weights(model, budget, est):
+            lo = mid
+            continue
+        hi = mid
+        cycles = max(design_cycles(model, budget, once_per_frame))
+        if cycles < best[0]:
+            best = (cycles, mid)
+    return best
+
+
 def fit(model: ModelWrapper, b: Board | Budget, headroom: Headroom = Headroom(),
         once_per_frame: bool = False) -> tuple[ModelWrapper, str]:
     """Fold and place for the fewest design cycles/frame within the budget; the model and its bound ("compute",
     "on-chip memory" or "DDR"), also kept as the model's metadata BOUND_PROP. once_per_frame: DDR layers read their
     weights once per frame (a model figure, see ddr_bytes)."""
     budget, est = budget_of(b, headroom), Estimates(model)
-    best, why_not_faster = None, None
+    best, why_not_faster, failed = None, None, None
     for target in targets(model):
         over = place_weights(model, budget, est)
         if over and best is None:
             raise cannot_fit(model, over, est, getattr(b, "name", "the budget"))
         if over:
             why_not_faster = why_not_faster or ("compute" if set(over) <= set(LOGIC) else "on-chip memory")
+            failed = target
             break
         cycles = max(design_cycles(model, budget, once_per_frame))
         if best is None or cycles < best[0]:
             best, why_not_faster = (cycles, target), None
         else:
             why_not_faster = why_not_faster or "on-chip memory"
+    if failed is not None:
+        best = refine(model, budget, est, failed, best, once_per_frame)
     fold_for_cycles(model, best[1])
     place_weights(model, budget, est)
     compute, ddr = design_cycles(model, budget, once_per_frame)

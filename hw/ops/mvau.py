@@ -18,7 +18,7 @@ from xnorflow.errors import XnorflowError
 from xnorflow.hw.ops.common import HWOp, LayerRTL, dsp_product, uses_dsp
 from xnorflow.hw.ops.thresholds import (THRESH_FILE, clip_thresholds, compare_bits, threshold_mem_files,
                                         threshold_memories)
-from xnorflow.hw.resource_model import Memory
+from xnorflow.hw.resource_model import Memory, in_luts
 from xnorflow.hw.streams import mem_file, operand_kind, signed_type
 
 WEIGHT_FILE = "weights.mem"
@@ -54,6 +54,14 @@ def product_kind(p: dict) -> str:
     if min(ibits, wbits) == 1:
         return "select"
     return "dsp" if dsp_product(ibits, p["IKIND"] != 0, wbits, p["WKIND"] != 0) else "lut"
+
+
+def adder_tree_bits(n: int, width: int) -> int:
+    """Output bits of every adder in adder_tree.sv's balanced tree over n operands of `width` bits."""
+    if n == 1:
+        return 0
+    half = n // 2
+    return width + (n - 1).bit_length() + adder_tree_bits(half, width) + adder_tree_bits(n - half, width)
 
 
 def weight_rows(weights: np.ndarray, inst, xnor: bool) -> np.ndarray:
@@ -122,14 +130,29 @@ class MVAUOp(HWOp):
 
     def terms(self, rtl: LayerRTL) -> dict[str, float]:
         """Lanes by product kind (xnor: lanes; select and dsp: lanes x product bits; lut: lanes x IBITS x WBITS),
-        the PE accumulators, the threshold comparators, stream bits and a base."""
+        the PE adder trees' adder bits (dot_xnor.sv: 1-bit operands, dot_mul.sv: IBITS + WBITS + 2), the PE
+        accumulators, the threshold comparators, the bits of a weight rom left in logic, stream bits and a base.
+        A weight rom in LUTs costs in the layer about a LUT per 14 bits (depth x width; measured on the grid, 16 to
+        256 words), not the LUT6 per 64 words of a bit (rom_luts) that a bare rom.sv takes."""
         p = rtl.design.params
         kind, lanes = product_kind(p), p["PE"] * p["SIMD"]
         ibits, wbits = p.get("IBITS", 1), p.get("WBITS", 1)
         per_lane = {"xnor": 1, "select": ibits + wbits, "dsp": ibits + wbits, "lut": ibits * wbits}[kind]
+        operand = 1 if kind == "xnor" else ibits + wbits + 2
+        rom = self.weight_rom(p)
+        in_logic = rom is not None and rom.depth > 2 and in_luts(rom)
         return super().terms(rtl) | {f"{kind}_lanes": float(lanes * per_lane),
+                                     "tree_bits": float(p["PE"] * adder_tree_bits(p["SIMD"], operand)),
                                      "acc_bits": float(p["PE"] * p["ACCBITS"]),
-                                     "compare_bits": compare_bits(p["NTHRES"], p["PE"], p["ACCBITS"])}
+                                     "compare_bits": compare_bits(p["NTHRES"], p["PE"], p["ACCBITS"]),
+                                     "weight_rom_bits": float(rom.bits) if in_logic else 0.0}
+
+    def weight_rom(self, p: dict) -> Memory | None:
+        """The weight rom: SF x NF words of PE x SIMD x WBITS bits in its style (None for a weight stream)."""
+        if p.get("WEIGHT_SOURCE", "rom") != "rom":
+            return None
+        return Memory((p["MW"] // p["SIMD"]) * (p["MH"] // p["PE"]), p["PE"] * p["SIMD"] * p.get("WBITS", 1), "rom",
+                      p.get("WEIGHT_STYLE", "auto"))
 
     def memories(self, rtl: LayerRTL) -> list[Memory]:
         """The weight rom (none for a weight stream), the input-vector buffer and the threshold roms."""
@@ -138,9 +161,8 @@ class MVAUOp(HWOp):
         mems = threshold_memories(p["NTHRES"], p["PE"], nf, p["ACCBITS"])
         if sf > 1:
             mems.append(Memory(sf, p["SIMD"] * p.get("IBITS", 1), "ram"))
-        if p.get("WEIGHT_SOURCE", "rom") == "rom":
-            mems.append(Memory(sf * nf, p["PE"] * p["SIMD"] * p.get("WBITS", 1), "rom", p.get("WEIGHT_STYLE", "auto")))
-        return mems
+        rom = self.weight_rom(p)
+        return mems + ([rom] if rom else [])
 
     def dsps(self, model: ModelWrapper, node) -> int:
         """One DSP48 per lane whose multiply Yosys maps to one (none for XNOR or a 1-bit operand)."""

@@ -11,13 +11,15 @@ from xnorflow.hw import resource_model
 from xnorflow.hw.boards import board
 from xnorflow.hw.folding import analytical_bound, fold_for_cycles
 from xnorflow.hw.ops import OPS, hw_nodes, module_sources, op_of
+from xnorflow.hw.ops.mvau import adder_tree_bits
 from xnorflow.hw.resource_model import COMMAND, TOLERANCE, fifo_luts, within_target
 from xnorflow.hw.board_fit import fit_board
 from xnorflow.hw.resources import Budget, Headroom, bram36, modelled_use, within
 from xnorflow.hw.synth import synthesize
 
-# the MVAU misses 5%: its calibration grid spans -27%..+26% (README, "The resource model")
-MVAU_TOLERANCE = 0.30
+# the MVAU misses 5%: a weight rom in LUTs makes Yosys's count depend on the weights' values (the same layer with
+# other random weights: up to 6% apart), its grid spans -15%..+13% (README, "The resource model")
+MVAU_TOLERANCE = 0.15
 
 
 def _wide_int8_layer():
@@ -56,10 +58,26 @@ def test_missing_model_is_one_line():
         resource_model.predict("no_such_module", {"base": 1.0})
 
 
+@pytest.mark.fast
+def test_adder_tree_bits_follow_the_rtl():
+    """adder_tree.sv's adders over 4 and 3 operands: 2 + 2 + 3 bits of 1-bit operands; 3 + 4 of 2-bit ones."""
+    assert adder_tree_bits(4, 1) == 7 and adder_tree_bits(3, 2) == 7 and adder_tree_bits(1, 8) == 0
+
+
+@pytest.mark.fast
+def test_mvau_grid_fit_within_tolerance():
+    """Every MVAU grid layer of the committed calibration: its model within MVAU_TOLERANCE of its Yosys LUTs."""
+    fit = resource_model.calibration()["grid_fit"]
+    misses = [f"{label}: model {v['model']}, Yosys {v['yosys']}" for label, v in fit.items()
+              if label.split()[0] in ("xnor_mvu", "mvu", "mvu_core")
+              and not within_target(v["model"], v["yosys"], MVAU_TOLERANCE)]
+    assert not misses, "; ".join(misses)
+
+
 @pytest.mark.parametrize("case", ["xnor_mvu", "int2_mvu", "sliding_window"])
 def test_model_matches_yosys_on_held_out_layers(rng, case):
     """Held-out layers (shapes outside the calibration grid): modelled LUTs within the stated tolerance of Yosys
-    (5%, the MVAU 30%; 10 LUTs below 200 LUTs), modelled block RAM equal."""
+    (5%, the MVAU 15%; 10 LUTs below 200 LUTs), modelled block RAM equal."""
     model = {"xnor_mvu": lambda: _xnor_layer(rng, 96, 24, 4, 12),
              "int2_mvu": lambda: _int2_layer(rng, 48, 12, 3, 6),
              "sliding_window": lambda: swg_model((12, 12), 16, 8, (3, 3), (1, 1), DT["BINARY"])}[case]()
