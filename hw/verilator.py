@@ -28,7 +28,7 @@ from xnorflow.hw.model_cache import EXE, RUNTIME_PREFIX, cache_dir, touch, trim
 RTL_DIR = Path(__file__).resolve().parent / "rtl"
 STREAM_TESTBENCH = "axis_tb.cpp"
 # Verilator's DFG turns each 1-bit + 1-bit leaf of an adder tree (dot_xnor's popcount) into a 32-bit SWAR popcount,
-# five times the instructions of the add: without that peephole the demo design runs 7% fewer instructions per cycle
+# several times the instructions of the add: without that peephole the demo design runs 7% fewer instructions per cycle
 # (callgrind) and 7% more simulated cycles per CPU-second (benchmarks/sim_speed.py).
 BUILD_FLAGS = ("-O3", "--x-assign", "fast", "--x-initial", "fast", "--no-timing", "-Wno-fatal",
                "-Wno-lint", "-Wno-style", "--noassert", "-fno-dfg-peephole-replace-add-with-count-ones")
