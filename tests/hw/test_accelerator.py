@@ -97,6 +97,23 @@ def test_reactnet_blocks_bit_exact(tmp_path):
     assert sim["bit_exact"]
 
 
+FULL_SIZE_FOLDING = "100000"  # cycles/frame for bireal18-cifar: its slowest layers fold to 98,304
+
+
+@pytest.mark.slow  # full-size network: a 181-layer Verilator compile and ~2 M simulated cycles
+def test_bireal18_cifar_full_size_bit_exact(tmp_path):
+    """bireal18-cifar at full size (initial weights, BN statistics randomised) through hw-graph, rtl and sim at a
+    cycles/frame target, its weights on chip (fitting the Pynq-Z2's block RAM needs them in DDR): bit-exact on 2
+    frames, with and without gaps, and at the bound."""
+    from xnorflow.build_flows.pipeline import name_source
+    source = name_source("bireal18-cifar", None, 0)
+    build = hw_graph(tmp_path, "bireal18-cifar", source.model, source.input_shape)
+    sim = build_target(build, "sim", "Pynq-Z2", FULL_SIZE_FOLDING, frames=2)["sim"]
+    print(f"bireal18-cifar at folding {FULL_SIZE_FOLDING}: {sim['cycles_per_frame']:.0f} cycles/frame against the "
+          f"bound {sim['analytical_bound']} (ratio {sim['ratio_to_bound']}), latency {sim['latency_cycles']} cycles")
+    assert sim["bit_exact"] and sim["ratio_to_bound"] <= MAX_RATIO
+
+
 @pytest.mark.parametrize("name", ["tiny-reactnet", "tiny-hyperbnn"])
 def test_tiny_model_bit_exact(tmp_path, tiny_graph, name):
     """The registry's other buildable tiny models through hw-graph, rtl and sim: bit-exact, near the bound."""
