@@ -20,6 +20,10 @@ LUT_CELLS = ("LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6")
 LUTRAM_CELLS = ("RAM32M", "RAM64M", "RAM32X1D", "RAM64X1D", "RAM128X1D", "RAM32X1S", "RAM64X1S",
                 "RAM128X1S", "RAM256X1S", "SRL16E", "SRLC32E")
 FF_CELLS = ("FDRE", "FDSE", "FDCE", "FDPE")
+# Xilinx primitives our RTL instantiates, as blackboxes for read_slang (synth_xilinx maps them as its own cells)
+PRIMITIVES_FILE = "xilinx_primitives.v"
+PRIMITIVES = ("(* blackbox *)\nmodule LUT6 #(parameter [63:0] INIT = 64'h0) (output O, input I0, I1, I2, I3, I4, I5);\n"
+              "endmodule\n")
 
 
 def yosys_exe() -> str:
@@ -45,7 +49,7 @@ def synth_script(top: str, files: list[str], params: dict[str, int | str], nodsp
     dsp = " -nodsp" if nodsp else ""
     empty = " --empty-blackboxes" if blackboxes else ""
     return (f"read_slang -j 1 --allow-use-before-declare{empty} --top {top} {_param_args(params)} "
-            f"{' '.join(files)}\n"
+            f"{PRIMITIVES_FILE} {' '.join(files)}\n"
             f"synth_xilinx -family xc7 -top {top} -flatten -noiopad{dsp}\n"
             f"tee -q -o stat.json stat -json\n")
 
@@ -68,6 +72,7 @@ def synthesize(top: str, sources: tuple[Path, ...], params: dict[str, int | str]
             shutil.copy(src, work / Path(src).name)
         for name, text in (mem_files or {}).items():
             (work / name).write_text(text)
+        (work / PRIMITIVES_FILE).write_text(PRIMITIVES)
         script = synth_script(top, [Path(s).name for s in sources], params or {}, nodsp, blackboxes)
         (work / "synth.ys").write_text(script)
         proc = subprocess.run([yosys_exe(), "-q", "-s", "synth.ys"], cwd=work,
