@@ -16,14 +16,16 @@ from pathlib import Path
 
 from xnorflow.errors import XnorflowError
 
-LUT_CELLS = ("LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6")
+LUT_CELLS = ("LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6", "LUT6_2")
 LUTRAM_CELLS = ("RAM32M", "RAM64M", "RAM32X1D", "RAM64X1D", "RAM128X1D", "RAM32X1S", "RAM64X1S",
                 "RAM128X1S", "RAM256X1S", "SRL16E", "SRLC32E")
 FF_CELLS = ("FDRE", "FDSE", "FDCE", "FDPE")
 # Xilinx primitives our RTL instantiates, as blackboxes for read_slang (synth_xilinx maps them as its own cells)
 PRIMITIVES_FILE = "xilinx_primitives.v"
 PRIMITIVES = ("(* blackbox *)\nmodule LUT6 #(parameter [63:0] INIT = 64'h0) (output O, input I0, I1, I2, I3, I4, I5);\n"
-              "endmodule\n")
+              "endmodule\n(* blackbox *)\nmodule LUT6_2 #(parameter [63:0] INIT = 64'h0) "
+              "(output O6, O5, input I0, I1, I2, I3, I4, I5);\nendmodule\n"
+              "(* blackbox *)\nmodule CARRY4 (output [3:0] CO, O, input CI, CYINIT, input [3:0] DI, S);\nendmodule\n")
 
 
 def yosys_exe() -> str:

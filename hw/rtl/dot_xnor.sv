@@ -1,6 +1,6 @@
 // dot_xnor: PE binary dot products of SIMD bits each: popcount(~(x ^ w)), the number of
 // positions where the bipolar operands agree (FINN's xnorpopcount). finn-rtllib has no 1-bit MVU.
-// A compressor tree: xnor_count3 counts each 3 lanes into 2 bits (2 LUT6), adder_tree sums the counts.
+// A compressor tree: xnor_count3 counts each 3 lanes into 2 bits (2 LUT6), add3_tree sums the counts.
 module dot_xnor #(
     parameter int PE   = 1,
     parameter int SIMD = 8,
@@ -22,7 +22,7 @@ module dot_xnor #(
         for (genvar g = 0; g < G; g++) begin : g_group
             xnor_count3 u_count (.x(xp[3*g +: 3]), .w(wp[3*g +: 3]), .count(counts[2*g +: 2]));
         end
-        adder_tree #(.N(G), .IW(2)) u_sum (.in_data(counts), .sum(count));
+        add3_tree #(.N(G), .IW(2)) u_sum (.in_data(counts), .sum(count));
         assign dots[p*DW +: DW] = DW'(count);
     end
 endmodule
