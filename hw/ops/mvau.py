@@ -25,7 +25,7 @@ WEIGHT_FILE = "weights.mem"
 EXTERNAL = "external"       # FINN's mem_mode whose weights stream in on in1_V
 ROM_MODES = ("internal_embedded", "internal_decoupled")   # FINN's mem_modes that keep the weights on chip
 _CORE = ("adder_tree.sv", "skid_buffer.sv", "rom.sv", "operand_decode.sv", "threshold_search.sv",
-         "dot_xnor.sv", "dot_mul.sv", "mvu_core.sv")
+         "xnor_count3.sv", "add3.sv", "add3_tree.sv", "dot_xnor.sv", "dot_mul.sv", "mvu_core.sv")
 
 
 def is_xnor(inst) -> bool:
