@@ -9,6 +9,8 @@ weights arrive on the input stream in1_V in that same row order, the whole matri
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
@@ -62,6 +64,32 @@ def adder_tree_bits(n: int, width: int) -> int:
         return 0
     half = n // 2
     return width + (n - 1).bit_length() + adder_tree_bits(half, width) + adder_tree_bits(n - half, width)
+
+
+def add3_tree_bits(n: int, width: int) -> int:
+    """Output bits of every ternary adder (add3.sv, a LUT6_2 per bit) in add3_tree.sv over n operands of `width`
+    bits, a binary add where two are left."""
+    if n <= 2:
+        return 0 if n == 1 else width + 1
+    a = n // 3
+    b = (n - a) // 2
+    c = n - a - b
+    return width + (c - 1).bit_length() + sum(add3_tree_bits(k, width) for k in (a, b, c))
+
+
+def popcount_luts(simd: int) -> int:
+    """LUTs of one dot_xnor.sv popcount: two LUT6 per xnor_count3 (3 lanes) and add3_tree's adders over the 2-bit
+    counts."""
+    groups = (simd + 2) // 3
+    return 2 * groups + add3_tree_bits(groups, 2)
+
+
+def block_rom_mux_bits(rom: Memory | None) -> int:
+    """Bits of the read mux joining a weight rom's block RAMs in depth: its width per RAMB36 past the first, at the
+    512-word depth of the widest shape (UG473); 0 for a rom in LUTs or UltraRAM."""
+    if rom is None or rom.style == "ultra" or in_luts(rom):
+        return 0
+    return rom.width * (math.ceil(rom.depth / 512) - 1)
 
 
 def weight_rows(weights: np.ndarray, inst, xnor: bool) -> np.ndarray:
@@ -130,22 +158,25 @@ class MVAUOp(HWOp):
 
     def terms(self, rtl: LayerRTL) -> dict[str, float]:
         """Lanes by product kind (xnor: lanes; select and dsp: lanes x product bits; lut: lanes x IBITS x WBITS),
-        the PE adder trees' adder bits (dot_xnor.sv: 1-bit operands, dot_mul.sv: IBITS + WBITS + 2), the PE
-        accumulators, the threshold comparators, the bits of a weight rom left in logic, stream bits and a base.
+        the PE popcounts' LUTs (dot_xnor.sv: popcount_luts) or adder trees' adder bits (dot_mul.sv: operands of
+        IBITS + WBITS + 2 bits), the PE
+        accumulators, the threshold comparators, the bits of a weight rom left in logic or of its block RAMs' read mux,
+        stream bits and a base.
         A weight rom in LUTs costs in the layer about a LUT per 14 bits (depth x width; measured on the grid, 16 to
         256 words), not the LUT6 per 64 words of a bit (rom_luts) that a bare rom.sv takes."""
         p = rtl.design.params
         kind, lanes = product_kind(p), p["PE"] * p["SIMD"]
         ibits, wbits = p.get("IBITS", 1), p.get("WBITS", 1)
         per_lane = {"xnor": 1, "select": ibits + wbits, "dsp": ibits + wbits, "lut": ibits * wbits}[kind]
-        operand = 1 if kind == "xnor" else ibits + wbits + 2
+        tree = popcount_luts(p["SIMD"]) if kind == "xnor" else adder_tree_bits(p["SIMD"], ibits + wbits + 2)
         rom = self.weight_rom(p)
         in_logic = rom is not None and rom.depth > 2 and in_luts(rom)
         return super().terms(rtl) | {f"{kind}_lanes": float(lanes * per_lane),
-                                     "tree_bits": float(p["PE"] * adder_tree_bits(p["SIMD"], operand)),
+                                     "tree_bits": float(p["PE"] * tree),
                                      "acc_bits": float(p["PE"] * p["ACCBITS"]),
                                      "compare_bits": compare_bits(p["NTHRES"], p["PE"], p["ACCBITS"]),
-                                     "weight_rom_bits": float(rom.bits) if in_logic else 0.0}
+                                     "weight_rom_bits": float(rom.bits) if in_logic else 0.0,
+                                     "rom_mux_bits": float(block_rom_mux_bits(rom))}
 
     def weight_rom(self, p: dict) -> Memory | None:
         """The weight rom: SF x NF words of PE x SIMD x WBITS bits in its style (None for a weight stream)."""
