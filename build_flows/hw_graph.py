@@ -30,6 +30,7 @@ from finn.util.settings import initialize_dummy_settings
 from xnorflow.build_dir import replacing
 from xnorflow.build_flows.chain_lut import NarrowPopcountOutputs
 from xnorflow.build_flows.fast_qonnx import accelerated
+from xnorflow.build_flows.piecewise_requantize import TablesToPiecewiseRequantizers
 from xnorflow.build_flows.requantize import ThresholdsToRequantizers
 from xnorflow.build_flows.rounding import NEAR_TIES
 from xnorflow.build_flows.streamline import round_thresholds, streamline, tidy, to_finn, to_fixpoint
@@ -73,7 +74,7 @@ def to_hw(model: ModelWrapper) -> ModelWrapper:
               InferThresholdingLayer(), InferPool(), InferConvInpGen(),
               InferElementwiseBinaryOperation(lambda m, n: not on_host_tail(m, n)),
               InferConcatLayer(), RemoveCNVtoFCFlatten(), InferDuplicateStreamsLayer(), NarrowPopcountOutputs(),
-              ThresholdsToRequantizers()):
+              ThresholdsToRequantizers(), TablesToPiecewiseRequantizers()):
         model = model.transform(t)
     reattach_host_input(model, head)
     model = tidy(model)
