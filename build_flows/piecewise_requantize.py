@@ -9,7 +9,8 @@ codes that one affine floor fits (a prefix of a fitting range fits too, so no ot
 fits where this one does not); each piece's (m, c) comes from requantize.py's interval search (a decreasing
 piece on mirrored x), with one shift s per layer. The layer becomes a `Requantize` of Pieces=2 only where the
 result equals the table on every source code of every channel (at most 2^10: checked exhaustively); otherwise
-it keeps its table.
+it keeps its table, and so does a table onto fewer than MIN_THRESHOLDS levels (a sign: a small table beats a
+multiplier).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
 
-from xnorflow.build_flows.requantize import MAX_SHIFT, offsets, requantizer_node, slope_middle
+from xnorflow.build_flows.requantize import MAX_SHIFT, MIN_THRESHOLDS, offsets, requantizer_node, slope_middle
 from xnorflow.hw.ops.requantize import piecewise_level
 from xnorflow.hw.streams import signed_type
 
@@ -141,7 +142,8 @@ def replace_table(model: ModelWrapper, node) -> None:
     """A ChannelwiseLUT whose table a two-piece requantiser equals on every code becomes that Requantize node."""
     inst = getCustomOp(node)
     idt, odt, table = inst.get_input_datatype(), inst.get_output_datatype(), model.get_initializer(node.input[1])
-    found = None if table is None else piecewise_constants(table, idt, odt)
+    few = odt.max() - odt.min() < MIN_THRESHOLDS
+    found = None if table is None or few else piecewise_constants(table, idt, odt)
     if found is None or not exact(table, found[1], found[0], idt, odt):
         return
     shift, params = found

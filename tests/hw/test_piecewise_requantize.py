@@ -85,3 +85,10 @@ def test_non_affine_table_stays(rng):
     table = np.repeat((np.arange(16) ** 2)[None], 4, 0)
     model = lut_model(table, idt, odt).transform(TablesToPiecewiseRequantizers())
     assert [n.op_type for n in model.graph.node] == ["ChannelwiseLUT"]
+
+
+def test_sign_table_stays():
+    """A decreasing step onto one bit (BN -> sign with a negative scale) keeps its small table: no multiplier."""
+    table = np.repeat((np.arange(128) < 40)[None].astype(np.float32), 4, 0)
+    model = lut_model(table, DT["UINT7"], DT["BINARY"]).transform(TablesToPiecewiseRequantizers())
+    assert [n.op_type for n in model.graph.node] == ["ChannelwiseLUT"]
