@@ -86,7 +86,7 @@ def sum_bits(p: dict) -> int:
 
 
 class RequantizeOp(HWOp):
-    """PE requantisers per cycle, each lane's two ROMs holding m and c of its channels."""
+    """PE requantisers per cycle, each lane's two ROMs holding m and c of its channels (five with Pieces=2)."""
 
     op_type = "Requantize"
     folding = (("PE", "NumChannels"),)

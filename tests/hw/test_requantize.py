@@ -201,3 +201,15 @@ def test_synthesizes_with_modelled_dsps(rng, case):
     res = synthesize(rtl.design.top, rtl.design.sources, rtl.design.params, rtl.mem_files)
     assert res["dsp"] == OPS["Requantize"].dsps(model, node)
     assert res["lut"] > 0
+
+
+@pytest.mark.parametrize("case", ["int10_dsp_pe1", "uint2_shift0_full"])
+def test_piecewise_synthesizes_with_modelled_dsps(rng, case):
+    """Two pieces: the selected m's multiply maps to as many DSP48s as the op models (one for the 10 x 15-bit
+    product, none for the 3 x 4-bit one)."""
+    model, _ = random_piecewise(rng, *PIECEWISE[case])
+    node = model.graph.node[0]
+    rtl = layer_rtl(model, node)
+    res = synthesize(rtl.design.top, rtl.design.sources, rtl.design.params, rtl.mem_files)
+    assert res["dsp"] == OPS["Requantize"].dsps(model, node)
+    assert res["lut"] > 0
