@@ -62,6 +62,8 @@ module requantize #(
     for (genvar p = 0; p < PE; p++) begin : g_lane
         logic signed [IBITS:0]   value;
         logic signed [KBITS-1:0] x_s1;
+        logic [MBITS-1:0]        m0_s1;  // the (first piece's) m and c as stored
+        logic [CBITS-1:0]        c0_s1;
         logic signed [MBITS:0]   m_s1;   // m with its sign
         logic [CBITS-1:0]        c_s1;
         logic signed [PBITS-1:0] prod_s2;
@@ -75,8 +77,6 @@ module requantize #(
 
         operand_decode #(.BITS(IBITS), .KIND(IKIND)) u_dec (.raw(in0_V_TDATA[p*IBITS +: IBITS]), .value(value));
         assign wide = XBITS'(value);
-        logic [MBITS-1:0]        m0_s1;
-        logic [CBITS-1:0]        c0_s1;
         rom #(.DEPTH(CF), .W(MBITS), .INIT_FILE($sformatf("%s_m_%0d.mem", PARAM_FILE, p)), .STYLE(ROM_STYLE))
             u_m (.clk(ap_clk), .en(en && in0_V_TVALID), .addr(cf), .data(m0_s1));
         rom #(.DEPTH(CF), .W(CBITS), .INIT_FILE($sformatf("%s_c_%0d.mem", PARAM_FILE, p)), .STYLE(ROM_STYLE))
