@@ -30,12 +30,14 @@ from finn.util.settings import initialize_dummy_settings
 from xnorflow.build_dir import replacing
 from xnorflow.build_flows.chain_lut import NarrowPopcountOutputs
 from xnorflow.build_flows.fast_qonnx import accelerated
+from xnorflow.build_flows.piecewise_requantize import TablesToPiecewiseRequantizers
 from xnorflow.build_flows.requantize import ThresholdsToRequantizers
 from xnorflow.build_flows.rounding import NEAR_TIES
 from xnorflow.build_flows.streamline import round_thresholds, streamline, tidy, to_finn, to_fixpoint
 from xnorflow.chatter import say
 from xnorflow.errors import XnorflowError
 from xnorflow.hw.ops import op_of
+from xnorflow.hw.ops.requantize import rom_bits
 
 # Host-side ends of the graph: NCHW->NHWC or flattening and quantizing of the float input, scaling of the logits.
 HOST_HEAD = {"Transpose": "input layout NCHW->NHWC", "Reshape": "input flatten", "Flatten": "input flatten",
@@ -73,7 +75,7 @@ def to_hw(model: ModelWrapper) -> ModelWrapper:
               InferThresholdingLayer(), InferPool(), InferConvInpGen(),
               InferElementwiseBinaryOperation(lambda m, n: not on_host_tail(m, n)),
               InferConcatLayer(), RemoveCNVtoFCFlatten(), InferDuplicateStreamsLayer(), NarrowPopcountOutputs(),
-              ThresholdsToRequantizers()):
+              ThresholdsToRequantizers(), TablesToPiecewiseRequantizers()):
         model = model.transform(t)
     reattach_host_input(model, head)
     model = tidy(model)
@@ -210,8 +212,8 @@ def memory_bits(model: ModelWrapper, node, inst) -> dict:
     requantiser's m and c per channel."""
     bits = {}
     if node.op_type == "Requantize":
-        w = op_of(node).widths(model, node)
-        return {"requantizer_memory_bits": inst.get_nodeattr("NumChannels") * (w["MBITS"] + w["CBITS"])}
+        w = op_of(node).widths(model, node) | {"PIECES": inst.get_nodeattr("Pieces")}
+        return {"requantizer_memory_bits": inst.get_nodeattr("NumChannels") * sum(rom_bits(w))}
     if node.op_type == "MVAU":
         wbits = 1 if inst.get_nodeattr("binaryXnorMode") else model.get_tensor_datatype(node.input[1]).bitwidth()
         bits["weight_memory_bits"] = inst.get_nodeattr("MW") * inst.get_nodeattr("MH") * wbits

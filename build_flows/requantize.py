@@ -50,14 +50,17 @@ class Requantizer:
         return np.clip((self.m * x + self.c) >> self.shift, 0, self.levels)
 
 
-def slope_middle(thr: np.ndarray, lo: int, hi: int) -> np.ndarray:
+def slope_middle(thr: np.ndarray, lo: int | np.ndarray, hi: int | np.ndarray) -> np.ndarray:
     """Per channel, the middle of the open interval of real slopes a with some b such that
-    floor(a k + b) counts the thresholds (sorted, clipped to [lo, hi + 1]) on [lo, hi]; NaN where empty."""
+    floor(a k + b) counts the thresholds (sorted, clipped to [lo, hi + 1]) on [lo, hi] (one range, or one per
+    channel); NaN where empty."""
     n = thr.shape[1]
     j = np.arange(1, n + 1, dtype=np.float64)
     mids = np.empty(thr.shape[0])
+    lows, highs = np.broadcast_to(lo, thr.shape[:1]), np.broadcast_to(hi, thr.shape[:1])
     for start in range(0, thr.shape[0], CHUNK):
         t = thr[start:start + CHUNK].astype(np.float64)
+        lo, hi = lows[start:start + CHUNK, None, None], highs[start:start + CHUNK, None, None]
         # a t_a + b >= j_a (t_a reachable) and a (t_b - 1) + b < j_b (t_b above lo): a (t_b - 1 - t_a) < j_b - j_a
         d = t[:, None, :] - 1 - t[:, :, None]
         gap = (j[None, :] - j[:, None])[None].repeat(t.shape[0], 0)
@@ -72,9 +75,12 @@ def slope_middle(thr: np.ndarray, lo: int, hi: int) -> np.ndarray:
     return mids
 
 
-def offsets(thr: np.ndarray, m: np.ndarray, shift: int, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per channel, the integer interval [low, high] of offsets c that count every threshold right at shift s."""
+def offsets(thr: np.ndarray, m: np.ndarray, shift: int, lo: int | np.ndarray,
+            hi: int | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per channel, the integer interval [low, high] of offsets c that count every threshold right at shift s
+    on [lo, hi] (one range, or one per channel)."""
     j = np.arange(1, thr.shape[1] + 1, dtype=np.int64) << shift
+    lo, hi = np.reshape(lo, (-1, 1)), np.reshape(hi, (-1, 1))
     low = np.where(thr <= hi, j - m[:, None] * thr, np.iinfo(np.int64).min).max(axis=1)
     high = np.where(thr > lo, j - 1 - m[:, None] * (thr - 1), np.iinfo(np.int64).max).min(axis=1)
     return low, high
@@ -109,13 +115,13 @@ def exhaustive_check(thresholds: np.ndarray, rq: Requantizer, lo: int, hi: int) 
     return bool(np.array_equal(want, rq.level(ks.T).T))
 
 
-def requantizer_node(name: str, src: str, dst: str, params: str, channels: int, rq: Requantizer,
-                     idt, odt, actval: int, vectors: list[int]) -> object:
+def requantizer_node(name: str, src: str, dst: str, params: str, channels: int, idt, odt, actval: int,
+                     vectors: list[int], shift: int, levels: int, clamp: tuple[int, int], pieces: int = 1) -> object:
     """A Requantize node of xnorflow's domain (python execution in hw/ops/requantize.py)."""
     return helper.make_node("Requantize", [src, params], [dst], domain=DOMAIN, backend="fpgadataflow",
                             name=name, NumChannels=channels, PE=1, inputDataType=idt.name,
-                            outputDataType=odt.name, numInputVectors=vectors, Shift=rq.shift,
-                            Levels=rq.levels, InputMin=rq.lo, InputMax=rq.hi, ActVal=actval)
+                            outputDataType=odt.name, numInputVectors=vectors, Shift=shift, Levels=levels,
+                            InputMin=clamp[0], InputMax=clamp[1], ActVal=actval, Pieces=pieces)
 
 
 def set_requant_params(model: ModelWrapper, name: str, rq: Requantizer) -> None:
@@ -165,8 +171,8 @@ def replace_thresholding(model: ModelWrapper, node) -> None:
         return
     set_requant_params(model, node.input[1], rq)
     new = requantizer_node(node.name.replace("Thresholding", "Requantize"), node.input[0], node.output[0],
-                           node.input[1], ch, rq, idt, inst.get_output_datatype(), inst.get_nodeattr("ActVal"),
-                           list(inst.get_nodeattr("numInputVectors")))
+                           node.input[1], ch, idt, inst.get_output_datatype(), inst.get_nodeattr("ActVal"),
+                           list(inst.get_nodeattr("numInputVectors")), rq.shift, rq.levels, (rq.lo, rq.hi))
     model.graph.node.insert(list(model.graph.node).index(node), new)
     model.graph.node.remove(node)
 
@@ -192,5 +198,6 @@ def split_mvau(model: ModelWrapper, node) -> None:
     model.set_tensor_shape(acc, model.get_tensor_shape(out))
     model.set_tensor_datatype(acc, acc_t)
     vectors = list(model.get_tensor_shape(out)[:-1])
-    new = requantizer_node(f"Requantize_{node.name}", acc, out, params, mh, rq, acc_t, odt, actval, vectors)
+    new = requantizer_node(f"Requantize_{node.name}", acc, out, params, mh, acc_t, odt, actval, vectors, rq.shift,
+                           rq.levels, (rq.lo, rq.hi))
     model.graph.node.insert(list(model.graph.node).index(node) + 1, new)

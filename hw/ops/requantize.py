@@ -5,6 +5,9 @@ per layer, exactly equal to the thresholds on the layer's reachable inputs): a m
 numbers per channel instead of N thresholds. The input is clamped to [InputMin, InputMax] first, outside
 which the level no longer changes, so the multiply stays narrow on a wide stream. `Requantize.execute_node`
 is the reference the RTL must match; the constants (m, c) are input 1, a (channels, 2) int64 initializer.
+With Pieces=2 (build_flows/piecewise_requantize.py: a PReLU-like table of two affine pieces) the constants are
+(channels, 5): m0, c0, m1, c1, t, and the channel's (m, c) is (m0, c0) below its breakpoint t, (m1, c1) from t
+on, with m of either sign.
 """
 from __future__ import annotations
 
@@ -20,26 +23,38 @@ from xnorflow.hw.ops.common import HWOp, LayerRTL, fail, uses_dsp
 from xnorflow.hw.resource_model import Memory
 from xnorflow.hw.streams import operand_kind, signed_type
 
-PARAM_FILE = "requant"       # lane p reads requant_m_<p>.mem and requant_c_<p>.mem
+PARAM_FILE = "requant"       # lane p reads requant_m_<p>.mem and requant_c_<p>.mem (and m1, c1, t: Pieces=2)
+PIECE_FILES = ("m", "c", "m1", "c1", "t")   # the ROM of each constants column
 DSP48_PORTS = (25, 18)       # signed multiplier ports of a Xilinx DSP48E1
 
 
 class Requantize(ChannelwiseLUT):
-    """Channels-last y[..., ch] = clamp((m[ch] clip(x) + c[ch]) >> Shift, 0, Levels) + ActVal."""
+    """Channels-last y[..., ch] = clamp((m[ch] clip(x) + c[ch]) >> Shift, 0, Levels) + ActVal (Pieces=2: m, c
+    of the piece below or from the channel's breakpoint)."""
 
     def get_nodeattr_types(self) -> dict:
-        """ChannelwiseLUT's attributes plus the shift, level count, input clamp and output bias."""
+        """ChannelwiseLUT's attributes plus the shift, level count, input clamp, output bias and piece count."""
         return super().get_nodeattr_types() | {
             "Shift": ("i", True, 0), "Levels": ("i", True, 0), "InputMin": ("i", True, 0),
-            "InputMax": ("i", True, 0), "ActVal": ("i", False, 0)}
+            "InputMax": ("i", True, 0), "ActVal": ("i", False, 0), "Pieces": ("i", False, 1, {1, 2})}
 
     def execute_node(self, context: dict, graph) -> None:
-        """Clamp, multiply, add, shift right (floor), clamp to the levels, add the output bias."""
+        """Clamp, (pick the piece,) multiply, add, shift right (floor), clamp to the levels, add the output bias."""
         x = np.clip(np.rint(context[self.onnx_node.input[0]]).astype(np.int64),
                     self.get_nodeattr("InputMin"), self.get_nodeattr("InputMax"))
-        m, c = np.asarray(context[self.onnx_node.input[1]], dtype=np.int64).T
-        level = np.clip((m * x + c) >> self.get_nodeattr("Shift"), 0, self.get_nodeattr("Levels"))
+        params = np.asarray(context[self.onnx_node.input[1]], dtype=np.int64)
+        level = piecewise_level(x, params, self.get_nodeattr("Shift"), self.get_nodeattr("Levels"))
         context[self.onnx_node.output[0]] = (level + self.get_nodeattr("ActVal")).astype(np.float32)
+
+
+def piecewise_level(x: np.ndarray, params: np.ndarray, shift: int, levels: int) -> np.ndarray:
+    """clamp((m x + c) >> shift, 0, levels) of integers x (..., C); params (C, 2) of m, c or (C, 5) of
+    m0, c0, m1, c1, t (m0, c0 where x < t)."""
+    m, c = params[:, 0], params[:, 1]
+    if params.shape[1] == 5:
+        below = x < params[:, 4]
+        m, c = np.where(below, m, params[:, 2]), np.where(below, c, params[:, 3])
+    return np.clip((m * x + c) >> shift, 0, levels)
 
 
 def unsigned_bits(values: np.ndarray) -> int:
@@ -71,7 +86,7 @@ def sum_bits(p: dict) -> int:
 
 
 class RequantizeOp(HWOp):
-    """PE requantisers per cycle, each lane's two ROMs holding m and c of its channels."""
+    """PE requantisers per cycle, each lane's two ROMs holding m and c of its channels (five with Pieces=2)."""
 
     op_type = "Requantize"
     folding = (("PE", "NumChannels"),)
@@ -79,20 +94,30 @@ class RequantizeOp(HWOp):
                               "requantize.sv")}
 
     def constants(self, model: ModelWrapper, node) -> np.ndarray:
-        """The (channels, 2) int64 constants m, c; one line if they are missing or m is negative."""
+        """The (channels, 2) int64 constants m, c (m >= 0), or (channels, 5) m0, c0, m1, c1, t of Pieces=2 (t in
+        the input clamp); one line if they are not."""
         inst = getCustomOp(node)
-        params = model.get_initializer(node.input[1])
-        if params is None or params.shape != (inst.get_nodeattr("NumChannels"), 2) or (params[:, 0] < 0).any():
+        params, pieces = model.get_initializer(node.input[1]), inst.get_nodeattr("Pieces")
+        cols = 2 if pieces == 1 else len(PIECE_FILES)
+        if params is None or params.shape != (inst.get_nodeattr("NumChannels"), cols):
+            fail(node, f"its constants are not a (channels, {cols}) initializer",
+                 "rebuild the HW graph (build_flows/requantize.py writes them)")
+        if pieces == 1 and (params[:, 0] < 0).any():
             fail(node, "its constants are not a (channels, 2) initializer of m >= 0 and c",
                  "rebuild the HW graph (build_flows/requantize.py writes them)")
+        if pieces == 2 and ((params[:, 4] < inst.get_nodeattr("InputMin")) |
+                            (params[:, 4] > inst.get_nodeattr("InputMax"))).any():
+            fail(node, "a breakpoint t lies outside [InputMin, InputMax]",
+                 "rebuild the HW graph (build_flows/piecewise_requantize.py writes them)")
         return np.asarray(params, dtype=np.int64)
 
     def widths(self, model: ModelWrapper, node) -> dict:
-        """Bit widths of the clamped input (signed), m (unsigned) and c (signed)."""
+        """Bit widths of the clamped input (signed), m (unsigned; signed for Pieces=2) and c (signed)."""
         inst, params = getCustomOp(node), self.constants(model, node)
-        c = params[:, 1]
+        one = inst.get_nodeattr("Pieces") == 1
+        m, c = (params[:, 0], params[:, 1]) if one else (params[:, [0, 2]], params[:, [1, 3]])
         return {"KBITS": signed_type(inst.get_nodeattr("InputMin"), inst.get_nodeattr("InputMax")).bitwidth(),
-                "MBITS": unsigned_bits(params[:, 0]),
+                "MBITS": unsigned_bits(m) if one else signed_type(int(m.min()), int(m.max())).bitwidth(),
                 "CBITS": signed_type(int(c.min()), int(c.max())).bitwidth()}
 
     def multiplier(self, model: ModelWrapper, node) -> tuple:
@@ -100,22 +125,25 @@ class RequantizeOp(HWOp):
         return operand_types(self.widths(model, node))
 
     def terms(self, rtl: LayerRTL) -> dict[str, float]:
-        """Per lane: the sum's bits (adder, shift and clamps) and, where Yosys maps it to no DSP48, the multiply's
-        bit products; stream bits and a base."""
+        """Per lane: the sum's bits (adder, shift and clamps; Pieces=2 adds the breakpoint compare's and the m, c
+        select's bits, adder-like logic) and, where Yosys maps it to no DSP48, the multiply's bit products;
+        stream bits and a base."""
         p = rtl.design.params
         k, m = operand_types(p)
         lut_mul = 0 if uses_dsp(k, m) else k.bitwidth() * m.bitwidth()
-        return super().terms(rtl) | {"sum_bits": float(p["PE"] * sum_bits(p)), "lut_mul_bits": float(p["PE"] * lut_mul)}
+        select = 0 if p.get("PIECES", 1) == 1 else p["KBITS"] + p["MBITS"] + p["CBITS"]
+        return super().terms(rtl) | {"sum_bits": float(p["PE"] * (sum_bits(p) + select)),
+                                     "lut_mul_bits": float(p["PE"] * lut_mul)}
 
     def extra_latency(self, rtl: LayerRTL) -> int:
         """requantize.sv's multiply and sum stages after its operand stage."""
         return 2
 
     def memories(self, rtl: LayerRTL) -> list[Memory]:
-        """Per lane, the m and c roms of its channels."""
+        """Per lane, the m and c roms of its channels (Pieces=2: also m1, c1 and the breakpoint t's)."""
         p = rtl.design.params
         folds = p["C"] // p["PE"]
-        return [Memory(folds, bits, "rom") for _ in range(p["PE"]) for bits in (p["MBITS"], p["CBITS"])]
+        return [Memory(folds, bits, "rom") for _ in range(p["PE"]) for bits in rom_bits(p)]
 
     def dsps(self, model: ModelWrapper, node) -> int:
         """DSP48s: per lane, the tiles of its multiply where Yosys maps it to DSPs."""
@@ -134,8 +162,15 @@ class RequantizeOp(HWOp):
                       "KLO": inst.get_nodeattr("InputMin"), "KHI": inst.get_nodeattr("InputMax"),
                       "SHIFT": inst.get_nodeattr("Shift"), "LEVELS": inst.get_nodeattr("Levels"),
                       "OBITS": odt.bitwidth(), "ACTVAL": inst.get_nodeattr("ActVal"), "PARAM_FILE": PARAM_FILE}
-        mems = {}
-        for p in range(pe):
-            mems[f"{PARAM_FILE}_m_{p}.mem"] = wide_mem_file(params[p::pe, 0], w["MBITS"])
-            mems[f"{PARAM_FILE}_c_{p}.mem"] = wide_mem_file(params[p::pe, 1], w["CBITS"])
+        if inst.get_nodeattr("Pieces") == 2:
+            params_rtl["PIECES"] = 2
+        bits = rom_bits(params_rtl)
+        mems = {f"{PARAM_FILE}_{name}_{p}.mem": wide_mem_file(params[p::pe, col], bits[col])
+                for p in range(pe) for col, name in enumerate(PIECE_FILES[:params.shape[1]])}
         return self.design(inst, "requantize", params_rtl, mems=mems)
+
+
+def rom_bits(p: dict) -> tuple[int, ...]:
+    """Word bits of a lane's ROMs, in PIECE_FILES order: m, c (and m1, c1, t of PIECES=2, t signed like the input)."""
+    pair = (p["MBITS"], p["CBITS"])
+    return pair if p.get("PIECES", 1) == 1 else pair + pair + (p["KBITS"],)

@@ -2,6 +2,8 @@
 // output = clamp((m[c] * clamp(x, KLO, KHI) + c[c]) >>> SHIFT, 0, LEVELS) + ACTVAL,
 // the integer form of LEVELS evenly spaced thresholds (a BN or scale onto an 8-bit grid), with m and c per
 // channel from two small ROMs per lane (addressed by the channel fold) instead of LEVELS thresholds.
+// PIECES=2 (a PReLU-like per-channel table of two affine pieces): m (signed, MBITS with its sign) and c are
+// (m0, c0) where the clamped input is below the channel's breakpoint t, else (m1, c1); three more ROMs per lane.
 // Pipeline: ROM read and input clamp, registered multiply (a DSP48 from a 9-bit product), add, shift and
 // clamp; the skid buffer's ready stalls every stage together (one word per cycle).
 module requantize #(
@@ -12,13 +14,14 @@ module requantize #(
     parameter int    KBITS      = 8,   // signed width of the clamped input
     parameter int    KLO        = -128,
     parameter int    KHI        = 127,
-    parameter int    MBITS      = 8,   // unsigned width of m
+    parameter int    PIECES     = 1,   // 1: one (m, c) per channel; 2: two, split at a breakpoint t
+    parameter int    MBITS      = 8,   // width of m: unsigned (PIECES=1), signed (PIECES=2)
     parameter int    CBITS      = 16,  // signed width of c
     parameter int    SHIFT      = 4,
     parameter int    LEVELS     = 255,
     parameter int    OBITS      = 8,
     parameter int    ACTVAL     = 0,
-    parameter string PARAM_FILE = "requant",  // lane p reads PARAM_FILE_m_<p>.mem and PARAM_FILE_c_<p>.mem
+    parameter string PARAM_FILE = "requant",  // lane p reads PARAM_FILE_{m,c}_<p>.mem (PIECES=2: m1, c1, t too)
     parameter string ROM_STYLE  = "auto"
 ) (
     input  logic                ap_clk,
@@ -59,7 +62,9 @@ module requantize #(
     for (genvar p = 0; p < PE; p++) begin : g_lane
         logic signed [IBITS:0]   value;
         logic signed [KBITS-1:0] x_s1;
-        logic [MBITS-1:0]        m_s1;
+        logic [MBITS-1:0]        m0_s1;  // the (first piece's) m and c as stored
+        logic [CBITS-1:0]        c0_s1;
+        logic signed [MBITS:0]   m_s1;   // m with its sign
         logic [CBITS-1:0]        c_s1;
         logic signed [PBITS-1:0] prod_s2;
         logic signed [CBITS-1:0] c_s2;
@@ -73,15 +78,33 @@ module requantize #(
         operand_decode #(.BITS(IBITS), .KIND(IKIND)) u_dec (.raw(in0_V_TDATA[p*IBITS +: IBITS]), .value(value));
         assign wide = XBITS'(value);
         rom #(.DEPTH(CF), .W(MBITS), .INIT_FILE($sformatf("%s_m_%0d.mem", PARAM_FILE, p)), .STYLE(ROM_STYLE))
-            u_m (.clk(ap_clk), .en(en && in0_V_TVALID), .addr(cf), .data(m_s1));
+            u_m (.clk(ap_clk), .en(en && in0_V_TVALID), .addr(cf), .data(m0_s1));
         rom #(.DEPTH(CF), .W(CBITS), .INIT_FILE($sformatf("%s_c_%0d.mem", PARAM_FILE, p)), .STYLE(ROM_STYLE))
-            u_c (.clk(ap_clk), .en(en && in0_V_TVALID), .addr(cf), .data(c_s1));
+            u_c (.clk(ap_clk), .en(en && in0_V_TVALID), .addr(cf), .data(c0_s1));
+        if (PIECES == 1) begin : g_one
+            assign m_s1 = {1'b0, m0_s1};
+            assign c_s1 = c0_s1;
+        end else begin : g_two  // the second piece's m and c, and the breakpoint, beside the first
+            logic [MBITS-1:0] m1_s1;
+            logic [CBITS-1:0] c1_s1;
+            logic [KBITS-1:0] t_s1;
+            logic             below;
+            rom #(.DEPTH(CF), .W(MBITS), .INIT_FILE($sformatf("%s_m1_%0d.mem", PARAM_FILE, p)), .STYLE(ROM_STYLE))
+                u_m1 (.clk(ap_clk), .en(en && in0_V_TVALID), .addr(cf), .data(m1_s1));
+            rom #(.DEPTH(CF), .W(CBITS), .INIT_FILE($sformatf("%s_c1_%0d.mem", PARAM_FILE, p)), .STYLE(ROM_STYLE))
+                u_c1 (.clk(ap_clk), .en(en && in0_V_TVALID), .addr(cf), .data(c1_s1));
+            rom #(.DEPTH(CF), .W(KBITS), .INIT_FILE($sformatf("%s_t_%0d.mem", PARAM_FILE, p)), .STYLE(ROM_STYLE))
+                u_t (.clk(ap_clk), .en(en && in0_V_TVALID), .addr(cf), .data(t_s1));
+            assign below = x_s1 < $signed(t_s1);
+            assign m_s1  = below ? (MBITS+1)'($signed(m0_s1)) : (MBITS+1)'($signed(m1_s1));
+            assign c_s1  = below ? c0_s1 : c1_s1;
+        end
 
         always_ff @(posedge ap_clk) begin
             if (en && in0_V_TVALID)
                 x_s1 <= wide < XBITS'(KLO) ? KBITS'(KLO) : wide > XBITS'(KHI) ? KBITS'(KHI) : KBITS'(wide);
             if (en) begin
-                prod_s2 <= PBITS'(x_s1) * $signed({1'b0, m_s1});
+                prod_s2 <= PBITS'(x_s1) * m_s1;
                 c_s2    <= c_s1;
                 out_s3  <= OBITS'(level) + OBITS'(ACTVAL);   // two's complement: the low OBITS bits
             end

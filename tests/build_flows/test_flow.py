@@ -22,7 +22,7 @@ from xnorflow.build_flows.verify import random_frames, run_graph, verify
 from xnorflow.errors import XnorflowError
 
 SHAPE = (1, 1, 12, 12)
-RESIDUAL_OPS = {"DuplicateStreams", "ElementwiseAdd", "ChannelwiseLUT", "Pool", "StreamingConcat", "FMPadding",
+RESIDUAL_OPS = {"DuplicateStreams", "ElementwiseAdd", "Requantize", "Pool", "StreamingConcat", "FMPadding",
                 "GlobalAccPool"}
 
 

@@ -66,7 +66,8 @@ def test_tiny_bit_exact(tiny_build, name, seed, trained):
 
 @pytest.mark.parametrize("seed,trained", [(0, True), (1, False), pytest.param(2, True, marks=pytest.mark.slow)])
 def test_ungated_real2bin_bit_exact(tmp_path, seed, trained):
-    """R2B without the gate: BN-sign (negative BN scales) and the scaled-conv PReLU become lookups, bit-exact."""
+    """R2B without the gate: BN-sign (negative BN scales) becomes a lookup, the scaled-conv PReLU a two-piece
+    Requantize, bit-exact."""
     model = tiny("tiny-real2bin", seed, trained, UNGATED)
     export(model, (1, 1, 8, 8), tmp_path / "m.onnx")
     rep = build_hw_graph(tmp_path / "m.onnx", tmp_path / "build")
@@ -76,10 +77,11 @@ def test_ungated_real2bin_bit_exact(tmp_path, seed, trained):
 
 
 def test_gated_real2bin_hw_form(tiny_build):
-    """The gate becomes GlobalAccPool -> thresholds -> MVAU -> MVAU (sigmoid thresholds) -> ChannelGateMul."""
+    """The gate becomes GlobalAccPool -> thresholds -> MVAU -> MVAU (sigmoid thresholds) -> ChannelGateMul; the
+    PReLU on the popcount a two-piece Requantize."""
     ops = tiny_build("tiny-real2bin", 0, False)[2]["hw_op_types"]
     assert ops.count("ChannelGateMul") == 4 and ops.count("GlobalAccPool") == 5
-    assert {"ChannelwiseLUT", "MVAU", "Thresholding", "ElementwiseAdd"} <= set(ops)
+    assert {"Requantize", "MVAU", "Thresholding", "ElementwiseAdd"} <= set(ops)
 
 
 def test_sigmoid_on_signed_grid_refused(tmp_path):

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
 from torch import nn
 
 from xnorflow.build_flows.export import export
@@ -90,9 +92,19 @@ def test_rtl_holds_the_shell(bireal_dir, tmp_path):
 
 
 @pytest.mark.slow  # one more stitched Verilator compile (minutes on 2 cores)
+def requantizer_pieces(build: Path) -> list[int]:
+    """Pieces of every Requantize node of a build's hw.onnx, 0 for every ChannelwiseLUT left."""
+    model = ModelWrapper(str(build / "hw.onnx"))
+    return [getCustomOp(n).get_nodeattr("Pieces") if n.op_type == "Requantize" else 0
+            for n in model.graph.node if n.op_type in ("Requantize", "ChannelwiseLUT")]
+
+
 def test_reactnet_blocks_bit_exact(tmp_path):
-    """RSign, RPReLU as ChannelwiseLUT, concat and the avg-pool shortcut (build_flows' probe), in RTL."""
+    """RSign, RPReLU (negative slopes) as two-piece Requantize layers, no lookup table left, concat and the
+    avg-pool shortcut (build_flows' probe), in RTL."""
     build = hw_graph(tmp_path, "reactnet-probe", probes.seeded(probes.reactnet_probe, 0), (1, 1, 12, 12))
+    pieces = requantizer_pieces(build)
+    assert 2 in pieces and 0 not in pieces
     sim = build_target(build, "sim", "Ultra96", FOLDING, frames=3)["sim"]
     assert sim["bit_exact"]
 
@@ -116,8 +128,11 @@ def test_bireal18_cifar_full_size_bit_exact(tmp_path):
 
 @pytest.mark.parametrize("name", ["tiny-reactnet", "tiny-hyperbnn"])
 def test_tiny_model_bit_exact(tmp_path, tiny_graph, name):
-    """The registry's other buildable tiny models through hw-graph, rtl and sim: bit-exact, near the bound."""
-    sim = build_target(tiny_graph(name, tmp_path / name), "sim", "Ultra96", FOLDING, frames=3)["sim"]
+    """The registry's other buildable tiny models through hw-graph, rtl and sim: bit-exact, near the bound;
+    tiny-reactnet's RPReLU tables as two-piece Requantize layers (none left as a lookup table)."""
+    build = tiny_graph(name, tmp_path / name)
+    assert 0 not in requantizer_pieces(build) and (name != "tiny-reactnet" or 2 in requantizer_pieces(build))
+    sim = build_target(build, "sim", "Ultra96", FOLDING, frames=3)["sim"]
     assert sim["bit_exact"] and sim["ratio_to_bound"] <= MAX_RATIO
 
 
@@ -182,9 +197,12 @@ def test_deadlock_names_the_stalled_stream(tmp_path, monkeypatch):
 
 
 def test_tiny_real2bin_bit_exact(tmp_path, tiny_graph):
-    """tiny-real2bin with the gate: PReLU lookups on raw popcounts, the gate's MVAUs and sigmoid thresholds,
-    ChannelGateMul with the main branch buffered a whole frame (FIFOs by analysis, no deadlock), in RTL."""
-    sim = build_target(tiny_graph("tiny-real2bin", tmp_path / "r2b"), "sim", "Pynq-Z2", FOLDING, frames=3)["sim"]
+    """tiny-real2bin with the gate: PReLU on raw popcounts, the gate's MVAUs and sigmoid thresholds,
+    ChannelGateMul with the main branch buffered a whole frame (FIFOs by analysis, no deadlock), in RTL; the
+    PReLU lookups as two-piece Requantize layers."""
+    build = tiny_graph("tiny-real2bin", tmp_path / "r2b")
+    assert 2 in requantizer_pieces(build)
+    sim = build_target(build, "sim", "Pynq-Z2", FOLDING, frames=3)["sim"]
     assert sim["bit_exact"] and sim["ratio_to_bound"] <= MAX_RATIO
 
 
