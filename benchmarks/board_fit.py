@@ -83,14 +83,13 @@ def ddr_ceilings(part, board_name: str) -> dict[str, float]:
     input vector (the RTL) and once per frame (model figure)."""
     from qonnx.custom_op.registry import getCustomOp
 
-    from xnorflow.hw.board_fit import weight_nodes
+    from xnorflow.hw.board_fit import stream_bytes, weight_nodes
     from xnorflow.hw.boards import board
-    from xnorflow.hw.ops.mvau import weight_bits, weight_stream_bits
 
     b, nodes = board(board_name), [getCustomOp(n) for n in weight_nodes(part)]
     per_second = b.ddr_bytes_per_cycle * b.clock_mhz * 1e6
-    return {"per_vector": round(per_second / (sum(map(weight_stream_bits, nodes)) / 8), 1),
-            "once_per_frame": round(per_second / (sum(map(weight_bits, nodes)) / 8), 1)}
+    return {"per_vector": round(per_second / sum(stream_bytes(n) for n in nodes), 1),
+            "once_per_frame": round(per_second / sum(stream_bytes(n, True) for n in nodes), 1)}
 
 
 def measure_one(arg: str, queue: mp.Queue) -> None:

@@ -27,6 +27,7 @@ from xnorflow.hw.folding import analytical_bound, fold_for_cycles, layer_cycles
 from xnorflow.hw.ops import base_op, hw_nodes, op_of
 from xnorflow.hw.ops.mvau import EXTERNAL, streams_weights, weight_bits, weight_stream_bits
 from xnorflow.hw.resources import RESOURCES, Budget, Headroom, budget_of, over_budget
+from xnorflow.hw.shell import MAX_WEIGHT_PORTS, hp_ports_of
 
 ON_CHIP = ("distributed", "block", "ultra")     # FINN's MVAU ram_style values the fit chooses from
 DDR = "ddr"                                     # the fit's name for mem_mode "external"
@@ -73,20 +74,39 @@ def placement(node) -> str:
     return DDR if streams_weights(inst) else inst.get_nodeattr("ram_style")
 
 
+def stream_bytes(inst, once_per_frame: bool = False) -> float:
+    """DDR bytes per frame of a layer's weight stream: words of PE x SIMD weights of ceil(bits / 8) bytes each (the
+    shell's layout, hw/shell.py), its matrix once per input vector (the RTL) or once per frame (a model figure: a
+    weight buffer the RTL does not have)."""
+    word = inst.get_nodeattr("PE") * inst.get_nodeattr("SIMD") * inst.get_input_datatype(1).bitwidth()
+    bits = weight_bits(inst) if once_per_frame else weight_stream_bits(inst)
+    return bits / word * math.ceil(word / 8)
+
+
 def ddr_bytes(model: ModelWrapper, once_per_frame: bool = False) -> dict[str, float]:
-    """Weight-stream bytes per frame of each DDR-resident layer: its matrix once per input vector (the RTL), or
-    once per frame (a model figure: a weight buffer the RTL does not have)."""
-    bits = weight_bits if once_per_frame else weight_stream_bits
-    return {n.name: bits(getCustomOp(n)) / 8 for n in weight_nodes(model) if placement(n) == DDR}
+    """Weight-stream bytes per frame of each DDR-resident layer (stream_bytes)."""
+    return {n.name: stream_bytes(getCustomOp(n), once_per_frame) for n in weight_nodes(model) if placement(n) == DDR}
+
+
+def input_bytes(model: ModelWrapper) -> float:
+    """Bytes per frame the input DMA reads on HP0 beside the weight masters."""
+    name = model.graph.input[0].name
+    return math.prod(model.get_tensor_shape(name)) * model.get_tensor_datatype(name).bitwidth() / 8
 
 
 def ddr_cycles(model: ModelWrapper, budget: Budget, once_per_frame: bool = False) -> dict[str, float]:
-    """DDR cycles per frame of each DDR layer: max(all DDR bytes / the bandwidth, its bytes / one port's)."""
+    """DDR cycles per frame of each DDR layer: max(all DDR bytes / the bandwidth, its HP port's bytes / a port's
+    bandwidth), the ports as the shell's block design assigns them (hw/shell.py hp_ports_of)."""
     need = ddr_bytes(model, once_per_frame)
     if need and budget.ddr_bytes_per_cycle <= 0:
         return {name: math.inf for name in need}
     shared = sum(need.values()) / budget.ddr_bytes_per_cycle if need else 0.0
-    return {name: max(shared, b / budget.port_bytes_per_cycle) for name, b in need.items()}
+    start = input_bytes(model)
+    ports = hp_ports_of(list(need.values()), start, budget.hp_ports)
+    load = [start] + [0.0] * (budget.hp_ports - 1)
+    for port, b in zip(ports, need.values()):
+        load[port] += b
+    return {name: max(shared, load[port] / budget.port_bytes_per_cycle) for name, port in zip(need, ports)}
 
 
 def _share(delta: dict[str, float], left: dict[str, float]) -> float:
@@ -113,7 +133,8 @@ def _on_chip(node, est: Estimates, left: dict[str, float]) -> dict[str, float] |
 
 def place_weights(model: ModelWrapper, budget: Budget, est: Estimates) -> list[str]:
     """Place every MVAU's weights for the current folding (the greedy order above); the resources over budget once
-    placed, or ["weights"] where the budget has no DDR and some do not fit on chip."""
+    placed, or ["weights"] where some do not fit on chip and the budget has no DDR, or more than the shell's
+    MAX_WEIGHT_PORTS weight streams would be needed."""
     nodes = weight_nodes(model)
     for node in nodes:
         place(node, DDR)
@@ -126,7 +147,10 @@ def place_weights(model: ModelWrapper, budget: Budget, est: Estimates) -> list[s
     over = over_budget(est.total(), budget)
     if over:
         return over
-    return ["weights"] if ddr_bytes(model) and budget.ddr_bytes_per_cycle <= 0 else []
+    streams = sum(placement(n) == DDR for n in nodes)
+    if streams and budget.ddr_bytes_per_cycle <= 0 or streams > MAX_WEIGHT_PORTS:
+        return ["weights"]
+    return []
 
 
 def design_cycles(model: ModelWrapper, budget: Budget, once_per_frame: bool = False) -> tuple[int, float]:
@@ -149,7 +173,12 @@ def targets(model: ModelWrapper) -> Iterator[int]:
 def cannot_fit(model: ModelWrapper, over: list[str], est: Estimates, name: str) -> XnorflowError:
     """One line: the layer that needs most of the first resource over budget at the slowest folding."""
     if over == ["weights"]:
-        layer = next(n.name for n in weight_nodes(model) if placement(n) == DDR)
+        streams = [n.name for n in weight_nodes(model) if placement(n) == DDR]
+        if len(streams) > MAX_WEIGHT_PORTS:
+            return XnorflowError(f"the model does not fit {name}: even at the slowest folding {len(streams)} layers' "
+                                 f"weights must stream from DDR, more than the shell's {MAX_WEIGHT_PORTS} weight "
+                                 f"ports", "use a larger board (--board) or a smaller model")
+        layer = streams[0]
         return XnorflowError(f"the model does not fit {name}: layer {layer}'s weights fit in no on-chip memory left "
                              f"(LUT RAM, block RAM, UltraRAM) even at the slowest folding",
                              "give the budget DDR bandwidth (a board, or Budget(ddr_bytes_per_cycle=...)) or a "
@@ -222,6 +251,17 @@ def check_placement(model: ModelWrapper, b: Board) -> None:
         if placement(node) == "ultra" and b.uram == 0:
             raise XnorflowError(f"layer {node.name} ({node.op_type}): ram_style 'ultra' on {b.name}, which has no "
                                 f"UltraRAM", "use ram_style 'block' or 'distributed', or mem_mode 'external' (DDR)")
+
+
+def check_bitstream_placement(model: ModelWrapper) -> None:
+    """One line for weights in UltraRAM in a bitfile: UltraRAM powers up zero (UG573) and the shell has no path to
+    write weights into it at run time, so such a layer would compute with zero weights on the board."""
+    for node in weight_nodes(model):
+        if placement(node) == "ultra":
+            raise XnorflowError(f"layer {node.name} ({node.op_type}): ram_style 'ultra' cannot go into a bitfile "
+                                f"(UltraRAM powers up zero and the shell cannot load it)",
+                                "use ram_style 'block' or 'distributed', or mem_mode 'external' (DDR); 'ultra' "
+                                "is for --target rtl/sim/synth")
 
 
 def layer_rows(model: ModelWrapper, budget: Budget) -> dict[str, dict]:

@@ -39,7 +39,8 @@ class Headroom:
 @dataclass(frozen=True)
 class Budget:
     """Absolute resources a fitted folding may use: LUTs (logic + LUT RAM), DSP48s, RAMB36 units, URAM288 blocks, and
-    the DDR bytes per cycle weight streams may read in all and per stream (0: every weight on chip)."""
+    the DDR bytes per cycle weight streams may read in all and per HP port (0: every weight on chip), and the HP ports
+    the weight masters are spread over (hw/shell.py hp_ports_of)."""
 
     lut: float
     dsp: float = math.inf
@@ -47,6 +48,7 @@ class Budget:
     uram: float = 0
     ddr_bytes_per_cycle: float = 0.0
     port_bytes_per_cycle: float = math.inf
+    hp_ports: int = 4
 
     def caps(self) -> dict[str, float]:
         """The limits of RESOURCES."""
@@ -58,7 +60,7 @@ def budget_of(b: Board | Budget, headroom: Headroom) -> Budget:
     if isinstance(b, Budget):
         return b
     return Budget(headroom.lut * b.lut, headroom.dsp * b.dsp, headroom.bram * b.bram36, headroom.uram * b.uram,
-                  headroom.ddr * b.ddr_bytes_per_cycle, b.port_bytes_per_cycle)
+                  headroom.ddr * b.ddr_bytes_per_cycle, b.port_bytes_per_cycle, b.hp_ports)
 
 
 def estimate_layers(model: ModelWrapper) -> dict[str, dict[str, float]]:

@@ -17,6 +17,7 @@ shell.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,6 +142,17 @@ def _master_ports(s: ShellSpec, prefix: str) -> str:
     ins = [("", "AWREADY"), ("", "WREADY"), ("0:0", "BID"), ("1:0", "BRESP"), ("", "BVALID"), ("", "ARREADY"),
            ("0:0", "RID"), (d, "RDATA"), ("1:0", "RRESP"), ("", "RLAST"), ("", "RVALID")]
     return _port_lines(prefix, ins, outs)
+
+
+def hp_ports_of(weight_bytes: Sequence[float], input_bytes: float, ports: int) -> list[int]:
+    """The HP port of each weight master: largest bytes per frame first onto the least loaded port (HP0 also carries
+    the input DMA's `input_bytes`; ties go to HP1, HP2, ..., HP0 last). The block design wires them so
+    (hw/vivado_bd.py), and the board fit charges each DDR layer its port's load (hw/board_fit.py)."""
+    load, port = [float(input_bytes)] + [0.0] * (ports - 1), [0] * len(weight_bytes)
+    for k in sorted(range(len(weight_bytes)), key=lambda k: -weight_bytes[k]):
+        port[k] = min(range(ports), key=lambda p: (load[p], (p - 1) % ports))
+        load[port[k]] += weight_bytes[k]
+    return port
 
 
 def wmem(k: int) -> str:

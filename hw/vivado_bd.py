@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from xnorflow.hw.boards import Board
-from xnorflow.hw.shell import wmem
+from xnorflow.hw.shell import hp_ports_of, wmem
 from xnorflow.hw.vivado_wrapper import REF, masters
 
 BD_NAME = "xnorflow_bd"
@@ -85,12 +85,10 @@ FAMILIES = {
                          "PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ"),
 }
 def spread(weight_bytes: Sequence[int], input_bytes: int, ports: int) -> dict[int, list[str]]:
-    """Used HP port -> the shell's masters on it: m_axi_gmem on HP0, each weight master largest bytes per frame
-    first onto the least loaded port (HP0 loaded with `input_bytes`; ties to HP1, HP2, ..., HP0 last)."""
-    load, on = [input_bytes] + [0] * (ports - 1), {0: masters(0)}
-    for k in sorted(range(len(weight_bytes)), key=lambda k: -weight_bytes[k]):
-        n = min(range(ports), key=lambda p: (load[p], (p - 1) % ports))
-        load[n] += weight_bytes[k]
+    """Used HP port -> the shell's masters on it: m_axi_gmem on HP0, each weight master on its port by
+    hw/shell.py hp_ports_of (largest bytes per frame first onto the least loaded port)."""
+    on = {0: masters(0)}
+    for k, n in enumerate(hp_ports_of(weight_bytes, input_bytes, ports)):
         on.setdefault(n, []).append(wmem(k))
     return {n: sorted(on[n], key=masters(len(weight_bytes)).index) for n in sorted(on)}
 

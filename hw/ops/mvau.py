@@ -67,14 +67,14 @@ def adder_tree_bits(n: int, width: int) -> int:
 
 
 def add3_tree_bits(n: int, width: int) -> int:
-    """Output bits of every ternary adder (add3.sv, a LUT6_2 per bit) in add3_tree.sv over n operands of `width`
-    bits, a binary add where two are left."""
+    """LUTs of the adders in add3_tree.sv over n operands of `width` bits: a ternary add3.sv has a LUT6_2 per
+    output bit (its operands' width plus two, the top one feeding the carry), a binary add where two are left."""
     if n <= 2:
         return 0 if n == 1 else width + 1
     a = n // 3
     b = (n - a) // 2
     c = n - a - b
-    return width + (c - 1).bit_length() + sum(add3_tree_bits(k, width) for k in (a, b, c))
+    return width + (c - 1).bit_length() + 1 + sum(add3_tree_bits(k, width) for k in (a, b, c))
 
 
 def popcount_luts(simd: int) -> int:

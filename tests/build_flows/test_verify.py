@@ -33,12 +33,12 @@ def test_differing_integer_logits_fail():
 
 
 def test_two_bit_user_net_verifies(tmp_path):
-    """A user's 2-bit net (plain Brevitas, export_qonnx) whose Brevitas logits tie up to float noise on a frame:
-    every arrow holds, the tie counted as such (integer logits: outputs over the HW graph's output scale)."""
+    """A user's 2-bit net (plain Brevitas, export_qonnx): every arrow holds with full argmax agreement, equal
+    integer logits counted as agreeing. Whether float noise flips a tied frame's Brevitas argmax depends on the CPU's
+    summation order (it does on some machines, not on others), so the tie count is tested on exact data above."""
     model = probes.seeded(probes.two_bit_probe, 0, widths=(8, 4))
     with torch.no_grad():
         export_qonnx(model, torch.zeros(1, 1, 8, 8), str(tmp_path / "user.onnx"))
     build(str(tmp_path / "user.onnx"), tmp_path / "build")
     arrows = verify(model, tmp_path / "build", random_frames((1, 1, 8, 8), 32, seed=0))
     assert all(a.ok and a.argmax_agree == 1.0 for a in arrows), [str(a) for a in arrows]
-    assert sum(a.ties for a in arrows) >= 1

@@ -18,10 +18,12 @@ from xnorflow.build_flows.hw_graph import split_host
 from xnorflow.errors import XnorflowError
 from xnorflow.hw import accelerator
 from xnorflow.hw.accelerator import build_target
-from xnorflow.hw.board_fit import DDR, design_cycles, fit, fit_report, placement, weight_nodes
+from xnorflow.hw.board_fit import (DDR, check_bitstream_placement, ddr_cycles, design_cycles, fit, fit_report,
+                                    input_bytes, place, placement, weight_nodes)
 from xnorflow.hw.boards import board
 from xnorflow.hw.folding import apply_config, split_forks
 from xnorflow.hw.resources import Budget, Headroom, modelled_use, over_budget
+from xnorflow.hw.shell import MAX_WEIGHT_PORTS
 
 # (input vectors, MW, MH, weight type): a chain of MVAUs at falling resolution; the sliding windows and pools
 # between them are left out, since the fit reads only the nodes' attributes
@@ -44,15 +46,15 @@ def _mvau(rng, k: int, vecs: list[int], mw: int, mh: int, wdt: str, src: str, ds
     return node, inits
 
 
-def chain(seed: int = 0) -> ModelWrapper:
-    """LAYERS as one graph (slowest folding, weights in rom)."""
+def chain(seed: int = 0, layers: tuple = LAYERS) -> ModelWrapper:
+    """`layers` as one graph (slowest folding, weights in rom)."""
     rng, nodes, inits, infos = np.random.default_rng(seed), [], {}, []
-    for k, (vecs, mw, mh, wdt) in enumerate(LAYERS):
+    for k, (vecs, mw, mh, wdt) in enumerate(layers):
         node, more = _mvau(rng, k, vecs, mw, mh, wdt, f"x{k}", f"x{k + 1}")
         nodes.append(node)
         inits |= more
         infos.append(helper.make_tensor_value_info(f"x{k + 1}", TensorProto.FLOAT, [*vecs, mh]))
-    inp = helper.make_tensor_value_info("x0", TensorProto.FLOAT, [*LAYERS[0][0], LAYERS[0][1]])
+    inp = helper.make_tensor_value_info("x0", TensorProto.FLOAT, [*layers[0][0], layers[0][1]])
     model = ModelWrapper(qonnx_make_model(helper.make_graph(nodes, "chain", [inp], [infos.pop()], value_info=infos)))
     for name, (value, dt) in inits.items():
         model.set_initializer(name, value.astype(np.float32))
@@ -177,3 +179,41 @@ def test_one_layer_in_ddr_bit_exact(tmp_path, tiny_graph, monkeypatch):
     ddr = [k for k, v in folding.items() if v.get("mem_mode") == "external"]
     assert len(ddr) == 1 and out["rtl"]["fit"]["layers"][ddr[0]]["memory"] == DDR
     assert out["sim"]["bit_exact"] and out["sim"]["ratio_to_bound"] <= 1.02
+
+
+@pytest.mark.fast
+def test_ultraram_weights_refused_for_a_bitfile():
+    """Weights the fit put in UltraRAM (allowed by the headroom) stop a bitfile in one line naming the layer: UltraRAM
+    powers up zero and the shell cannot load it; on-chip block RAM and DDR pass."""
+    b = replace(board("KV260"), bram36=0, lut=2000)
+    model = fit(chain(), b, Headroom(uram=1.0))[0]
+    with pytest.raises(XnorflowError, match=r"layer MVAU_\d+ \(MVAU\): ram_style 'ultra' cannot go into a bitfile"):
+        check_bitstream_placement(model)
+    check_bitstream_placement(fit(chain(), board("KV260"))[0])
+
+
+@pytest.mark.fast
+def test_weight_streams_capped_at_the_shell_ports():
+    """Fourteen layers whose weights fit nowhere on chip: the fit folds coarser rather than stream more than the
+    shell's MAX_WEIGHT_PORTS from DDR, or says in one line that it cannot."""
+    model = chain(layers=(([1], 256, 256, "BIPOLAR"),) * 14)
+    budget = Budget(lut=12000, bram36=0, ddr_bytes_per_cycle=50.0, port_bytes_per_cycle=12.8)
+    try:
+        fitted = fit(model, budget)[0]
+    except XnorflowError as exc:
+        assert f"more than the shell's {MAX_WEIGHT_PORTS} weight ports" in str(exc)
+    else:
+        assert sum(placement(n) == DDR for n in weight_nodes(fitted)) <= MAX_WEIGHT_PORTS
+
+
+@pytest.mark.fast
+def test_ddr_layers_charged_their_hp_port():
+    """Five equal DDR layers on four HP ports: two share a port (hw/shell.py hp_ports_of, as the block design wires
+    them) and HP0 also carries the input frame, so a DDR layer takes its port's load over one port's
+    bandwidth."""
+    model = chain(layers=(([1], 256, 256, "BIPOLAR"),) * 5)
+    for node in weight_nodes(model):
+        place(node, DDR)
+    budget = Budget(lut=1e6, ddr_bytes_per_cycle=1e6, port_bytes_per_cycle=1.0)
+    per_layer = 256 * 256   # words of PE x SIMD = 1 weight bit, a byte each in the shell's layout
+    assert sorted(ddr_cycles(model, budget).values()) == [per_layer] * 2 + [per_layer + input_bytes(model)] + [2 * per_layer] * 2
