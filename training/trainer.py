@@ -148,8 +148,9 @@ def _grids(cfg: TrainConfig, steps: list[Step], data: DataBundle, out: Path, dev
     """The run's input and shortcut frac_bits, chosen once and kept in ranges.json: from the data (training/ranges.py)
     unless --fixed-ranges or no step is quantized; a run begun before ranges.json keeps its first checkpoint's."""
     path, first = out / "ranges.json", out / steps[0].name / "checkpoint.pt"
+    asked = {"shortcut_bits": cfg.shortcut_bits, "fixed_ranges": cfg.fixed_ranges}
     if _agreed(path.exists(), f"whether {path} exists"):
-        return json.loads(path.read_text())
+        return _resumed_grids(path, asked)
     quantized = [s for s in steps if QuantSpec(precision=s.precision).quantized]
     if _agreed(first.exists(), f"whether {first} exists"):
         spec = checkpoint.load(first)["spec"]
@@ -159,9 +160,21 @@ def _grids(cfg: TrainConfig, steps: list[Step], data: DataBundle, out: Path, dev
                  "input_frac_bits": QuantSpec.input_frac_bits, "shortcut_frac_bits": cfg.shortcut_frac_bits}
     else:
         grids = _from_data(cfg, quantized[0], data, device)
+    grids |= asked
     if rank() == 0:
         path.write_text(json.dumps(grids, indent=1))
     devices.barrier()
+    return grids
+
+
+def _resumed_grids(path: Path, asked: dict) -> dict:
+    """The grids of ranges.json, which a resumed run keeps; one line where it asks for other shortcut bits or
+    range setting than the run was begun with."""
+    grids = json.loads(path.read_text())
+    for key, value in asked.items():
+        if key in grids and grids[key] != value:
+            raise XnorflowError(f"{path} was chosen with {key} {grids[key]}; this run asks for {value}",
+                                "resume with the settings the run was begun with, or train into a new --out")
     return grids
 
 
@@ -174,6 +187,7 @@ def _from_data(cfg: TrainConfig, step: Step, data: DataBundle, device: torch.dev
 
     grids = None
     if rank() == 0:
+        torch.manual_seed(cfg.seed)   # the data's augmentation draws from the global generator
         batches = ranges.calibration_batches(_limit(data.train, cfg.limit), cfg.batch_size, cfg.seed)
         chosen = ranges.choose(initial, QuantSpec(shortcut_bits=cfg.shortcut_bits), data.pixel_range, batches)
         grids = {"chosen": f"from the data (step '{step.name}' at initialisation)", **asdict(chosen)}

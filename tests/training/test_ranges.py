@@ -9,6 +9,7 @@ import torch
 from brevitas.nn import QuantIdentity
 
 from xnorflow.build_flows.pipeline import verify_artifact
+from xnorflow.errors import XnorflowError
 from xnorflow.training import checkpoint, ranges, trainer
 from xnorflow.training.data import IMAGENET_MEAN, IMAGENET_STD, UNIT_RANGE, normalised_range
 from xnorflow.training.layers import QuantSpec
@@ -93,3 +94,14 @@ def test_a_run_begun_before_ranges_json_keeps_its_checkpoint_grids(tmp_path: Pat
     grids = trainer._grids(cfg, trainer.recipe("binary"), None, tmp_path, torch.device("cpu"))
     assert (grids["input_frac_bits"], grids["shortcut_frac_bits"]) == (5, 2)
     assert json.loads((tmp_path / "ranges.json").read_text()) == grids
+
+
+@pytest.mark.fast
+def test_resumed_run_with_other_shortcut_bits_is_one_line(tmp_path):
+    """A resumed run keeps ranges.json's grids, and refuses in one line to keep them for other shortcut bits."""
+    path = tmp_path / "ranges.json"
+    path.write_text(json.dumps({"input_frac_bits": 6, "shortcut_frac_bits": 4, "shortcut_bits": 8,
+                                "fixed_ranges": False}))
+    assert trainer._resumed_grids(path, {"shortcut_bits": 8, "fixed_ranges": False})["shortcut_frac_bits"] == 4
+    with pytest.raises(XnorflowError, match=r"ranges.json was chosen with shortcut_bits 8; this run asks for 6"):
+        trainer._resumed_grids(path, {"shortcut_bits": 6, "fixed_ranges": False})
