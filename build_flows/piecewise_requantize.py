@@ -20,12 +20,10 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
 
-from xnorflow.build_flows.requantize import MAX_SHIFT, MIN_THRESHOLDS, offsets, requantizer_node, slope_middle
+from xnorflow.build_flows.requantize import (MAX_SHIFT, MIN_THRESHOLDS, fits_int64, offsets, requantizer_node,
+                                             slope_middle)
 from xnorflow.hw.ops.requantize import piecewise_level
 from xnorflow.hw.streams import signed_type
-
-INT64_BITS = 62   # m x + c of the python execution stays inside int64 with a bit to spare
-
 
 def step_thresholds(levels: np.ndarray, lo: np.ndarray, hi: np.ndarray, count: int) -> np.ndarray:
     """Per row, thresholds 1..count of the row's non-decreasing levels on its index window [lo, hi] (the first
@@ -110,15 +108,9 @@ def piecewise_constants(table: np.ndarray, idt: DataType, odt: DataType) -> tupl
     shift, ((m0, c0), (m1, c1)) = found
     x0 = int(idt.min())                          # m i + c with i = x - x0 is m x + (c - m x0)
     params = np.stack([m0, c0 - m0 * x0, m1, c1 - m1 * x0, t + x0], axis=1)
-    if not fits_int64(params, idt):
+    if not fits_int64(params[:, [0, 2]], params[:, [1, 3]], int(idt.min()), int(idt.max())):
         return None
     return shift, params
-
-
-def fits_int64(params: np.ndarray, idt: DataType) -> bool:
-    """True if m x + c stays well inside int64 on the input's range."""
-    x = max(abs(int(idt.min())), abs(int(idt.max())))
-    return int(np.abs(params[:, [0, 2]]).max()) * x + int(np.abs(params[:, [1, 3]]).max()) < 2 ** INT64_BITS
 
 
 def exact(table: np.ndarray, params: np.ndarray, shift: int, idt: DataType, odt: DataType) -> bool:

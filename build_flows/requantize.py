@@ -151,14 +151,17 @@ def fitted(model: ModelWrapper, thresholds_name: str, channels: int, lo: int, hi
         return None
     thr = np.broadcast_to(thr, (channels, thr.shape[-1]))
     rq = find_requantizer(thr, lo, hi)
-    return rq if rq is not None and fits_int64(rq) and exhaustive_check(thr, rq, lo, hi) else None
+    if rq is None or not fits_int64(rq.m, rq.c, rq.lo, rq.hi):
+        return None
+    return rq if exhaustive_check(thr, rq, lo, hi) else None
 
 
-def fits_int64(rq: Requantizer) -> bool:
-    """True if the input clamp fits the RTL's 32-bit parameters and m k + c stays inside int64 (the python
-    execution's arithmetic); a layer outside keeps its thresholds."""
-    k_bits = signed_type(rq.lo, rq.hi).bitwidth()
-    m_bits, c_bits = int(rq.m.max()).bit_length() + 1, signed_type(int(rq.c.min()), int(rq.c.max())).bitwidth()
+def fits_int64(m: np.ndarray, c: np.ndarray, lo: int, hi: int) -> bool:
+    """True if the input clamp [lo, hi] fits the RTL's 32-bit parameters and m k + c stays inside int64 (the python
+    execution's arithmetic) for every multiplier m and offset c; a layer outside keeps its thresholds or table."""
+    k_bits = signed_type(lo, hi).bitwidth()
+    m_bits = signed_type(int(m.min()), int(m.max())).bitwidth()
+    c_bits = signed_type(int(c.min()), int(c.max())).bitwidth()
     return k_bits <= 32 and max(k_bits + m_bits, c_bits) + 1 <= 63
 
 
