@@ -26,7 +26,7 @@ from xnorflow.build_dir import MARKER, STAGING, clean_stale, publish, stage
 from xnorflow.build_flows.hw_graph import split_host
 from xnorflow.errors import FlowStopped, XnorflowError
 from xnorflow.hw import driver
-from xnorflow.hw.board_fit import check_bitstream_placement, check_placement, fit_board, fit_report
+from xnorflow.hw.board_fit import check_placement, fit_board, fit_report
 from xnorflow.hw.boards import Board, board
 from xnorflow.hw.build import (MANIFEST, RTL_DIR, Build, inputs_key, manifest, open_build, port_entry,
                                weight_values_file)
@@ -260,7 +260,7 @@ def build_target(hw_build_dir: Path, target: str, board_name: str, folding: str 
     if "synth" in out and not out["synth"]["fits"]:
         raise FlowStopped(*out["synth"]["message"].split("; ", 1))
     if target == "bitfile":
-        check_bitstream_placement(built.folded())
+        check_placement(built.folded(), b, bitfile=True)
         out["bitfile"], stop = bitfile_flow(build_dir, b, previous)
         update_report(build_dir, "bitfile", out["bitfile"])
         if stop is not None:

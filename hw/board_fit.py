@@ -10,7 +10,8 @@ Search (greedy): for each compute target, shrinking by 1.25x (SetFolding's rule 
 bisected between the last that fits and the first that does not), every
 weight memory starts in DDR; then, in order of DDR bytes saved per bit held (the layer's input vectors per frame),
 each goes on chip into the kind of which it takes the smallest share of what is left (LUT RAM, block RAM,
-UltraRAM where the headroom allows it: hw/resources.py Headroom); what fits nowhere stays in DDR. The target with the fewest design cycles wins (the slower on a tie).
+UltraRAM where the headroom allows it: hw/resources.py Headroom); what fits nowhere stays in DDR. The target with
+the fewest design cycles wins (the slower on a tie).
 Resources are the calibrated model's (hw/resource_model.py); the verdict on a board comes from Yosys.
 """
 from __future__ import annotations
@@ -244,20 +245,15 @@ def fit_board(model: ModelWrapper, b: Board | Budget, headroom: Headroom = Headr
     return fit(model, b, headroom)[0]
 
 
-def check_placement(model: ModelWrapper, b: Board) -> None:
-    """One line for a folding whose weight placement `b` cannot hold: ram_style "ultra" on a board without
-    UltraRAM."""
+def check_placement(model: ModelWrapper, b: Board, bitfile: bool = False) -> None:
+    """One line for a weight placement the target cannot hold: ram_style "ultra" on a board without UltraRAM, or in
+    a bitfile (UltraRAM powers up zero, UG573, and the shell has no path to write weights into it at run time, so
+    such a layer would compute with zero weights on the board)."""
     for node in weight_nodes(model):
         if placement(node) == "ultra" and b.uram == 0:
             raise XnorflowError(f"layer {node.name} ({node.op_type}): ram_style 'ultra' on {b.name}, which has no "
                                 f"UltraRAM", "use ram_style 'block' or 'distributed', or mem_mode 'external' (DDR)")
-
-
-def check_bitstream_placement(model: ModelWrapper) -> None:
-    """One line for weights in UltraRAM in a bitfile: UltraRAM powers up zero (UG573) and the shell has no path to
-    write weights into it at run time, so such a layer would compute with zero weights on the board."""
-    for node in weight_nodes(model):
-        if placement(node) == "ultra":
+        if placement(node) == "ultra" and bitfile:
             raise XnorflowError(f"layer {node.name} ({node.op_type}): ram_style 'ultra' cannot go into a bitfile "
                                 f"(UltraRAM powers up zero and the shell cannot load it)",
                                 "use ram_style 'block' or 'distributed', or mem_mode 'external' (DDR); 'ultra' "

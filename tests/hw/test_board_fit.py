@@ -18,7 +18,7 @@ from xnorflow.build_flows.hw_graph import split_host
 from xnorflow.errors import XnorflowError
 from xnorflow.hw import accelerator
 from xnorflow.hw.accelerator import build_target
-from xnorflow.hw.board_fit import (DDR, check_bitstream_placement, ddr_cycles, design_cycles, fit, fit_report,
+from xnorflow.hw.board_fit import (DDR, check_placement, ddr_cycles, design_cycles, fit, fit_report,
                                     input_bytes, place, placement, weight_nodes)
 from xnorflow.hw.boards import board
 from xnorflow.hw.folding import apply_config, split_forks
@@ -184,12 +184,13 @@ def test_one_layer_in_ddr_bit_exact(tmp_path, tiny_graph, monkeypatch):
 @pytest.mark.fast
 def test_ultraram_weights_refused_for_a_bitfile():
     """Weights the fit put in UltraRAM (allowed by the headroom) stop a bitfile in one line naming the layer: UltraRAM
-    powers up zero and the shell cannot load it; on-chip block RAM and DDR pass."""
+    powers up zero and the shell cannot load it; the other targets keep it, and block RAM and DDR pass."""
     b = replace(board("KV260"), bram36=0, lut=2000)
     model = fit(chain(), b, Headroom(uram=1.0))[0]
     with pytest.raises(XnorflowError, match=r"layer MVAU_\d+ \(MVAU\): ram_style 'ultra' cannot go into a bitfile"):
-        check_bitstream_placement(model)
-    check_bitstream_placement(fit(chain(), board("KV260"))[0])
+        check_placement(model, b, bitfile=True)
+    check_placement(model, b)
+    check_placement(fit(chain(), board("KV260"))[0], b, bitfile=True)
 
 
 @pytest.mark.fast
