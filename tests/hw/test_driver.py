@@ -64,17 +64,24 @@ def graph_run(model: ModelWrapper, frames: np.ndarray) -> np.ndarray:
     return np.concatenate([execute_onnx(model, {name_in: f[None]})[name_out] for f in frames])
 
 
-@pytest.mark.parametrize("name", TINY)
-def test_shell_bit_exact(builds, name):
-    """The whole shell (DMAs, width conversion, trim/pad, core) with a stressed DDR equals FINN frame for frame."""
-    build = builds(name)
+def stressed_run(build: Path, target: Path, seed: int, timing_seed: int) -> tuple:
+    """3 random frames of `build` through driver.open(target) on the Verilator backend with a stressed DDR: asserts
+    they equal FINN's execution with no AXI protocol error; the closed accelerator and the simulator's stats."""
     part = reference_part(open_build(build))
-    xs = random_frames(part, 3, seed=1)
-    with driver.open(build, backend="verilator", timing="stress", seed=5) as acc:
+    xs = random_frames(part, 3, seed=seed)
+    with driver.open(target, backend="verilator", timing="stress", seed=timing_seed) as acc:
         ys = acc.run_frames(xs.reshape(len(xs), *acc.inp.normal[1:]))
         stats = acc.backend.sim.stats()
     assert np.array_equal(ys.reshape(len(xs), -1), reference(part, xs).reshape(len(xs), -1))
     assert stats["protocol_errors"] == 0 and stats["decerrs"] == 0
+    return acc, stats
+
+
+@pytest.mark.parametrize("name", TINY)
+def test_shell_bit_exact(builds, name):
+    """The whole shell (DMAs, width conversion, trim/pad, core) with a stressed DDR equals FINN frame for frame."""
+    build = builds(name)
+    acc, stats = stressed_run(build, build, seed=1, timing_seed=5)
     assert stats["bytes_read"] == 3 * acc.inp.stride and stats["bytes_written"] == 3 * acc.out.stride
 
 
@@ -291,13 +298,7 @@ def test_deploy_two_ddr_layers(builds, tiny_graph, tmp_path):
     assert [(w["port"], w["file"]) for w in runtime["weights"]] == [("w0_V", "weights/w0_V.npy"),
                                                                      ("w1_V", "weights/w1_V.npy")]
     assert {"weights/w0_V.npy", "weights/w1_V.npy"} <= set(runtime["files"])
-    part = reference_part(open_build(build))
-    xs = random_frames(part, 3, seed=2)
-    with driver.open(dest, backend="verilator", timing="stress", seed=7) as acc:
-        ys = acc.run_frames(xs.reshape(len(xs), *acc.inp.normal[1:]))
-        stats = acc.backend.sim.stats()
-    assert np.array_equal(ys.reshape(len(xs), -1), reference(part, xs).reshape(len(xs), -1))
-    assert stats["protocol_errors"] == 0 and stats["decerrs"] == 0
+    acc, stats = stressed_run(build, dest, seed=2, timing_seed=7)
     assert stats["bytes_read"] == 3 * (acc.inp.stride + sum(w.stride for w in acc.weights))
 
 
