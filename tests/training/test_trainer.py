@@ -39,8 +39,8 @@ def test_killed_run_resumes_and_reproduces_the_uninterrupted_metrics(tmp_path: P
     proc = subprocess.Popen([sys.executable, "-m", "xnorflow.cli", *TRAIN, *epochs, "--out", str(killed)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ckpt = killed / "binary" / "checkpoint.pt"
-    deadline = time.time() + 120
-    while not ckpt.exists() and time.time() < deadline:
+    deadline = time.time() + 120   # an epoch is on disk once its checkpoint and then its metrics row are written
+    while not (ckpt.exists() and (killed / "metrics.csv").exists()) and time.time() < deadline:
         time.sleep(0.01)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -77,8 +77,8 @@ def test_two_process_run_killed_after_an_epoch_resumes_as_the_uninterrupted_one(
     proc = subprocess.Popen(_torchrun(*args, "--out", str(killed)), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     ckpt = killed / "binary" / "checkpoint.pt"
-    deadline = time.time() + 120
-    while not ckpt.exists() and time.time() < deadline:
+    deadline = time.time() + 120   # an epoch is on disk once its checkpoint and then its metrics row are written
+    while not (ckpt.exists() and (killed / "metrics.csv").exists()) and time.time() < deadline:
         time.sleep(0.01)
     os.killpg(proc.pid, signal.SIGKILL)  # torchrun and both ranks at once
     proc.wait()
