@@ -168,9 +168,13 @@ class Accelerator:
         buf = self.backend.allocate(layout.stride)
         buf[:] = layout.to_frames(np.asarray(values)[None])[0]
         buf.flush()
-        self.backend.write(Reg.weight_addr(port), buf.device_address & 0xFFFFFFFF)
-        self.backend.write(Reg.weight_addr(port) + 4, buf.device_address >> 32)
+        self._write_address(Reg.weight_addr(port), buf.device_address)
         self._weight_buffers[port] = buf
+
+    def _write_address(self, lo: int, value: int) -> None:
+        """A 64-bit bus address into the register pair at `lo` (low word) and `lo + 4` (high word)."""
+        self.backend.write(lo, value & 0xFFFFFFFF)
+        self.backend.write(lo + 4, value >> 32)
 
     def buffers(self, frames: int) -> tuple[Buffer, Buffer]:
         """Input and output DDR buffers for at least `frames` frames (allocated anew when a batch outgrows them)."""
@@ -192,12 +196,10 @@ class Accelerator:
             if addr % beat:
                 raise XnorflowError(f"buffer address 0x{addr:x} is not aligned to the {beat}-byte AXI beat",
                                     "pass buffers from the backend's allocate (page-aligned)")
-        write = self.backend.write
-        for lo, value in ((Reg.FRAMES, frames), (Reg.IN_ADDR_LO, in_addr), (Reg.OUT_ADDR_LO, out_addr)):
-            write(lo, value & 0xFFFFFFFF)
-            if lo != Reg.FRAMES:
-                write(lo + 4, value >> 32)
-        write(Reg.CTRL, START)
+        self.backend.write(Reg.FRAMES, frames & 0xFFFFFFFF)
+        self._write_address(Reg.IN_ADDR_LO, in_addr)
+        self._write_address(Reg.OUT_ADDR_LO, out_addr)
+        self.backend.write(Reg.CTRL, START)
         status = self._wait_done(frames)
         if status & ERROR:
             raise XnorflowError(f"the shell's DMA got an AXI error response (SLVERR/DECERR) in a run of {frames} "
