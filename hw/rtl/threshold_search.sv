@@ -9,8 +9,8 @@
 // (in_valid, value), so stage 0's ROM read overlaps the caller's last register stage.
 // SHARED: one row of thresholds for every channel (FINN's thresholds of shape (1, N)): stage s holds
 // its 2^s thresholds once (FILE_s<s>.mem, addressed by the count bits alone) instead of once per
-// channel fold. Each lane still reads its own copy of that small ROM (at most 2^(K-1) words, logic
-// below block RAM size: a ROM shared by the PE lanes would need PE read ports, which logic duplicates).
+// channel fold. Each lane reads its own copy of that small ROM (2^(K-1) words at most, 128 for an
+// 8-bit output: LUT logic, not block RAM); one ROM for all lanes would need PE read ports.
 module threshold_search #(
     parameter int    PE     = 4,
     parameter int    CF     = 4,    // channel folds (channels / PE)
