@@ -89,7 +89,7 @@ def offsets(thr: np.ndarray, m: np.ndarray, shift: int, lo: int | np.ndarray,
 def find_requantizer(thresholds: np.ndarray, lo: int, hi: int) -> Requantizer | None:
     """(m, c, s) with clamp((m k + c) >> s, 0, N) == #(thresholds <= k) for every integer k in [lo, hi] and
     every channel (rows of `thresholds`), the smallest such s; None if some row has none up to MAX_SHIFT."""
-    thr = np.sort(clip_thresholds(thresholds, thresholds.shape[0], lo, hi), axis=1)
+    thr = np.sort(clip_thresholds(thresholds, lo, hi), axis=1)
     mid = slope_middle(thr, lo, hi)
     if np.isnan(mid).any():
         return None
@@ -107,7 +107,7 @@ def exhaustive_check(thresholds: np.ndarray, rq: Requantizer, lo: int, hi: int) 
     """True if the requantiser counts like the thresholds on every integer of [lo, hi]. Both are non-decreasing
     steps (m >= 0), so they agree everywhere once they agree at lo, hi and on both sides of every step (the
     first integer at or above a threshold): a step that left level j between two thresholds could not come back."""
-    thr = np.sort(clip_thresholds(thresholds, thresholds.shape[0], lo, hi), axis=1)
+    thr = np.sort(clip_thresholds(thresholds, lo, hi), axis=1)
     steps = np.ceil(thr).astype(np.int64)
     ends = np.broadcast_to(np.array([lo, hi], dtype=np.int64), (thr.shape[0], 2))
     ks = np.clip(np.concatenate([steps - 1, steps, ends], axis=1), lo, hi)   # (C, 2N + 2)

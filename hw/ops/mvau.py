@@ -18,8 +18,8 @@ from qonnx.custom_op.registry import getCustomOp
 
 from xnorflow.errors import XnorflowError
 from xnorflow.hw.ops.common import HWOp, LayerRTL, dsp_product, uses_dsp
-from xnorflow.hw.ops.thresholds import (THRESH_FILE, clip_thresholds, compare_bits, threshold_mem_files,
-                                        threshold_memories)
+from xnorflow.hw.ops.thresholds import (THRESH_FILE, clip_thresholds, compare_bits, shared_param,
+                                        threshold_mem_files, threshold_memories)
 from xnorflow.hw.resource_model import Memory, in_luts
 from xnorflow.hw.streams import mem_file, operand_kind, signed_type
 
@@ -189,7 +189,7 @@ class MVAUOp(HWOp):
         """The weight rom (none for a weight stream), the input-vector buffer and the threshold roms."""
         p = rtl.design.params
         sf, nf = p["MW"] // p["SIMD"], p["MH"] // p["PE"]
-        mems = threshold_memories(p["NTHRES"], p["PE"], nf, p["ACCBITS"])
+        mems = threshold_memories(p["NTHRES"], p["PE"], nf, p["ACCBITS"], p.get("THRESH_SHARED", 0))
         if sf > 1:
             mems.append(Memory(sf, p["SIMD"] * p.get("IBITS", 1), "ram"))
         rom = self.weight_rom(p)
@@ -219,15 +219,15 @@ class MVAUOp(HWOp):
         if not stream and contents:
             rows = weight_rows(model.get_initializer(node.input[1]), inst, xnor)
             mems[WEIGHT_FILE] = mem_file(rows, DataType["BINARY"] if xnor else wdt)
-        nthres, actval = 0, 0
+        nthres, actval, shared = 0, 0, {}
         if not inst.get_nodeattr("noActivation"):
-            thr = clip_thresholds(model.get_initializer(node.input[2]), inst.get_nodeattr("MH"), lo, hi)
-            nthres = thr.shape[1]
+            thr = clip_thresholds(model.get_initializer(node.input[2]), lo, hi)
+            nthres, shared = thr.shape[1], shared_param(thr)
             mems |= threshold_mem_files(thr, inst.get_nodeattr("PE"), acc_t, hi + 1)
             actval = 0 if odt == DataType["BIPOLAR"] else inst.get_nodeattr("ActVal")
         params = {a: inst.get_nodeattr(a) for a in ("MW", "MH", "PE", "SIMD")}
         params |= {"ACCBITS": acc_t.bitwidth(), "NTHRES": nthres, "OBITS": odt.bitwidth(), "ACTVAL": actval,
-                   "WEIGHT_FILE": WEIGHT_FILE, "THRESH_FILE": THRESH_FILE}
+                   "WEIGHT_FILE": WEIGHT_FILE, "THRESH_FILE": THRESH_FILE} | shared
         if not xnor:
             params |= {"IBITS": idt.bitwidth(), "WBITS": wdt.bitwidth(),
                        "IKIND": operand_kind(idt), "WKIND": operand_kind(wdt)}

@@ -28,6 +28,7 @@ module mvu_core #(
     parameter string WEIGHT_SOURCE = "rom",         // "rom" (WEIGHT_FILE) or "stream" (in1_V)
     parameter string WEIGHT_FILE  = "weights.mem",
     parameter string THRESH_FILE  = "thresholds",   // threshold_search's FILE
+    parameter bit    THRESH_SHARED = 0,             // threshold_search's SHARED: one row for all channels
     parameter string WEIGHT_STYLE = "auto",
     parameter string THRESH_STYLE = "auto"
 ) (
@@ -171,7 +172,8 @@ module mvu_core #(
         end
     end else begin : g_act
         threshold_search #(.PE(PE), .CF(NF), .VW(ACCBITS), .NTHRES(NTHRES), .OBITS(OBITS),
-                           .ACTVAL(ACTVAL), .FILE(THRESH_FILE), .STYLE(THRESH_STYLE)) u_search (
+                           .ACTVAL(ACTVAL), .SHARED(THRESH_SHARED), .FILE(THRESH_FILE),
+                           .STYLE(THRESH_STYLE)) u_search (
             .clk(ap_clk), .rst_n(ap_rst_n), .en(en), .rd(valid_s2 && last_s2), .fold(nf_s2),
             .in_valid(valid_s3), .value(acc), .out_valid(valid_out), .result(result));
     end

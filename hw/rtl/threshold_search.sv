@@ -7,6 +7,10 @@
 // address, so a value takes K cycles and one enters every cycle. Replaces N parallel compares
 // per lane (huge RTL for 8-bit outputs). Timing: (rd, fold) come one enabled cycle before
 // (in_valid, value), so stage 0's ROM read overlaps the caller's last register stage.
+// SHARED: one row of thresholds for every channel (FINN's thresholds of shape (1, N)): stage s holds
+// its 2^s thresholds once (FILE_s<s>.mem, addressed by the count bits alone) instead of once per
+// channel fold. Each lane reads its own copy of that small ROM (2^(K-1) words at most, 128 for an
+// 8-bit output: LUT logic, not block RAM); one ROM for all lanes would need PE read ports.
 module threshold_search #(
     parameter int    PE     = 4,
     parameter int    CF     = 4,    // channel folds (channels / PE)
@@ -14,6 +18,7 @@ module threshold_search #(
     parameter int    NTHRES = 3,    // thresholds per channel
     parameter int    OBITS  = 2,
     parameter int    ACTVAL = 0,    // added to the count (FINN ActVal)
+    parameter bit    SHARED = 0,    // one threshold row for all channels: no fold in the ROM address
     parameter string FILE   = "thresholds",
     parameter string STYLE  = "auto"
 ) (
@@ -47,7 +52,7 @@ module threshold_search #(
             assign valid = in_valid;
             assign val   = value;
             assign cnt   = '0;
-            always_ff @(posedge clk) if (rd_en) addr <= fold;
+            always_ff @(posedge clk) if (rd_en) addr <= SHARED ? '0 : fold;
         end else begin : g_reg
             assign rd_en = en && g_level[l-1].valid;
             always_ff @(posedge clk) begin
@@ -64,13 +69,14 @@ module threshold_search #(
         end
 
         for (genvar p = 0; p < PE; p++) begin : g_lane
-            localparam int    DEPTH = CF << (l - 1);
+            localparam int    DEPTH = (SHARED ? 1 : CF) << (l - 1);
             localparam int    AW    = $clog2(DEPTH > 1 ? DEPTH : 2);
-            localparam string NAME  = $sformatf("%s_s%0d_p%0d.mem", FILE, l - 1, p);
+            localparam string NAME  = SHARED ? $sformatf("%s_s%0d.mem", FILE, l - 1)
+                                             : $sformatf("%s_s%0d_p%0d.mem", FILE, l - 1, p);
             logic [CFW+K-1:0] key;   // {fold, count bits of the level before}: this ROM's address
             logic             reached;
             if (l == 1) begin : g_k0
-                assign key = {fold, K'(0)};
+                assign key = {SHARED ? CFW'(0) : fold, K'(0)};
             end else begin : g_kn
                 assign key = {g_level[l-1].addr, g_level[l-1].next[p*K +: K]};
             end

@@ -12,6 +12,7 @@ module thresholding #(
     parameter int    OBITS        = 2,
     parameter int    ACTVAL       = 0,
     parameter string THRESH_FILE  = "thresholds",  // threshold_search's FILE
+    parameter bit    THRESH_SHARED = 0,            // threshold_search's SHARED: one row for all channels
     parameter string THRESH_STYLE = "auto"
 ) (
     input  logic                ap_clk,
@@ -44,7 +45,7 @@ module thresholding #(
     end
 
     threshold_search #(.PE(PE), .CF(CF), .VW(TBITS), .NTHRES(NTHRES), .OBITS(OBITS), .ACTVAL(ACTVAL),
-                       .FILE(THRESH_FILE), .STYLE(THRESH_STYLE)) u_search (
+                       .SHARED(THRESH_SHARED), .FILE(THRESH_FILE), .STYLE(THRESH_STYLE)) u_search (
         .clk(ap_clk), .rst_n(ap_rst_n), .en(en), .rd(in0_V_TVALID), .fold(cf),
         .in_valid(valid_s1), .value(values), .out_valid(out_valid), .result(result));
 

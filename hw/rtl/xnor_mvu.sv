@@ -13,6 +13,7 @@ module xnor_mvu #(
     parameter int    ACTVAL       = 0,
     parameter string WEIGHT_FILE  = "weights.mem",
     parameter string THRESH_FILE  = "thresholds",
+    parameter bit    THRESH_SHARED = 0,  // one threshold row for all channels (threshold_search's SHARED)
     parameter string WEIGHT_STYLE = "auto",
     parameter string THRESH_STYLE = "auto"
 ) (
@@ -36,7 +37,7 @@ module xnor_mvu #(
     mvu_core #(
         .MW(MW), .MH(MH), .PE(PE), .SIMD(SIMD), .XNOR(1'b1), .IBITS(1), .WBITS(1),
         .ACCBITS(ACCBITS), .NTHRES(NTHRES), .OBITS(OBITS), .ACTVAL(ACTVAL),
-        .WEIGHT_FILE(WEIGHT_FILE), .THRESH_FILE(THRESH_FILE),
+        .WEIGHT_FILE(WEIGHT_FILE), .THRESH_FILE(THRESH_FILE), .THRESH_SHARED(THRESH_SHARED),
         .WEIGHT_STYLE(WEIGHT_STYLE), .THRESH_STYLE(THRESH_STYLE)
     ) u_core (.*);
 endmodule

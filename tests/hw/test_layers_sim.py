@@ -1,5 +1,6 @@
-"""Verilator simulation of xnor_mvu, mvu and thresholding vs FINN's python execution, bit for bit; mvu_core with its
-weights on a stream (FINN's mem_mode "external") against the same layer with them in its rom."""
+"""Verilator simulation of xnor_mvu, mvu and thresholding vs FINN's python execution, bit for bit (thresholds per
+channel, or one row shared by every channel); mvu_core with its weights on a stream (FINN's mem_mode "external")
+against the same layer with them in its rom."""
 from __future__ import annotations
 
 import copy
@@ -16,7 +17,7 @@ from xnorflow.errors import XnorflowError
 from xnorflow.hw.ops import layer_rtl
 from xnorflow.hw.ops.common import run_frames
 from xnorflow.hw.ops.mvau import WEIGHT_FILE, weight_stream
-from xnorflow.hw.ops.thresholds import search_stages
+from xnorflow.hw.ops.thresholds import THRESH_FILE, search_stages
 from xnorflow.hw.streams import pack_words
 from xnorflow.hw.verilator import SimulationDeadlock, simulate
 
@@ -44,6 +45,12 @@ THRESHOLD_CASES = [
     (12, 3, "INT8", 5, "UINT3", 0, [3]),         # N not of the form 2^k - 1
     (10, 2, "UINT6", 10, "INT4", -5, [2, 2]),
 ]
+# one row of thresholds for every channel (FINN's shape (1, N)), PE > 1 and several channel folds: (kind, case)
+SHARED_CASES = [
+    ("thr", (32, 4, "INT10", 255, "UINT8", 0, [2])),    # a pool's requantiser: INT10 in, 8 channel folds
+    ("xnor", (64, 16, 4, 16, 3, "INT2", -2, [3])),
+    ("mvu", (32, 8, 2, 8, "INT4", "INT4", 12, "INT4", -6, [3])),
+]
 
 
 def _thresholds(rng: np.random.Generator, ch: int, n: int, lo: int, hi: int) -> np.ndarray:
@@ -58,33 +65,33 @@ def _values(rng: np.random.Generator, dt, shape) -> np.ndarray:
     return rng.integers(dt.min(), dt.max() + 1, shape)
 
 
-def _xnor_model(rng, case):
-    """MVAU with binaryXnorMode for one XNOR_CASES entry, with its random input."""
+def _xnor_model(rng, case, shared: bool = False):
+    """MVAU with binaryXnorMode for one XNOR_CASES entry, with its random input (shared: one threshold row)."""
     mw, mh, pe, simd, n, odt, actval, vecs = case
     weights = _values(rng, DT["BINARY"], (mw, mh))
-    thr = _thresholds(rng, mh, n, 0, mw) if n else None
+    thr = _thresholds(rng, 1 if shared else mh, n, 0, mw) if n else None
     model = mvau_model(mw, mh, pe, simd, DT["BINARY"], DT["BINARY"], DT[odt], weights, thr,
                        DT["INT16"], vecs, xnor=True, actval=actval)
     return model, _values(rng, DT["BINARY"], (*vecs, mw))
 
 
-def _mvu_model(rng, case):
-    """Multi-bit MVAU for one MVU_CASES entry, with its random input."""
+def _mvu_model(rng, case, shared: bool = False):
+    """Multi-bit MVAU for one MVU_CASES entry, with its random input (shared: one threshold row)."""
     mw, mh, pe, simd, idt, wdt, n, odt, actval, vecs = case
     idt, wdt = DT[idt], DT[wdt]
     weights = _values(rng, wdt, (mw, mh))
     prods = [a * b for a in (idt.min(), idt.max()) for b in (wdt.min(), wdt.max())]
-    thr = _thresholds(rng, mh, n, mw * min(prods) // 4, mw * max(prods) // 4) if n else None
+    thr = _thresholds(rng, 1 if shared else mh, n, mw * min(prods) // 4, mw * max(prods) // 4) if n else None
     model = mvau_model(mw, mh, pe, simd, idt, wdt, DT[odt], weights, thr, DT["INT32"], vecs,
                        xnor=False, actval=actval)
     return model, _values(rng, idt, (*vecs, mw))
 
 
-def _thresholding_model(rng, case):
-    """Thresholding node for one THRESHOLD_CASES entry, with its random input."""
+def _thresholding_model(rng, case, shared: bool = False):
+    """Thresholding node for one THRESHOLD_CASES entry, with its random input (shared: one threshold row)."""
     ch, pe, idt, n, odt, actval, vecs = case
     idt = DT[idt]
-    thr = _thresholds(rng, ch, n, int(idt.min()), int(idt.max()))
+    thr = _thresholds(rng, 1 if shared else ch, n, int(idt.min()), int(idt.max()))
     model = thresholding_model(ch, pe, idt, DT[odt], thr, DT["INT32"], vecs, actval)
     return model, _values(rng, idt, (*vecs, ch))
 
@@ -119,6 +126,21 @@ def test_matches_finn_with_gaps_and_stalls(rng, kind, index):
     build, cases = BUILDERS[kind]
     for seed in (1, 2):
         _check(*build(rng, cases[index]), seed=seed, in_gap=0.4, out_stall=0.4)
+
+
+@pytest.mark.parametrize("kind,case", SHARED_CASES)
+def test_shared_row_matches_finn(rng, kind, case):
+    """A shared threshold row is stored once (one file per search stage, 2^s thresholds, read by every lane) and
+    the layer gives FINN's outputs at full throughput and with gaps and stalls."""
+    model, x = BUILDERS[kind][0](rng, case, shared=True)
+    layer, res = _check(model, x)
+    nthres = layer.design.params["NTHRES"]
+    assert layer.design.params["THRESH_SHARED"] == 1
+    stages = {f"{THRESH_FILE}_s{s}.mem": 2 ** s for s in range(search_stages(nthres))}
+    assert {f: len(text.split()) for f, text in layer.mem_files.items() if f.startswith(THRESH_FILE)} == stages
+    cycles = layer_cycles(model, model.graph.node[0])
+    assert res.last_out - res.first_out == cycles - cycles // layer.outputs[0].words
+    _check(model, x, seed=1, in_gap=0.4, out_stall=0.4)
 
 
 def _with_mem_mode(model: ModelWrapper, mode: str) -> ModelWrapper:

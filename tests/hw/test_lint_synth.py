@@ -16,7 +16,8 @@ CORNERS = {
     "xnor_mvu": [{}, {"NTHRES": 0, "OBITS": 9}, {"MW": 8, "SIMD": 8, "MH": 1, "PE": 1},
                  {"SIMD": 1, "MW": 3, "NTHRES": 3, "OBITS": 2, "ACTVAL": -2},
                  {"WEIGHT_STYLE": "block", "THRESH_STYLE": "distributed"},
-                 {"MW": 256, "SIMD": 32, "ACCBITS": 10, "NTHRES": 255, "OBITS": 8, "PE": 2, "MH": 6}],
+                 {"MW": 256, "SIMD": 32, "ACCBITS": 10, "NTHRES": 255, "OBITS": 8, "PE": 2, "MH": 6},
+                 {"NTHRES": 3, "OBITS": 2, "THRESH_SHARED": 1}],
     "mvu": [{}, {"NTHRES": 2, "OBITS": 2}, {"IKIND": 2, "IBITS": 1, "WKIND": 2, "WBITS": 1},
             {"IBITS": 8, "IKIND": 0, "WBITS": 1, "WKIND": 2, "SIMD": 16, "MH": 2, "PE": 2},
             {"IBITS": 8, "IKIND": 1, "WBITS": 1, "WKIND": 0}, {"IBITS": 1, "IKIND": 2, "WBITS": 4, "WKIND": 1}],
@@ -26,7 +27,8 @@ CORNERS = {
                      {"IKIND": 2, "IBITS": 1, "TBITS": 3, "C": 1, "PE": 1},
                      {"IKIND": 0, "TBITS": 9, "NTHRES": 15, "OBITS": 4, "ACTVAL": -8},
                      {"C": 32, "PE": 4, "IBITS": 16, "TBITS": 17, "NTHRES": 255, "OBITS": 8},
-                     {"C": 6, "PE": 2, "NTHRES": 5, "OBITS": 3, "THRESH_STYLE": "block"}],
+                     {"C": 6, "PE": 2, "NTHRES": 5, "OBITS": 3, "THRESH_STYLE": "block"},
+                     {"C": 32, "PE": 4, "IBITS": 10, "TBITS": 11, "NTHRES": 255, "OBITS": 8, "THRESH_SHARED": 1}],
     "stream_fifo": [{}, {"DEPTH": 1}, {"DEPTH": 2, "W": 1}, {"DEPTH": 5, "W": 100}],
 }
 LINT_CASES = [(top, i) for top, corners in CORNERS.items() for i in range(len(corners))]

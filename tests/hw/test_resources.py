@@ -5,14 +5,15 @@ import pytest
 from qonnx.core.datatype import DataType as DT
 
 from finn_dataflow_nodes import swg_model
-from finn_nodes import mvau_model
+from finn_nodes import mvau_model, thresholding_model
 from xnorflow.errors import XnorflowError
 from xnorflow.hw import resource_model
 from xnorflow.hw.boards import board
 from xnorflow.hw.folding import analytical_bound, fold_for_cycles
 from xnorflow.hw.ops import OPS, hw_nodes, module_sources, op_of
 from xnorflow.hw.ops.mvau import adder_tree_bits
-from xnorflow.hw.resource_model import COMMAND, TOLERANCE, fifo_luts, within_target
+from xnorflow.hw.ops.thresholds import THRESH_FILE
+from xnorflow.hw.resource_model import COMMAND, TOLERANCE, Memory, fifo_luts, within_target
 from xnorflow.hw.board_fit import fit_board
 from xnorflow.hw.resources import Budget, Headroom, bram36, modelled_use, within
 from xnorflow.hw.synth import synthesize
@@ -122,6 +123,23 @@ def test_absolute_budget():
     model = fit_board(_wide_int8_layer(), limit)
     assert modelled_use(model)["lut"] <= 3000
     assert not within(fold_for_cycles(model, analytical_bound(model) - 1), limit)
+
+
+@pytest.mark.fast
+def test_shared_threshold_row_is_stored_once(rng):
+    """A pool's 255 thresholds shared by 1024 channels (reactnet-a-cifar's INT10 -> UINT8 layer after its global
+    pool): per lane one rom of 2^s words per search stage, in LUTs, the size of the files the RTL reads; the same row
+    tiled to every channel: 2^s words per channel fold per lane, 88 RAMB36."""
+    row = np.sort(rng.integers(-512, 512, (1, 255)), axis=1).astype(float)
+    shared = thresholding_model(1024, 2, DT["INT10"], DT["UINT8"], row, DT["INT11"], [1])
+    tiled = thresholding_model(1024, 2, DT["INT10"], DT["UINT8"], np.tile(row, (1024, 1)), DT["INT11"], [1])
+    node = shared.graph.node[0]
+    layer, op = op_of(node).rtl(shared, node), op_of(node)
+    assert op.memories(layer) == [Memory(2 ** s, 11, "rom") for s in range(8) for _ in range(2)]
+    assert {f: len(text.split()) for f, text in layer.mem_files.items()} == \
+        {f"{THRESH_FILE}_s{s}.mem": 2 ** s for s in range(8)}
+    assert op.estimate(shared, node)["bram36"] == 0
+    assert op.estimate(tiled, tiled.graph.node[0])["bram36"] == 88
 
 
 def test_block_ram_budget_is_respected(rng):
