@@ -18,8 +18,8 @@ from qonnx.custom_op.registry import getCustomOp
 
 from xnorflow.errors import XnorflowError
 from xnorflow.hw.ops.common import HWOp, LayerRTL, dsp_product, uses_dsp
-from xnorflow.hw.ops.thresholds import (THRESH_FILE, clip_thresholds, compare_bits, threshold_mem_files,
-                                        threshold_memories)
+from xnorflow.hw.ops.thresholds import (THRESH_FILE, clip_thresholds, compare_bits, start_mem_files,
+                                        threshold_mem_files, threshold_memories)
 from xnorflow.hw.resource_model import Memory, in_luts
 from xnorflow.hw.streams import mem_file, operand_kind, signed_type
 
@@ -82,6 +82,11 @@ def popcount_luts(simd: int) -> int:
     counts."""
     groups = (simd + 2) // 3
     return 2 * groups + add3_tree_bits(groups, 2)
+
+
+def acc_bits(p: dict) -> int:
+    """mvu_core.sv's accumulator width: ACCBITS, one more with one threshold (it accumulates from -t)."""
+    return p["ACCBITS"] + (p["NTHRES"] == 1)
 
 
 def block_rom_mux_bits(rom: Memory | None) -> int:
@@ -173,8 +178,9 @@ class MVAUOp(HWOp):
         in_logic = rom is not None and rom.depth > 2 and in_luts(rom)
         return super().terms(rtl) | {f"{kind}_lanes": float(lanes * per_lane),
                                      "tree_bits": float(p["PE"] * tree),
-                                     "acc_bits": float(p["PE"] * p["ACCBITS"]),
-                                     "compare_bits": compare_bits(p["NTHRES"], p["PE"], p["ACCBITS"]),
+                                     "acc_bits": float(p["PE"] * acc_bits(p)),
+                                     "compare_bits": compare_bits(p["NTHRES"], p["PE"], p["ACCBITS"])
+                                     if p["NTHRES"] > 1 else 0.0,
                                      "weight_rom_bits": float(rom.bits) if in_logic else 0.0,
                                      "rom_mux_bits": float(block_rom_mux_bits(rom))}
 
@@ -189,7 +195,7 @@ class MVAUOp(HWOp):
         """The weight rom (none for a weight stream), the input-vector buffer and the threshold roms."""
         p = rtl.design.params
         sf, nf = p["MW"] // p["SIMD"], p["MH"] // p["PE"]
-        mems = threshold_memories(p["NTHRES"], p["PE"], nf, p["ACCBITS"])
+        mems = threshold_memories(p["NTHRES"], p["PE"], nf, acc_bits(p))
         if sf > 1:
             mems.append(Memory(sf, p["SIMD"] * p.get("IBITS", 1), "ram"))
         rom = self.weight_rom(p)
@@ -223,7 +229,8 @@ class MVAUOp(HWOp):
         if not inst.get_nodeattr("noActivation"):
             thr = clip_thresholds(model.get_initializer(node.input[2]), inst.get_nodeattr("MH"), lo, hi)
             nthres = thr.shape[1]
-            mems |= threshold_mem_files(thr, inst.get_nodeattr("PE"), acc_t, hi + 1)
+            mems |= start_mem_files(thr, inst.get_nodeattr("PE"), acc_t.bitwidth()) if nthres == 1 else \
+                threshold_mem_files(thr, inst.get_nodeattr("PE"), acc_t, hi + 1)
             actval = 0 if odt == DataType["BIPOLAR"] else inst.get_nodeattr("ActVal")
         params = {a: inst.get_nodeattr(a) for a in ("MW", "MH", "PE", "SIMD")}
         params |= {"ACCBITS": acc_t.bitwidth(), "NTHRES": nthres, "OBITS": odt.bitwidth(), "ACTVAL": actval,

@@ -4,7 +4,7 @@ per-stage files (a binary search over each channel's sorted thresholds, one stag
 from __future__ import annotations
 
 import numpy as np
-from qonnx.core.datatype import BaseDataType
+from qonnx.core.datatype import BaseDataType, DataType
 
 from xnorflow.hw.resource_model import Memory
 from xnorflow.hw.streams import mem_file
@@ -41,6 +41,13 @@ def threshold_mem_files(thr: np.ndarray, pe: int, dtype: BaseDataType, never: in
         for p in range(pe):
             files[f"{THRESH_FILE}_s{s}_p{p}.mem"] = mem_file(full[p::pe][:, cols].reshape(-1, 1), dtype)
     return files
+
+
+def start_mem_files(thr: np.ndarray, pe: int, bits: int) -> dict[str, str]:
+    """mvu_core.sv's accumulator start values for one threshold per channel: -t in `bits` + 1 bits, per lane (its
+    output is then the accumulator's sign, acc - t >= 0)."""
+    dtype = DataType[f"INT{bits + 1}"]
+    return {f"{THRESH_FILE}_start_p{p}.mem": mem_file(-thr[p::pe, :1], dtype) for p in range(pe)}
 
 
 def threshold_memories(nthres: int, pe: int, folds: int, bits: int) -> list[Memory]:
