@@ -20,7 +20,7 @@ from xnorflow.errors import XnorflowError
 from xnorflow.hw.ops.common import HWOp, LayerRTL, dsp_product, uses_dsp
 from xnorflow.hw.ops.thresholds import (THRESH_FILE, clip_thresholds, compare_bits, start_mem_files,
                                         threshold_mem_files, threshold_memories)
-from xnorflow.hw.resource_model import Memory, in_luts
+from xnorflow.hw.resource_model import Memory, block_column, in_luts
 from xnorflow.hw.streams import mem_file, operand_kind, signed_type
 
 WEIGHT_FILE = "weights.mem"
@@ -91,10 +91,25 @@ def acc_bits(p: dict) -> int:
 
 def block_rom_mux_bits(rom: Memory | None) -> int:
     """Bits of the read mux joining a weight rom's block RAMs in depth: its width per RAMB36 past the first, at the
-    512-word depth of the widest shape (UG473); 0 for a rom in LUTs or UltraRAM."""
-    if rom is None or rom.style == "ultra" or in_luts(rom):
+    512-word depth of the widest shape (UG473); 0 for a rom in LUTs or UltraRAM, or in columns one block deep."""
+    if rom is None or rom.style == "ultra" or rom.column or in_luts(rom):
         return 0
     return rom.width * (math.ceil(rom.depth / 512) - 1)
+
+
+def weight_column(inst, style: str, wbits: int) -> int:
+    """rom.sv's COLUMN (bits, whole weights) of the node's weight rom: block_column of its depth in style "block"."""
+    depth = (inst.get_nodeattr("MW") // inst.get_nodeattr("SIMD")) * (inst.get_nodeattr("MH") // inst.get_nodeattr("PE"))
+    column = block_column(depth) if style == "block" else 0
+    return max(column // wbits, 1) * wbits if column else 0
+
+
+def weight_mem_files(rows: np.ndarray, dtype: DataType, per_column: int) -> dict[str, str]:
+    """The weight rom's $readmemh file, or one per column of `per_column` weights (rom.sv's COLUMN)."""
+    if not per_column:
+        return {WEIGHT_FILE: mem_file(rows, dtype)}
+    return {f"{WEIGHT_FILE}_c{k}.mem": mem_file(rows[:, lo:lo + per_column], dtype)
+            for k, lo in enumerate(range(0, rows.shape[1], per_column))}
 
 
 def weight_rows(weights: np.ndarray, inst, xnor: bool) -> np.ndarray:
@@ -189,7 +204,7 @@ class MVAUOp(HWOp):
         if p.get("WEIGHT_SOURCE", "rom") != "rom":
             return None
         return Memory((p["MW"] // p["SIMD"]) * (p["MH"] // p["PE"]), p["PE"] * p["SIMD"] * p.get("WBITS", 1), "rom",
-                      p.get("WEIGHT_STYLE", "auto"))
+                      p.get("WEIGHT_STYLE", "auto"), p.get("WEIGHT_COLUMN", 0))
 
     def memories(self, rtl: LayerRTL) -> list[Memory]:
         """The weight rom (none for a weight stream), the input-vector buffer and the threshold roms."""
@@ -221,10 +236,12 @@ class MVAUOp(HWOp):
         xnor, stream = is_xnor(inst), streams_weights(inst)
         lo, hi = acc_range(inst, xnor)
         acc_t = signed_type(lo, hi + 1)
-        mems = {}
+        mems, style = {}, inst.get_nodeattr("ram_style")
+        wbits = 1 if xnor else wdt.bitwidth()
+        column = weight_column(inst, style, wbits) if not stream else 0
         if not stream and contents:
             rows = weight_rows(model.get_initializer(node.input[1]), inst, xnor)
-            mems[WEIGHT_FILE] = mem_file(rows, DataType["BINARY"] if xnor else wdt)
+            mems |= weight_mem_files(rows, DataType["BINARY"] if xnor else wdt, column // wbits)
         nthres, actval = 0, 0
         if not inst.get_nodeattr("noActivation"):
             thr = clip_thresholds(model.get_initializer(node.input[2]), inst.get_nodeattr("MH"), lo, hi)
@@ -242,6 +259,6 @@ class MVAUOp(HWOp):
             del params["WEIGHT_FILE"]
             params |= {"XNOR": int(xnor), "WEIGHT_SOURCE": "stream"} | ({"IBITS": 1, "WBITS": 1} if xnor else {})
             return self.design(inst, "mvu_core", params, n_in=2, mems=mems)
-        style = inst.get_nodeattr("ram_style")
         params |= {"WEIGHT_STYLE": style} if style != "auto" else {}
+        params |= {"WEIGHT_COLUMN": column} if column else {}
         return self.design(inst, "xnor_mvu" if xnor else "mvu", params, mems=mems)

@@ -32,6 +32,7 @@ module mvu_core #(
     parameter string WEIGHT_FILE  = "weights.mem",
     parameter string THRESH_FILE  = "thresholds",   // threshold_search's FILE
     parameter string WEIGHT_STYLE = "auto",
+    parameter int    WEIGHT_COLUMN = 0,   // rom.sv's COLUMN of a block weight rom
     parameter string THRESH_STYLE = "auto"
 ) (
     input  logic                    ap_clk,
@@ -97,7 +98,8 @@ module mvu_core #(
     if (WSTREAM) begin : g_wstream
         always_ff @(posedge ap_clk) if (issue) w_s1 <= in1_V_TDATA;
     end else begin : g_wrom
-        rom #(.DEPTH(WMEM), .W(PE*SIMD*WBITS), .INIT_FILE(WEIGHT_FILE), .STYLE(WEIGHT_STYLE))
+        rom #(.DEPTH(WMEM), .W(PE*SIMD*WBITS), .INIT_FILE(WEIGHT_FILE), .STYLE(WEIGHT_STYLE),
+             .COLUMN(WEIGHT_COLUMN))
             u_weights (.clk(ap_clk), .en(issue), .addr(waddr), .data(w_s1));
     end
 

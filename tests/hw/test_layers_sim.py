@@ -160,6 +160,20 @@ def test_weight_rom_in_each_ram_style(rng, style):
     assert layer.design.params["WEIGHT_STYLE"] == style
 
 
+@pytest.mark.parametrize("kind,case", [("xnor", (600, 48, 1, 40, 1, "BIPOLAR", 0, [2])),
+                                       ("mvu", (240, 64, 2, 12, "INT4", "INT2", 3, "UINT2", 0, [2]))])
+def test_block_weight_rom_in_columns(rng, kind, case):
+    """A block weight rom past 512 words (720 and 640) is split into columns one block RAM deep (rom.sv COLUMN: 36
+    bits, whole 2-bit weights in the second), each with its own file, and the layer still gives FINN's outputs."""
+    builder, _ = BUILDERS[kind]
+    model, x = builder(rng, case)
+    getCustomOp(model.graph.node[0]).set_nodeattr("ram_style", "block")
+    layer, _ = _check(model, x)
+    column = layer.design.params["WEIGHT_COLUMN"]
+    files = sorted(name for name in layer.mem_files if name.startswith(WEIGHT_FILE))
+    assert column == 36 and files == [f"{WEIGHT_FILE}_c0.mem", f"{WEIGHT_FILE}_c1.mem"]
+
+
 def test_unsupported_mem_mode_is_one_line(rng):
     """A mem_mode our RTL does not implement (FINN's "dynamic") stops with one line naming the layer."""
     model, _ = _mvu_model(rng, MVU_CASES[0])
