@@ -5,7 +5,8 @@ The reference is FINN's MVAU python execution; weights are written in the order 
 mem_mode "external" keeps no weights on chip: mvu_core.sv itself is its module, in weight-stream mode, and its
 weights arrive on the input stream in1_V in that same row order, the whole matrix once per input vector
 (FINN's folded shape of input 1); `weight_stream` gives those words' values. Otherwise FINN's ram_style
-("auto", "block", "distributed", "ultra") is rom.sv's STYLE for the weight rom.
+("auto", "block", "distributed", "ultra") is rom.sv's STYLE for the weight rom, its ram_style_thresholds that of
+the threshold roms.
 """
 from __future__ import annotations
 
@@ -210,7 +211,7 @@ class MVAUOp(HWOp):
         """The weight rom (none for a weight stream), the input-vector buffer and the threshold roms."""
         p = rtl.design.params
         sf, nf = p["MW"] // p["SIMD"], p["MH"] // p["PE"]
-        mems = threshold_memories(p["NTHRES"], p["PE"], nf, acc_bits(p))
+        mems = threshold_memories(p["NTHRES"], p["PE"], nf, acc_bits(p), p.get("THRESH_STYLE", "auto"))
         if sf > 1:
             mems.append(Memory(sf, p["SIMD"] * p.get("IBITS", 1), "ram"))
         rom = self.weight_rom(p)
@@ -260,5 +261,7 @@ class MVAUOp(HWOp):
             params |= {"XNOR": int(xnor), "WEIGHT_SOURCE": "stream"} | ({"IBITS": 1, "WBITS": 1} if xnor else {})
             return self.design(inst, "mvu_core", params, n_in=2, mems=mems)
         params |= {"WEIGHT_STYLE": style} if style != "auto" else {}
+        thresh_style = inst.get_nodeattr("ram_style_thresholds")
+        params |= {"THRESH_STYLE": thresh_style} if nthres and thresh_style != "auto" else {}
         params |= {"WEIGHT_COLUMN": column} if column else {}
         return self.design(inst, "xnor_mvu" if xnor else "mvu", params, mems=mems)

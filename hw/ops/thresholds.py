@@ -50,11 +50,12 @@ def start_mem_files(thr: np.ndarray, pe: int, bits: int) -> dict[str, str]:
     return {f"{THRESH_FILE}_start_p{p}.mem": mem_file(-thr[p::pe, :1], dtype) for p in range(pe)}
 
 
-def threshold_memories(nthres: int, pe: int, folds: int, bits: int) -> list[Memory]:
-    """threshold_search.sv's roms: per stage s and lane, folds x 2^s thresholds of `bits` (none without any)."""
+def threshold_memories(nthres: int, pe: int, folds: int, bits: int, style: str = "auto") -> list[Memory]:
+    """threshold_search.sv's roms (mvu_core.sv's start roms with one threshold): per stage s and lane, folds x 2^s
+    thresholds of `bits` in rom.sv's `style` (none without any)."""
     if not nthres:
         return []
-    return [Memory(folds << s, bits, "rom") for s in range(search_stages(nthres)) for _ in range(pe)]
+    return [Memory(folds << s, bits, "rom", style) for s in range(search_stages(nthres)) for _ in range(pe)]
 
 
 def compare_bits(nthres: int, pe: int, bits: int) -> float:

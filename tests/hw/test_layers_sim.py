@@ -13,7 +13,7 @@ from qonnx.custom_op.registry import getCustomOp
 from finn_nodes import finn_execute, mvau_model, thresholding_model
 from xnorflow.hw.folding import layer_cycles
 from xnorflow.errors import XnorflowError
-from xnorflow.hw.ops import layer_rtl
+from xnorflow.hw.ops import layer_rtl, op_of
 from xnorflow.hw.ops.common import run_frames
 from xnorflow.hw.ops.mvau import WEIGHT_FILE, weight_stream
 from xnorflow.hw.ops.thresholds import search_stages
@@ -158,6 +158,19 @@ def test_weight_rom_in_each_ram_style(rng, style):
     getCustomOp(model.graph.node[0]).set_nodeattr("ram_style", style)
     layer, _ = _check(model, x)
     assert layer.design.params["WEIGHT_STYLE"] == style
+
+
+@pytest.mark.parametrize("kind,index", [("xnor", 0), ("mvu", 1)])
+def test_threshold_roms_in_block_ram(rng, kind, index):
+    """FINN's ram_style_thresholds is the threshold (start) roms' STYLE, and the layer still gives FINN's outputs."""
+    builder, cases = BUILDERS[kind]
+    model, x = builder(rng, cases[index])
+    node = model.graph.node[0]
+    getCustomOp(node).set_nodeattr("ram_style_thresholds", "block")
+    layer, _ = _check(model, x)
+    assert layer.design.params["THRESH_STYLE"] == "block"
+    roms = [m for m in op_of(node).memories(layer) if m.kind == "rom" and m.depth == cases[index][1] // cases[index][2]]
+    assert roms and {m.style for m in roms} == {"block"}
 
 
 @pytest.mark.parametrize("kind,case", [("xnor", (600, 48, 1, 40, 1, "BIPOLAR", 0, [2])),
