@@ -20,7 +20,7 @@ from xnorflow.hw.synth import synthesize
 # the MVAU misses 5%: a weight rom in LUTs makes Yosys's count depend on the weights' values (the same layer with
 # other random weights: up to 6% apart); the worst grid layer per model key (README, "The resource model")
 MVAU_TOLERANCE = 0.15
-GRID_TOLERANCE = {"xnor_mvu": 0.08, "mvu_core": 0.08, "mvu": MVAU_TOLERANCE}
+GRID_TOLERANCE = {"xnor_mvu": 0.13, "mvu_core": 0.08, "mvu": MVAU_TOLERANCE}
 
 
 def _wide_int8_layer():
