@@ -130,6 +130,9 @@ GRID = (
     lambda: mvau(128, 32, 4, 16, "INT2", "INT2", 0), lambda: mvau(32, 16, 4, 4, "INT8", "BIPOLAR", 1),
     lambda: mvau(256, 64, 8, 32, "BIPOLAR", "BIPOLAR", 0), lambda: mvau(144, 16, 1, 36, "BIPOLAR", "BIPOLAR", 0),
     lambda: mvau(392, 32, 8, 49, "BIPOLAR", "BIPOLAR", 1), lambda: mvau(64, 16, 16, 8, "BIPOLAR", "BIPOLAR", 0),
+    # threshold (start) roms of 256 and 512 words in logic: PE 1 over many channels, as CNV's last layers
+    lambda: mvau(256, 512, 1, 4, "BIPOLAR", "BIPOLAR", 1), lambda: mvau(512, 256, 1, 32, "BIPOLAR", "BIPOLAR", 1),
+    lambda: mvau(64, 256, 1, 8, "UINT4", "BIPOLAR", 1),
 )
 
 

@@ -7,7 +7,6 @@ LUT (logic + LUTRAM) per lane per layer and over all of them.
 """
 import argparse
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -51,22 +50,29 @@ def lut_per_lane(module: str, bits: int, rng: np.random.Generator) -> dict:
     return per_lane(res, PE * SIMD)
 
 
-def xnor_layers(tmp: Path) -> dict[str, LayerRTL]:
-    """The RTL of CNV-W1A1's XNOR MVAU layers at finn-examples' folding, by node name."""
+def cnv_model(tmp: Path) -> ModelWrapper:
+    """CNV-W1A1's HW part at finn-examples' folding."""
     initialize_dummy_settings()
     build = hw_build(NET, tmp)
     config, _ = finn_config(build, NET, tmp / "folding.json")
-    model = fold(split_host(ModelWrapper(str(build / "hw.onnx")))[1], board(BOARD), str(config))
-    return {n.name: layer_rtl(model, n) for n in hw_nodes(model)
-            if n.op_type.startswith("MVAU") and is_xnor(getCustomOp(n))}
+    return fold(split_host(ModelWrapper(str(build / "hw.onnx")))[1], board(BOARD), str(config))
+
+
+def xnor_layers(model: ModelWrapper, weight_style: str | None) -> dict[str, LayerRTL]:
+    """The RTL of the model's XNOR MVAU layers, by node name, with their weights in FINN's ram_style `weight_style`
+    (None: as the folding has them)."""
+    layers = {}
+    for node in hw_nodes(model):
+        inst = getCustomOp(node)
+        if node.op_type.startswith("MVAU") and is_xnor(inst):
+            if weight_style is not None:
+                inst.set_nodeattr("ram_style", weight_style)
+            layers[node.name] = layer_rtl(model, node)
+    return layers
 
 
 def in_design(layers: dict[str, LayerRTL], weight_style: str | None) -> dict:
-    """Yosys of each layer (weights where the rom puts them, or in `weight_style`): LUTs per lane each and overall."""
-    if weight_style is not None:
-        style = {"WEIGHT_STYLE": weight_style}
-        layers = {name: replace(rtl, design=replace(rtl.design, params=rtl.design.params | style))
-                  for name, rtl in layers.items()}
+    """Yosys of each layer: LUTs per lane each and overall."""
     counts = synth_layers(SimpleNamespace(layers=layers))
     out = {}
     for name, rtl in layers.items():
@@ -91,9 +97,9 @@ def main() -> None:
                "mvu_2bit": lut_per_lane("mvu", 2, rng), "mvu_4bit": lut_per_lane("mvu", 4, rng)}
     if not args.no_design:
         with tempfile.TemporaryDirectory() as tmp:
-            layers = xnor_layers(Path(tmp))
-            figures["cnv_w1a1_xnor_layers"] = in_design(layers, None)
-            figures["cnv_w1a1_xnor_layers_block_weights"] = in_design(layers, "block")
+            model = cnv_model(Path(tmp))
+            figures["cnv_w1a1_xnor_layers"] = in_design(xnor_layers(model, None), None)
+            figures["cnv_w1a1_xnor_layers_block_weights"] = in_design(xnor_layers(model, "block"), "block")
     record("hw_lut_per_lane", figures | {"cpu_s": round(cpu_seconds() - cpu, 1)})
 
 

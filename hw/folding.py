@@ -127,7 +127,7 @@ def apply_config(model: ModelWrapper, path: str | Path) -> ModelWrapper:
 
 def folding_config(model: ModelWrapper) -> dict:
     """The model's folding as a FINN folding-config dict (PE/SIMD per HW layer; for a layer with weights, mem_mode
-    where it streams them from DDR, else its ram_style where not "auto")."""
+    where it streams them from DDR, else its ram_style where not "auto"; ram_style_thresholds where not "auto")."""
     config = {}
     for node in hw_nodes(model):
         inst = getCustomOp(node)
@@ -136,6 +136,8 @@ def folding_config(model: ModelWrapper) -> dict:
             attrs["mem_mode"] = EXTERNAL
         elif "mem_mode" in inst.get_nodeattr_types() and inst.get_nodeattr("ram_style") != "auto":
             attrs["ram_style"] = inst.get_nodeattr("ram_style")
+        if "ram_style_thresholds" in inst.get_nodeattr_types() and inst.get_nodeattr("ram_style_thresholds") != "auto":
+            attrs["ram_style_thresholds"] = inst.get_nodeattr("ram_style_thresholds")
         if attrs:
             config[node.name] = attrs
     return config

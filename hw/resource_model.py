@@ -6,8 +6,8 @@ URAM288 blocks, one in style "block" RAMB36 units, one in "distributed" LUTs; wi
 RAM when it has at least the calibrated depth and bits of its kind (rom.sv / ram_sdp.sv / stream_fifo.sv:
 Yosys memory_libmap's choice, measured on the bare modules), else its LUT cells are terms ("rom_luts",
 "ram_luts") of the layer's fit.
-The fit is non-negative least squares on relative error (scipy nnls, rows scaled by 1/Yosys LUTs), so that
-small and large layers weigh alike and no term costs negative LUTs.
+The fit minimises the largest error over the grid relative to a layer's Yosys LUTs (absolute below SMALL), the
+per-layer bound the model is held to (a linear program, scipy linprog); no term costs negative LUTs.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import nnls
+from scipy.optimize import linprog
 
 from xnorflow.errors import XnorflowError
 
@@ -27,12 +27,13 @@ COMMAND = "python benchmarks/calibrate_resources.py"
 # 7-series block RAM shapes (depth, width) Yosys maps a memory onto, as RAMB18 (half a RAMB36) and RAMB36
 RAMB18_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
 RAMB36_SHAPES = ((32768, 1), (16384, 2), (8192, 4), (4096, 9), (2048, 18), (1024, 36), (512, 72))
+BLOCK_COLUMNS = ((1024, 36), (2048, 18), (4096, 9))   # RAMB36 shapes (depth, width) past 512 words (UG473)
 URAM_SHAPE = (4096, 72)     # UltraScale+ URAM288: one shape, cascaded in depth and width (Xilinx UG573)
 # rom: read-only ($readmemh), registered read; ram: written at run time, registered read; async: written at run
 # time, read without a register (stream_fifo.sv; Yosys may still move a deep one to block RAM)
 KINDS = ("rom", "ram", "async")
 TOLERANCE = 0.05            # the model's target: within 5% of Yosys per layer from SMALL Yosys LUTs up,
-SMALL, SMALL_SLACK = 200, 10  # and within SMALL_SLACK LUTs below
+SMALL = 200                 # and within TOLERANCE x SMALL LUTs (10) below
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class Memory:
     width: int
     kind: str               # one of KINDS
     style: str = "auto"     # "auto" (Yosys chooses), "block", "distributed" or "ultra"
+    column: int = 0         # rom.sv's COLUMN: side-by-side memories of this many bits (0: one memory)
 
     @property
     def bits(self) -> int:
@@ -50,8 +52,19 @@ class Memory:
         return self.depth * self.width
 
 
+def block_column(depth: int) -> int:
+    """rom.sv's COLUMN for a block rom of `depth` words: the width of the RAMB36 shape one block deep when it is
+    past 512 words (up to 4096), so that no LUT read mux joins block RAMs in depth; 0 (one memory) otherwise."""
+    return next((w for d, w in BLOCK_COLUMNS if depth <= d), 0) if depth > 512 else 0
+
+
 def shape_bram36(mem: Memory) -> float:
-    """RAMB36 units of the cheapest tiling of `mem` by one block RAM shape (RAMB18 counts one half)."""
+    """RAMB36 units of the cheapest tiling of `mem` (of each of its columns) by one block RAM shape (RAMB18 counts
+    one half)."""
+    if mem.column:
+        widths = [min(mem.column, mem.width - lo) for lo in range(0, mem.width, mem.column)]
+        return sum(shape_bram36(Memory(mem.depth, w, mem.kind, mem.style)) for w in widths)
+
     def tiles(shapes: tuple, unit: float) -> float:
         return min(math.ceil(mem.depth / d) * math.ceil(mem.width / w) * unit for d, w in shapes)
     return min(tiles(RAMB18_SHAPES, 0.5), tiles(RAMB36_SHAPES, 1.0))
@@ -123,13 +136,18 @@ def predict(key: str, terms: dict[str, float]) -> int:
 
 
 def fit(rows: list[tuple[dict[str, float], float]]) -> dict[str, float]:
-    """Non-negative least squares of LUTs on terms, relative error; the terms that vary over `rows` only."""
+    """Non-negative coefficients of LUTs on terms that minimise the largest error over `rows` relative to
+    max(Yosys LUTs, SMALL) (a linear program, scipy linprog): the per-layer bound the model is held to
+    (within_target); the terms that vary over `rows` only."""
     names = sorted({t for terms, _ in rows for t, v in terms.items() if v})
     a = np.array([[terms.get(t, 0.0) for t in names] for terms, _ in rows])
     y = np.array([lut for _, lut in rows], dtype=float)
-    scale = 1.0 / np.maximum(y, 1.0)
-    coefs, _ = nnls(a * scale[:, None], y * scale)
-    return {t: round(float(c), 4) for t, c in zip(names, coefs)}
+    scale = np.maximum(y, SMALL)   # below SMALL LUTs the bound is absolute (within_target)
+    rel, target, ones = a / scale[:, None], y / scale, np.ones((len(rows), 1))
+    # minimise e over (coefficients, e) >= 0 subject to -e <= rel @ c - target <= e
+    res = linprog(np.r_[np.zeros(len(names)), 1.0], A_ub=np.block([[rel, -ones], [-rel, -ones]]),
+                  b_ub=np.r_[target, -target], method="highs")
+    return {t: round(float(c), 4) for t, c in zip(names, res.x[:len(names)])}
 
 
 def fifo_terms(width: int, depth: int) -> dict[str, float]:
@@ -145,5 +163,6 @@ def fifo_luts(width: int, depth: int) -> int:
 
 
 def within_target(model: float, yosys: float, tolerance: float = TOLERANCE) -> bool:
-    """True if modelled LUTs are within `tolerance` of Yosys's from SMALL LUTs up, within SMALL_SLACK below."""
-    return abs(model - yosys) <= (tolerance * yosys if yosys >= SMALL else SMALL_SLACK)
+    """True if modelled LUTs are within `tolerance` of Yosys's from SMALL LUTs up, within `tolerance` of SMALL below
+    (10 LUTs at TOLERANCE)."""
+    return abs(model - yosys) <= tolerance * max(yosys, SMALL)

@@ -5,7 +5,8 @@ The reference is FINN's MVAU python execution; weights are written in the order 
 mem_mode "external" keeps no weights on chip: mvu_core.sv itself is its module, in weight-stream mode, and its
 weights arrive on the input stream in1_V in that same row order, the whole matrix once per input vector
 (FINN's folded shape of input 1); `weight_stream` gives those words' values. Otherwise FINN's ram_style
-("auto", "block", "distributed", "ultra") is rom.sv's STYLE for the weight rom.
+("auto", "block", "distributed", "ultra") is rom.sv's STYLE for the weight rom, its ram_style_thresholds that of
+the threshold roms.
 """
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ from qonnx.custom_op.registry import getCustomOp
 from xnorflow.errors import XnorflowError
 from xnorflow.hw.ops.common import HWOp, LayerRTL, dsp_product, uses_dsp
 from xnorflow.hw.ops.thresholds import (THRESH_FILE, clip_thresholds, compare_bits, shared_param,
-                                        threshold_mem_files, threshold_memories)
-from xnorflow.hw.resource_model import Memory, in_luts
+                                        start_mem_files, threshold_mem_files, threshold_memories)
+from xnorflow.hw.resource_model import Memory, block_column, in_luts
 from xnorflow.hw.streams import mem_file, operand_kind, signed_type
 
 WEIGHT_FILE = "weights.mem"
@@ -84,12 +85,32 @@ def popcount_luts(simd: int) -> int:
     return 2 * groups + add3_tree_bits(groups, 2)
 
 
+def acc_bits(p: dict) -> int:
+    """mvu_core.sv's accumulator width: ACCBITS, one more with one threshold (it accumulates from -t)."""
+    return p["ACCBITS"] + (p["NTHRES"] == 1)
+
+
 def block_rom_mux_bits(rom: Memory | None) -> int:
     """Bits of the read mux joining a weight rom's block RAMs in depth: its width per RAMB36 past the first, at the
-    512-word depth of the widest shape (UG473); 0 for a rom in LUTs or UltraRAM."""
-    if rom is None or rom.style == "ultra" or in_luts(rom):
+    512-word depth of the widest shape (UG473); 0 for a rom in LUTs or UltraRAM, or in columns one block deep."""
+    if rom is None or rom.style == "ultra" or rom.column or in_luts(rom):
         return 0
     return rom.width * (math.ceil(rom.depth / 512) - 1)
+
+
+def weight_column(inst, style: str, wbits: int) -> int:
+    """rom.sv's COLUMN (bits, whole weights) of the node's weight rom: block_column of its depth in style "block"."""
+    depth = (inst.get_nodeattr("MW") // inst.get_nodeattr("SIMD")) * (inst.get_nodeattr("MH") // inst.get_nodeattr("PE"))
+    column = block_column(depth) if style == "block" else 0
+    return max(column // wbits, 1) * wbits if column else 0
+
+
+def weight_mem_files(rows: np.ndarray, dtype: DataType, per_column: int) -> dict[str, str]:
+    """The weight rom's $readmemh file, or one per column of `per_column` weights (rom.sv's COLUMN)."""
+    if not per_column:
+        return {WEIGHT_FILE: mem_file(rows, dtype)}
+    return {f"{WEIGHT_FILE}_c{k}.mem": mem_file(rows[:, lo:lo + per_column], dtype)
+            for k, lo in enumerate(range(0, rows.shape[1], per_column))}
 
 
 def weight_rows(weights: np.ndarray, inst, xnor: bool) -> np.ndarray:
@@ -173,8 +194,9 @@ class MVAUOp(HWOp):
         in_logic = rom is not None and rom.depth > 2 and in_luts(rom)
         return super().terms(rtl) | {f"{kind}_lanes": float(lanes * per_lane),
                                      "tree_bits": float(p["PE"] * tree),
-                                     "acc_bits": float(p["PE"] * p["ACCBITS"]),
-                                     "compare_bits": compare_bits(p["NTHRES"], p["PE"], p["ACCBITS"]),
+                                     "acc_bits": float(p["PE"] * acc_bits(p)),
+                                     "compare_bits": compare_bits(p["NTHRES"], p["PE"], p["ACCBITS"])
+                                     if p["NTHRES"] > 1 else 0.0,
                                      "weight_rom_bits": float(rom.bits) if in_logic else 0.0,
                                      "rom_mux_bits": float(block_rom_mux_bits(rom))}
 
@@ -183,13 +205,14 @@ class MVAUOp(HWOp):
         if p.get("WEIGHT_SOURCE", "rom") != "rom":
             return None
         return Memory((p["MW"] // p["SIMD"]) * (p["MH"] // p["PE"]), p["PE"] * p["SIMD"] * p.get("WBITS", 1), "rom",
-                      p.get("WEIGHT_STYLE", "auto"))
+                      p.get("WEIGHT_STYLE", "auto"), p.get("WEIGHT_COLUMN", 0))
 
     def memories(self, rtl: LayerRTL) -> list[Memory]:
         """The weight rom (none for a weight stream), the input-vector buffer and the threshold roms."""
         p = rtl.design.params
         sf, nf = p["MW"] // p["SIMD"], p["MH"] // p["PE"]
-        mems = threshold_memories(p["NTHRES"], p["PE"], nf, p["ACCBITS"], p.get("THRESH_SHARED", 0))
+        mems = threshold_memories(p["NTHRES"], p["PE"], nf, acc_bits(p), p.get("THRESH_SHARED", 0),
+                                  p.get("THRESH_STYLE", "auto"))
         if sf > 1:
             mems.append(Memory(sf, p["SIMD"] * p.get("IBITS", 1), "ram"))
         rom = self.weight_rom(p)
@@ -215,15 +238,21 @@ class MVAUOp(HWOp):
         xnor, stream = is_xnor(inst), streams_weights(inst)
         lo, hi = acc_range(inst, xnor)
         acc_t = signed_type(lo, hi + 1)
-        mems = {}
+        mems, style = {}, inst.get_nodeattr("ram_style")
+        wbits = 1 if xnor else wdt.bitwidth()
+        column = weight_column(inst, style, wbits) if not stream else 0
         if not stream and contents:
             rows = weight_rows(model.get_initializer(node.input[1]), inst, xnor)
-            mems[WEIGHT_FILE] = mem_file(rows, DataType["BINARY"] if xnor else wdt)
+            mems |= weight_mem_files(rows, DataType["BINARY"] if xnor else wdt, column // wbits)
         nthres, actval, shared = 0, 0, {}
         if not inst.get_nodeattr("noActivation"):
             thr = clip_thresholds(model.get_initializer(node.input[2]), lo, hi)
-            nthres, shared = thr.shape[1], shared_param(thr)
-            mems |= threshold_mem_files(thr, inst.get_nodeattr("PE"), acc_t, hi + 1)
+            nthres, pe = thr.shape[1], inst.get_nodeattr("PE")
+            if nthres == 1:   # no search: per-channel start roms, a shared row broadcast
+                mems |= start_mem_files(thr, pe, inst.get_nodeattr("MH"), acc_t.bitwidth())
+            else:
+                shared = shared_param(thr)
+                mems |= threshold_mem_files(thr, pe, acc_t, hi + 1)
             actval = 0 if odt == DataType["BIPOLAR"] else inst.get_nodeattr("ActVal")
         params = {a: inst.get_nodeattr(a) for a in ("MW", "MH", "PE", "SIMD")}
         params |= {"ACCBITS": acc_t.bitwidth(), "NTHRES": nthres, "OBITS": odt.bitwidth(), "ACTVAL": actval,
@@ -235,6 +264,8 @@ class MVAUOp(HWOp):
             del params["WEIGHT_FILE"]
             params |= {"XNOR": int(xnor), "WEIGHT_SOURCE": "stream"} | ({"IBITS": 1, "WBITS": 1} if xnor else {})
             return self.design(inst, "mvu_core", params, n_in=2, mems=mems)
-        style = inst.get_nodeattr("ram_style")
         params |= {"WEIGHT_STYLE": style} if style != "auto" else {}
+        thresh_style = inst.get_nodeattr("ram_style_thresholds")
+        params |= {"THRESH_STYLE": thresh_style} if nthres and thresh_style != "auto" else {}
+        params |= {"WEIGHT_COLUMN": column} if column else {}
         return self.design(inst, "xnor_mvu" if xnor else "mvu", params, mems=mems)

@@ -7,7 +7,7 @@ stays one row, threshold_search.sv's SHARED mode, whose roms hold it once instea
 from __future__ import annotations
 
 import numpy as np
-from qonnx.core.datatype import BaseDataType
+from qonnx.core.datatype import BaseDataType, DataType
 
 from xnorflow.hw.resource_model import Memory
 from xnorflow.hw.streams import mem_file
@@ -59,13 +59,22 @@ def threshold_mem_files(thr: np.ndarray, pe: int, dtype: BaseDataType, never: in
     return files
 
 
-def threshold_memories(nthres: int, pe: int, folds: int, bits: int, shared: bool = False) -> list[Memory]:
-    """threshold_search.sv's roms: per stage s and lane, folds x 2^s thresholds of `bits`, or 2^s for a shared row
-    (each lane its own copy); none without thresholds."""
+def start_mem_files(thr: np.ndarray, pe: int, channels: int, bits: int) -> dict[str, str]:
+    """mvu_core.sv's accumulator start values for one threshold per channel (a shared one broadcast): -t in `bits` + 1
+    bits, per lane (its output is then the accumulator's sign, acc - t >= 0)."""
+    start = -np.broadcast_to(thr[:, :1], (channels, 1))
+    return {f"{THRESH_FILE}_start_p{p}.mem": mem_file(start[p::pe], DataType[f"INT{bits + 1}"]) for p in range(pe)}
+
+
+def threshold_memories(nthres: int, pe: int, folds: int, bits: int, shared: bool = False,
+                       style: str = "auto") -> list[Memory]:
+    """threshold_search.sv's roms (mvu_core.sv's start roms with one threshold): per stage s and lane, folds x 2^s
+    thresholds of `bits`, or 2^s for a shared row (each lane its own copy), in rom.sv's `style`; none without
+    thresholds."""
     if not nthres:
         return []
     rows = 1 if shared else folds
-    return [Memory(rows << s, bits, "rom") for s in range(search_stages(nthres)) for _ in range(pe)]
+    return [Memory(rows << s, bits, "rom", style) for s in range(search_stages(nthres)) for _ in range(pe)]
 
 
 def compare_bits(nthres: int, pe: int, bits: int) -> float:

@@ -19,6 +19,7 @@ module mvu #(
     parameter string THRESH_FILE  = "thresholds",
     parameter bit    THRESH_SHARED = 0,  // one threshold row for all channels (threshold_search's SHARED)
     parameter string WEIGHT_STYLE = "auto",
+    parameter int    WEIGHT_COLUMN = 0,
     parameter string THRESH_STYLE = "auto"
 ) (
     input  logic                  ap_clk,
@@ -42,6 +43,6 @@ module mvu #(
         .MW(MW), .MH(MH), .PE(PE), .SIMD(SIMD), .XNOR(1'b0), .IBITS(IBITS), .WBITS(WBITS),
         .IKIND(IKIND), .WKIND(WKIND), .ACCBITS(ACCBITS), .NTHRES(NTHRES), .OBITS(OBITS),
         .ACTVAL(ACTVAL), .WEIGHT_FILE(WEIGHT_FILE), .THRESH_FILE(THRESH_FILE), .THRESH_SHARED(THRESH_SHARED),
-        .WEIGHT_STYLE(WEIGHT_STYLE), .THRESH_STYLE(THRESH_STYLE)
+        .WEIGHT_STYLE(WEIGHT_STYLE), .WEIGHT_COLUMN(WEIGHT_COLUMN), .THRESH_STYLE(THRESH_STYLE)
     ) u_core (.*);
 endmodule

@@ -7,7 +7,10 @@
 // word of PE x SIMD weights per fold, in the rom's memory-file order, the whole matrix again
 // for every input vector; a fold issues only when its weight word is there. Pipeline: issue (ROM
 // and buffer read) -> dot products -> accumulate -> threshold search (K stages, its first
-// ROM read overlapping the accumulate) -> skid buffer; a single enable (the skid buffer's
+// ROM read overlapping the accumulate) -> skid buffer. With one threshold per channel (NTHRES = 1) there is no
+// search and no comparator: the accumulator starts each output at -t (the rom THRESH_FILE_start_p<lane>.mem, read
+// with the first fold) instead of 0, and the output is its sign (acc >= t), so the threshold costs no logic beyond
+// the accumulator's one extra bit; a single enable (the skid buffer's
 // registered ready) stalls it, so there are no bubbles while the input is valid and the
 // output ready. We write our own: finn-rtllib's mvu_vvu_axi has no
 // 1-bit XNOR path and fails under Verilator.
@@ -30,6 +33,7 @@ module mvu_core #(
     parameter string THRESH_FILE  = "thresholds",   // threshold_search's FILE
     parameter bit    THRESH_SHARED = 0,             // threshold_search's SHARED: one row for all channels
     parameter string WEIGHT_STYLE = "auto",
+    parameter int    WEIGHT_COLUMN = 0,   // rom.sv's COLUMN of a block weight rom
     parameter string THRESH_STYLE = "auto"
 ) (
     input  logic                    ap_clk,
@@ -95,7 +99,8 @@ module mvu_core #(
     if (WSTREAM) begin : g_wstream
         always_ff @(posedge ap_clk) if (issue) w_s1 <= in1_V_TDATA;
     end else begin : g_wrom
-        rom #(.DEPTH(WMEM), .W(PE*SIMD*WBITS), .INIT_FILE(WEIGHT_FILE), .STYLE(WEIGHT_STYLE))
+        rom #(.DEPTH(WMEM), .W(PE*SIMD*WBITS), .INIT_FILE(WEIGHT_FILE), .STYLE(WEIGHT_STYLE),
+             .COLUMN(WEIGHT_COLUMN))
             u_weights (.clk(ap_clk), .en(issue), .addr(waddr), .data(w_s1));
     end
 
@@ -143,15 +148,26 @@ module mvu_core #(
         end
     end
 
-    // ---- stage 3: accumulate over the SF folds ----
-    logic [PE*ACCBITS-1:0] acc;
-    logic                  valid_s3;
+    // ---- stage 3: accumulate over the SF folds, from 0 or (NTHRES = 1) from -t ----
+    localparam bit ONE_T = NTHRES == 1;
+    localparam int AB    = ONE_T ? ACCBITS + 1 : ACCBITS;   // acc - t spans one bit more than acc and t
+    logic [PE*AB-1:0] acc, start;
+    logic             valid_s3;
+
+    if (ONE_T) begin : g_start
+        for (genvar p = 0; p < PE; p++) begin : g_pe
+            rom #(.DEPTH(NF), .W(AB), .INIT_FILE($sformatf("%s_start_p%0d.mem", THRESH_FILE, p)),
+                  .STYLE(THRESH_STYLE)) u_start (
+                .clk(ap_clk), .en(en && valid_s1 && first_s1), .addr(nf_s1), .data(start[p*AB +: AB]));
+        end
+    end else begin : g_zero
+        assign start = '0;
+    end
 
     for (genvar p = 0; p < PE; p++) begin : g_acc
         always_ff @(posedge ap_clk) begin
             if (en && valid_s2) begin
-                acc[p*ACCBITS +: ACCBITS] <= (first_s2 ? '0 : acc[p*ACCBITS +: ACCBITS])
-                                             + ACCBITS'($signed(dots_s2[p*DW +: DW]));
+                acc[p*AB +: AB] <= (first_s2 ? start[p*AB +: AB] : acc[p*AB +: AB]) + AB'($signed(dots_s2[p*DW +: DW]));
             end
         end
     end
@@ -161,14 +177,19 @@ module mvu_core #(
         else if (en) valid_s3 <= valid_s2 && last_s2;
     end
 
-    // ---- stage 4: activation (K = $clog2(NTHRES + 1) search stages) into the skid buffer ----
+    // ---- stage 4: activation (none, the accumulator's sign, or K = $clog2(NTHRES + 1) search stages) ----
     logic [PE*OBITS-1:0] result;
     logic                valid_out;
 
     if (NTHRES == 0) begin : g_noact
         assign valid_out = valid_s3;
         for (genvar p = 0; p < PE; p++) begin : g_pe
-            assign result[p*OBITS +: OBITS] = OBITS'($signed(acc[p*ACCBITS +: ACCBITS]));
+            assign result[p*OBITS +: OBITS] = OBITS'($signed(acc[p*AB +: AB]));
+        end
+    end else if (ONE_T) begin : g_sign
+        assign valid_out = valid_s3;
+        for (genvar p = 0; p < PE; p++) begin : g_pe
+            assign result[p*OBITS +: OBITS] = OBITS'(32'(!acc[p*AB + AB - 1]) + ACTVAL);
         end
     end else begin : g_act
         threshold_search #(.PE(PE), .CF(NF), .VW(ACCBITS), .NTHRES(NTHRES), .OBITS(OBITS),

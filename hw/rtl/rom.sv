@@ -7,14 +7,24 @@ module rom #(
     parameter int    DEPTH     = 16,
     parameter int    W         = 8,
     parameter string INIT_FILE = "",
-    parameter string STYLE     = "auto"   // "auto", "block", "distributed" or "ultra"
+    parameter string STYLE     = "auto",  // "auto", "block", "distributed" or "ultra"
+    parameter int    COLUMN    = 0        // "block" only: memories of COLUMN bits side by side, INIT_FILE_c<k>.mem each
 ) (
     input  logic                             clk,
     input  logic                             en,
     input  logic [$clog2(DEPTH > 1 ? DEPTH : 2)-1:0] addr,
     output logic [W-1:0]                     data
 );
-    if (STYLE == "block") begin : g_block
+    if (STYLE == "block" && COLUMN > 0) begin : g_columns
+        // one block RAM deep each (COLUMN: the widest RAMB36 shape of DEPTH words), so no LUT read mux joins them
+        for (genvar k = 0; k < (W + COLUMN - 1) / COLUMN; k++) begin : g_col
+            localparam int LO = k * COLUMN;
+            localparam int CW = LO + COLUMN <= W ? COLUMN : W - LO;
+            (* ram_style = "block" *) logic [CW-1:0] mem [0:DEPTH-1];
+            initial $readmemh($sformatf("%s_c%0d.mem", INIT_FILE, k), mem);
+            always_ff @(posedge clk) if (en) data[LO +: CW] <= mem[addr];
+        end
+    end else if (STYLE == "block") begin : g_block
         (* ram_style = "block" *) logic [W-1:0] mem [0:DEPTH-1];
         initial $readmemh(INIT_FILE, mem);
         always_ff @(posedge clk) if (en) data <= mem[addr];

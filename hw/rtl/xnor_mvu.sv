@@ -15,6 +15,7 @@ module xnor_mvu #(
     parameter string THRESH_FILE  = "thresholds",
     parameter bit    THRESH_SHARED = 0,  // one threshold row for all channels (threshold_search's SHARED)
     parameter string WEIGHT_STYLE = "auto",
+    parameter int    WEIGHT_COLUMN = 0,
     parameter string THRESH_STYLE = "auto"
 ) (
     input  logic                ap_clk,
@@ -38,6 +39,6 @@ module xnor_mvu #(
         .MW(MW), .MH(MH), .PE(PE), .SIMD(SIMD), .XNOR(1'b1), .IBITS(1), .WBITS(1),
         .ACCBITS(ACCBITS), .NTHRES(NTHRES), .OBITS(OBITS), .ACTVAL(ACTVAL),
         .WEIGHT_FILE(WEIGHT_FILE), .THRESH_FILE(THRESH_FILE), .THRESH_SHARED(THRESH_SHARED),
-        .WEIGHT_STYLE(WEIGHT_STYLE), .THRESH_STYLE(THRESH_STYLE)
+        .WEIGHT_STYLE(WEIGHT_STYLE), .WEIGHT_COLUMN(WEIGHT_COLUMN), .THRESH_STYLE(THRESH_STYLE)
     ) u_core (.*);
 endmodule

@@ -14,7 +14,7 @@ from qonnx.custom_op.registry import getCustomOp
 from finn_nodes import finn_execute, mvau_model, thresholding_model
 from xnorflow.hw.folding import layer_cycles
 from xnorflow.errors import XnorflowError
-from xnorflow.hw.ops import layer_rtl
+from xnorflow.hw.ops import layer_rtl, op_of
 from xnorflow.hw.ops.common import run_frames
 from xnorflow.hw.ops.mvau import WEIGHT_FILE, weight_stream
 from xnorflow.hw.ops.thresholds import THRESH_FILE, search_stages
@@ -180,6 +180,33 @@ def test_weight_rom_in_each_ram_style(rng, style):
     getCustomOp(model.graph.node[0]).set_nodeattr("ram_style", style)
     layer, _ = _check(model, x)
     assert layer.design.params["WEIGHT_STYLE"] == style
+
+
+@pytest.mark.parametrize("kind,index", [("xnor", 0), ("mvu", 1)])
+def test_threshold_roms_in_block_ram(rng, kind, index):
+    """FINN's ram_style_thresholds is the threshold (start) roms' STYLE, and the layer still gives FINN's outputs."""
+    builder, cases = BUILDERS[kind]
+    model, x = builder(rng, cases[index])
+    node = model.graph.node[0]
+    getCustomOp(node).set_nodeattr("ram_style_thresholds", "block")
+    layer, _ = _check(model, x)
+    assert layer.design.params["THRESH_STYLE"] == "block"
+    roms = [m for m in op_of(node).memories(layer) if m.kind == "rom" and m.depth == cases[index][1] // cases[index][2]]
+    assert roms and {m.style for m in roms} == {"block"}
+
+
+@pytest.mark.parametrize("kind,case", [("xnor", (600, 48, 1, 40, 1, "BIPOLAR", 0, [2])),
+                                       ("mvu", (240, 64, 2, 12, "INT4", "INT2", 3, "UINT2", 0, [2]))])
+def test_block_weight_rom_in_columns(rng, kind, case):
+    """A block weight rom past 512 words (720 and 640) is split into columns one block RAM deep (rom.sv COLUMN: 36
+    bits, whole 2-bit weights in the second), each with its own file, and the layer still gives FINN's outputs."""
+    builder, _ = BUILDERS[kind]
+    model, x = builder(rng, case)
+    getCustomOp(model.graph.node[0]).set_nodeattr("ram_style", "block")
+    layer, _ = _check(model, x)
+    column = layer.design.params["WEIGHT_COLUMN"]
+    files = sorted(name for name in layer.mem_files if name.startswith(WEIGHT_FILE))
+    assert column == 36 and files == [f"{WEIGHT_FILE}_c0.mem", f"{WEIGHT_FILE}_c1.mem"]
 
 
 def test_unsupported_mem_mode_is_one_line(rng):
