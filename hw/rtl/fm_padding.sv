@@ -1,6 +1,7 @@
 // fm_padding: FINN FMPadding. Surrounds each IMG_H x IMG_W image (C channels, SIMD per word)
-// with PAD_T/PAD_L/PAD_B/PAD_R rows/columns of all-zero words; on a BINARY stream after the
-// XNOR conversion a zero bit is bipolar -1, so the same module pads binary convs with -1.
+// with PAD_T/PAD_L/PAD_B/PAD_R rows/columns of words whose every element is PAD (default zero; on a
+// BINARY stream after the XNOR conversion a zero bit is bipolar -1, so the same module pads binary
+// convs with -1; a max pool's padding is the minimum of its input type).
 // Ours rather than finn-rtllib's fmpadding_axi: no AXI-lite, no byte-padded ports.
 module fm_padding #(
     parameter int IMG_H = 4,
@@ -11,7 +12,8 @@ module fm_padding #(
     parameter int PAD_T = 1,
     parameter int PAD_L = 1,
     parameter int PAD_B = 1,
-    parameter int PAD_R = 1
+    parameter int PAD_R = 1,
+    parameter logic [BITS-1:0] PAD = '0  // one border element
 ) (
     input  logic                 ap_clk,
     input  logic                 ap_rst_n,
@@ -66,6 +68,6 @@ module fm_padding #(
 
     skid_buffer #(.W(SIMD*BITS)) u_out (
         .clk(ap_clk), .rst_n(ap_rst_n),
-        .in_data(in_image ? in0_V_TDATA : '0), .in_valid(valid), .in_ready(en),
+        .in_data(in_image ? in0_V_TDATA : {SIMD{PAD}}), .in_valid(valid), .in_ready(en),
         .out_data(out0_V_TDATA), .out_valid(out0_V_TVALID), .out_ready(out0_V_TREADY));
 endmodule
