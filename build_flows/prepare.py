@@ -39,9 +39,10 @@ def where(model: ModelWrapper, node: NodeProto) -> str:
 
 
 def quant_of(model: ModelWrapper, tensor: str) -> NodeProto | None:
-    """The Quant node setting `tensor`'s grid: its producer, or through a Concat (of one grid) its first input's."""
+    """The Quant node setting `tensor`'s grid: its producer, or through a Concat (of one grid) its first input's, or
+    through a MaxPool (a max of grid values is on the grid) its input's."""
     prod = model.find_producer(tensor)
-    if prod is not None and prod.op_type == "Concat":
+    if prod is not None and prod.op_type in ("Concat", "MaxPool"):
         return quant_of(model, prod.input[0])
     return prod if prod is not None and prod.op_type == "Quant" else None
 
