@@ -32,12 +32,13 @@ class MinPadding(FMPadding):
         context[node.output[0]] = padded.astype(np.float32).reshape(context[node.output[0]].shape)
 
 
-def pad_word(inst) -> int:
-    """fm_padding.sv's PAD: the bits of one border element (0 for FINN's FMPadding)."""
+def pad_min(inst) -> bool:
+    """fm_padding.sv's PAD_MIN: a MinPadding whose border has bits set, i.e. a signed type's minimum (1 followed by
+    zeros in two's complement; BIPOLAR's -1 and an unsigned type's 0 are zero bits)."""
     if not isinstance(inst, MinPadding):
-        return 0
+        return False
     dtype = inst.get_input_datatype()
-    return int(mem_file(np.array([[dtype.min()]]), dtype), 16)
+    return int(mem_file(np.array([[dtype.min()]]), dtype), 16) != 0
 
 
 class FMPaddingOp(HWOp):
@@ -57,12 +58,11 @@ class FMPaddingOp(HWOp):
         return cummax_need(np.where(inside, (y * p["IMG_W"] + x) * cf + c, -1).reshape(-1))
 
     def rtl(self, model: ModelWrapper, node) -> LayerRTL:
-        """fm_padding (PAD only where the border is not zero, so zero-padded designs keep their parameters)."""
+        """fm_padding (PAD_MIN only where the border is not zero, so zero-padded designs keep their parameters)."""
         self.check_folding(node)
         inst = getCustomOp(node)
         (h, w), (top, left, bottom, right) = inst.get_nodeattr("ImgDim"), inst.get_nodeattr("Padding")
         params = {"IMG_H": h, "IMG_W": w, "C": inst.get_nodeattr("NumChannels"), "SIMD": inst.get_nodeattr("SIMD"),
                   "BITS": inst.get_input_datatype().bitwidth(), "PAD_T": top, "PAD_L": left,
                   "PAD_B": bottom, "PAD_R": right}
-        pad = pad_word(inst)
-        return self.design(inst, "fm_padding", params | ({"PAD": pad} if pad else {}))
+        return self.design(inst, "fm_padding", params | ({"PAD_MIN": 1} if pad_min(inst) else {}))
