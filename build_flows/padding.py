@@ -110,4 +110,8 @@ class InferConvInpGenWithMinPadding(Transformation):
         for node in model.graph.node:
             if node.name in padded:
                 node.domain = DOMAIN
+                padded.remove(node.name)
+        if padded:  # its Im2Col, left as it was, now pads with 0
+            raise XnorflowError(f"a max pool's padding did not become a HW layer ({', '.join(sorted(padded))})",
+                                "report the model: the pool's input lacks a shape or an integer datatype")
         return model, False
