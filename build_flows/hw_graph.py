@@ -12,7 +12,6 @@ from qonnx.util.basic import get_by_name
 from finn.transformation.fpgadataflow.convert_to_hw.binary_matrix_vector_activation import (
     InferBinaryMatrixVectorActivation)
 from finn.transformation.fpgadataflow.convert_to_hw.concat import InferConcatLayer
-from finn.transformation.fpgadataflow.convert_to_hw.conv_inp_gen import InferConvInpGen
 from finn.transformation.fpgadataflow.convert_to_hw.duplicate_streams import InferDuplicateStreamsLayer
 from finn.transformation.fpgadataflow.convert_to_hw.elementwise_binary_operation import (
     InferElementwiseBinaryOperation)
@@ -30,6 +29,7 @@ from finn.util.settings import initialize_dummy_settings
 from xnorflow.build_dir import replacing
 from xnorflow.build_flows.chain_lut import NarrowPopcountOutputs
 from xnorflow.build_flows.fast_qonnx import accelerated
+from xnorflow.build_flows.padding import InferConvInpGenWithMinPadding
 from xnorflow.build_flows.piecewise_requantize import TablesToPiecewiseRequantizers
 from xnorflow.build_flows.requantize import ThresholdsToRequantizers
 from xnorflow.build_flows.rounding import NEAR_TIES
@@ -68,11 +68,12 @@ class DenseSingleChannelConv(Transformation):
 def to_hw(model: ModelWrapper) -> ModelWrapper:
     """Streamlined graph -> FINN HW layers (MVAU, Thresholding, SWG, FMPadding, Pool, Add, Concat, ...).
 
-    InferPool lowers max pools to SWG + Pool(MaxPool) before InferConvInpGen turns its Im2Col into the SWG."""
+    InferPool lowers max pools to SWG + Pool(MaxPool) before InferConvInpGen turns its Im2Col into the SWG (and a
+    padded pool's padding into a MinPadding)."""
     model = pools_to_hw(model)
     head = detach_host_input(model)
     for t in (DenseSingleChannelConv(), InferBinaryMatrixVectorActivation(), InferQuantizedMatrixVectorActivation(),
-              InferThresholdingLayer(), InferPool(), InferConvInpGen(),
+              InferThresholdingLayer(), InferPool(), InferConvInpGenWithMinPadding(),
               InferElementwiseBinaryOperation(lambda m, n: not on_host_tail(m, n)),
               InferConcatLayer(), RemoveCNVtoFCFlatten(), InferDuplicateStreamsLayer(), NarrowPopcountOutputs(),
               ThresholdsToRequantizers(), TablesToPiecewiseRequantizers()):

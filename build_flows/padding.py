@@ -1,4 +1,4 @@
-"""Bipolar padding and shared signs through the XNOR conversion: FINN lacks both.
+"""Bipolar padding and shared signs through the XNOR conversion, and max-pool padding: FINN lacks all three.
 
 A binary conv pads with -1 (`F.pad(..., value=-1)` exports as an ONNX Pad). Stock FINN keeps the Pad
 at -1 after ConvertBipolarMatMulToXnorPopcount re-encodes the stream {-1,+1} as {0,1}, and its
@@ -9,6 +9,11 @@ FMPadding (pad 0 on the BINARY stream, i.e. bipolar -1) + ConvolutionInputGenera
 The exporter merges identical sign quantizers on one tensor (ReActNet's duplicated 1x1 convs), so one bipolar
 MultiThreshold feeds two MatMuls; ConvertBipolarMatMulToXnorPopcount re-encodes it for the first and then finds
 no bipolar producer for the second. Each consumer gets its own copy of the sign first.
+
+A padded max pool (PyTorch pads with -inf) is exact on integers padded with the smallest value of the input's
+datatype, as every window keeps a real element (pad < kernel, prepare.py): FINN's InferPool lowers it to an
+Im2Col with that pad value, which FINN's InferConvInpGen refuses unless it is 0. Its FMPadding becomes a
+MinPadding instead (hw/ops/fm_padding.py), whose border is the minimum of its input type.
 """
 import copy
 
@@ -19,7 +24,9 @@ from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
 from qonnx.transformation.infer_shapes import InferShapes
 
+from finn.transformation.fpgadataflow.convert_to_hw.conv_inp_gen import InferConvInpGen
 from xnorflow.errors import XnorflowError
+from xnorflow.hw.ops import DOMAIN
 
 
 class FoldBipolarPadIntoIm2Col(Transformation):
@@ -86,3 +93,25 @@ class UnshareBipolarThresholds(Transformation):
         model.set_tensor_datatype(clone.output[0], DataType["BIPOLAR"])
         consumer.input[list(consumer.input).index(node.output[0])] = clone.output[0]
         model.graph.node.insert(index, clone)
+
+
+class InferConvInpGenWithMinPadding(Transformation):
+    """FINN's InferConvInpGen, where an Im2Col padding with its input type's nonzero minimum (a max pool's) gets a
+    MinPadding in place of the zero FMPadding."""
+
+    def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+        padded = set()
+        for node in model.get_nodes_by_op_type("Im2Col"):
+            inst, dtype = getCustomOp(node), model.get_tensor_datatype(node.input[0])
+            if any(inst.get_nodeattr("pad_amount")) and inst.get_nodeattr("pad_value") == dtype.min() != 0:
+                padded.add(f"FMPadding_Batch_{node.name}")  # the name InferConvInpGen gives its FMPadding
+                inst.set_nodeattr("pad_value", 0)
+        model = model.transform(InferConvInpGen())
+        for node in model.graph.node:
+            if node.name in padded:
+                node.domain = DOMAIN
+                padded.remove(node.name)
+        if padded:  # its Im2Col, left as it was, now pads with 0
+            raise XnorflowError(f"a max pool's padding did not become a HW layer ({', '.join(sorted(padded))})",
+                                "report the model: the pool's input lacks a shape or an integer datatype")
+        return model, False

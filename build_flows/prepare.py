@@ -39,9 +39,10 @@ def where(model: ModelWrapper, node: NodeProto) -> str:
 
 
 def quant_of(model: ModelWrapper, tensor: str) -> NodeProto | None:
-    """The Quant node setting `tensor`'s grid: its producer, or through a Concat (of one grid) its first input's."""
+    """The Quant node setting `tensor`'s grid: its producer, or through a Concat (of one grid) its first input's, or
+    through a MaxPool (a max of grid values is on the grid) its input's."""
     prod = model.find_producer(tensor)
-    if prod is not None and prod.op_type == "Concat":
+    if prod is not None and prod.op_type in ("Concat", "MaxPool"):
         return quant_of(model, prod.input[0])
     return prod if prod is not None and prod.op_type == "Quant" else None
 
@@ -152,16 +153,18 @@ def check_float_inputs(model: ModelWrapper, node: NodeProto) -> None:
 
 
 def check_maxpool(model: ModelWrapper, node: NodeProto) -> None:
-    """A max pool needs kernel >= stride, no padding, dilation or ceil mode, and no negative scale behind it."""
+    """A max pool needs kernel >= stride, symmetric padding below the kernel (every window keeps a real element, so
+    padding with the input type's minimum is exact), no dilation or ceil mode, and no negative scale behind it."""
     if node.op_type != "MaxPool":
         return
     attrs = attrs_of(node)
     kernel, stride = list(attrs["kernel_shape"]), list(attrs.get("strides", [1, 1]))
-    if len(kernel) != 2 or any(k < s for k, s in zip(kernel, stride)) or any(attrs.get("pads", [])) \
+    pads = list(attrs.get("pads", [0, 0, 0, 0]))
+    if len(kernel) != 2 or any(k < s for k, s in zip(kernel, stride)) or pads[:2] != pads[2:] \
+            or any(p >= k for p, k in zip(pads, kernel)) \
             or any(d != 1 for d in attrs.get("dilations", [1])) or attrs.get("ceil_mode", 0):
         raise XnorflowError(f"unsupported max pool {where(model, node)} (kernel {kernel}, stride {stride}, pads "
-                            f"{list(attrs.get('pads', []))})", "use MaxPool2d(k, stride <= k) without padding, "
-                            "dilation or ceil_mode (pad the quantized input before the pool instead)")
+                            f"{pads})", "use MaxPool2d(k, stride <= k, padding < k) without dilation or ceil_mode")
     consumer = sole_consumer(model, node)
     if consumer is not None and np.any(scale_of(model, consumer) < 0):
         raise XnorflowError(f"{where(model, consumer)} scales the max pool {node.name}'s output by a negative "

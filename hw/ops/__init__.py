@@ -2,7 +2,8 @@
 
 Adding an op is one module (its HWOp subclass; for an op FINN lacks also its HWCustomOp, the python
 execution every other stage is checked against) and one line in OPS. qonnx finds ChannelwiseLUT,
-ChannelGateMul and Requantize through this package's `custom_op` dict: the package is their ONNX domain, DOMAIN.
+ChannelGateMul, Requantize and FMPadding with a minimum border (MinPadding) through this package's `custom_op`
+dict: the package is their ONNX domain, DOMAIN.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from xnorflow.hw.ops.channel_gate_mul import ChannelGateMul, ChannelGateMulOp
 from xnorflow.hw.ops.channelwise_lut import ChannelwiseLUT, ChannelwiseLUTOp
 from xnorflow.hw.ops.common import HWOp, LayerRTL, sources
 from xnorflow.hw.ops.duplicate_streams import DuplicateStreamsOp
-from xnorflow.hw.ops.fm_padding import FMPaddingOp
+from xnorflow.hw.ops.fm_padding import FMPaddingOp, MinPadding
 from xnorflow.hw.ops.label_select import LabelSelectOp
 from xnorflow.hw.ops.mvau import MVAUOp
 from xnorflow.hw.ops.pool import GlobalAccPoolOp, PoolOp
@@ -31,7 +32,8 @@ from xnorflow.hw.ops.width_converter import StreamingDataWidthConverterOp
 DOMAIN = "xnorflow.hw.ops"
 add_domain_alias("xnorflow.build_flows.custom_op", DOMAIN)  # the domain of graphs written by xnorflow <= 0.1
 
-custom_op = {"ChannelwiseLUT": ChannelwiseLUT, "ChannelGateMul": ChannelGateMul, "Requantize": Requantize}
+custom_op = {"ChannelwiseLUT": ChannelwiseLUT, "ChannelGateMul": ChannelGateMul, "Requantize": Requantize,
+             "FMPadding": MinPadding}
 
 OPS: dict[str, HWOp] = {op.op_type: op for op in (
     MVAUOp(), ThresholdingOp(), ConvolutionInputGeneratorOp(), FMPaddingOp(), PoolOp(), GlobalAccPoolOp(),

@@ -1,6 +1,8 @@
 // fm_padding: FINN FMPadding. Surrounds each IMG_H x IMG_W image (C channels, SIMD per word)
 // with PAD_T/PAD_L/PAD_B/PAD_R rows/columns of all-zero words; on a BINARY stream after the
-// XNOR conversion a zero bit is bipolar -1, so the same module pads binary convs with -1.
+// XNOR conversion a zero bit is bipolar -1, so the same module pads binary convs with -1. With
+// PAD_MIN every border element is the most negative BITS-bit two's complement value instead (a max
+// pool's -inf on a signed stream).
 // Ours rather than finn-rtllib's fmpadding_axi: no AXI-lite, no byte-padded ports.
 module fm_padding #(
     parameter int IMG_H = 4,
@@ -11,7 +13,8 @@ module fm_padding #(
     parameter int PAD_T = 1,
     parameter int PAD_L = 1,
     parameter int PAD_B = 1,
-    parameter int PAD_R = 1
+    parameter int PAD_R = 1,
+    parameter bit PAD_MIN = 1'b0
 ) (
     input  logic                 ap_clk,
     input  logic                 ap_rst_n,
@@ -23,6 +26,7 @@ module fm_padding #(
     input  logic                 out0_V_TREADY
 );
     localparam int CF    = C / SIMD;
+    localparam logic [BITS-1:0] PAD = BITS'(PAD_MIN) << (BITS - 1);  // one border element
     localparam int OUT_H = IMG_H + PAD_T + PAD_B;
     localparam int OUT_W = IMG_W + PAD_L + PAD_R;
     localparam int FW = $clog2(CF > 1 ? CF : 2);
@@ -66,6 +70,6 @@ module fm_padding #(
 
     skid_buffer #(.W(SIMD*BITS)) u_out (
         .clk(ap_clk), .rst_n(ap_rst_n),
-        .in_data(in_image ? in0_V_TDATA : '0), .in_valid(valid), .in_ready(en),
+        .in_data(in_image ? in0_V_TDATA : {SIMD{PAD}}), .in_valid(valid), .in_ready(en),
         .out_data(out0_V_TDATA), .out_valid(out0_V_TVALID), .out_ready(out0_V_TREADY));
 endmodule

@@ -170,9 +170,11 @@ def vgg_probe(cin: int = 1) -> nn.Module:
                          Head(32, 10))
 
 
-def bireal_probe(cin: int = 1, conv_shortcut: bool = False) -> nn.Module:
-    """Bi-Real-style residual net: bipolar padding, avgpool (+1x1 conv) downsampling shortcut."""
-    return nn.Sequential(Stem(cin, 16), ResidualBlock(16, 16), ResidualBlock(16, 16, stride=2,
+def bireal_probe(cin: int = 1, conv_shortcut: bool = False, stem_pool: bool = False) -> nn.Module:
+    """Bi-Real-style residual net: bipolar padding, avgpool (+1x1 conv) downsampling shortcut [, the ImageNet stem's
+    MaxPool2d(3, 2, padding=1) between the stem's shortcut grid and the first block]."""
+    pool = [nn.MaxPool2d(3, 2, padding=1)] if stem_pool else []
+    return nn.Sequential(Stem(cin, 16), *pool, ResidualBlock(16, 16), ResidualBlock(16, 16, stride=2,
                          conv_shortcut=conv_shortcut), ResidualBlock(16, 16), Head(16, 10))
 
 

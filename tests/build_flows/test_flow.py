@@ -20,6 +20,7 @@ from xnorflow.build_flows.hw_graph import build_hw_graph
 from xnorflow.build_flows.streamline import RemoveExactIdentityOps
 from xnorflow.build_flows.verify import random_frames, run_graph, verify
 from xnorflow.errors import XnorflowError
+from xnorflow.hw.accelerator import build_target
 
 SHAPE = (1, 1, 12, 12)
 RESIDUAL_OPS = {"DuplicateStreams", "ElementwiseAdd", "Requantize", "Pool", "StreamingConcat", "FMPadding",
@@ -53,6 +54,18 @@ def test_bit_exact(tmp_path, builder, seed, kw):
         hw = ModelWrapper(str(out / "hw.onnx"))
         adds = [n for n in hw.graph.node if n.op_type == "ElementwiseAdd"]
         assert all(hw.get_tensor_datatype(i).is_integer() for n in adds for i in n.input)
+
+
+def test_pooled_stem_sim_bit_exact(tmp_path):
+    """Bi-Real's ImageNet stem: shortcut grid -> MaxPool2d(3, 2, padding=1), whose codes are the first block's
+    shortcut; padded with the grid's minimum (a MinPadding), every arrow exact and the RTL bit-exact."""
+    model = probes.seeded(probes.bireal_probe, 0, stem_pool=True)
+    out, rep = build(tmp_path, model)
+    arrows = verify(model, out, random_frames(SHAPE, 6, seed=0))
+    assert all(a.ok and a.max_abs_diff < 1e-5 for a in arrows), [str(a) for a in arrows]
+    hw = ModelWrapper(str(out / "hw.onnx"))
+    assert [type(getCustomOp(n)).__name__ for n in hw.get_nodes_by_op_type("FMPadding")].count("MinPadding") == 1
+    assert build_target(out, "sim", "Pynq-Z2", "6000", frames=3)["sim"]["bit_exact"]
 
 
 def test_fast_paths_give_identical_graphs(tmp_path, monkeypatch):

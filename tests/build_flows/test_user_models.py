@@ -4,6 +4,9 @@ and float inputs the flow cannot take are refused in one line naming the layer."
 from pathlib import Path
 
 import pytest
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
+from qonnx.util.basic import get_by_name
 from torch import nn
 
 import user_models as um
@@ -12,6 +15,7 @@ from xnorflow.build_flows.hw_graph import build_hw_graph
 from xnorflow.build_flows.verify import integer_logits, output_affine, random_frames, run_graph, verify
 from xnorflow.errors import XnorflowError
 from xnorflow.hw.accelerator import build_target
+from xnorflow.hw.ops.fm_padding import MinPadding
 
 FOLDING = "6000"  # cycles/frame: small RTL, so each Verilator compile stays short
 SMALL, MNIST = (1, 1, 12, 12), (1, 1, 28, 28)
@@ -32,6 +36,7 @@ def built(tmp_path: Path, model: nn.Module, shape: tuple, seed: int = 0) -> tupl
 @pytest.mark.parametrize("builder,shape,pools", [
     pytest.param(lambda: um.vgg_pool(1), SMALL, 1, id="vgg-1bit"),
     pytest.param(lambda: um.vgg_pool(2), SMALL, 1, id="vgg-2bit"),
+    pytest.param(lambda: um.vgg_pool(2, k=3, stride=2, padding=1), SMALL, 1, id="vgg-int2-padded-pool"),
     pytest.param(um.mlp, MNIST, 0, id="mlp"),
     pytest.param(um.lenet, SMALL, 2, id="lenet"),
 ])
@@ -47,10 +52,13 @@ def test_user_model_sim_bit_exact(tmp_path, builder, shape, pools):
     pytest.param(lambda: um.vgg_pool(2, signed=False, order="bn-pool", k=3, stride=2), id="uint2-k3s2"),
     pytest.param(lambda: um.vgg_pool(2, k=3, stride=2), id="int2-k3s2"),
     pytest.param(lambda: um.vgg_pool(1, order="bn-pool"), id="bn-pool-sign"),
+    pytest.param(lambda: um.vgg_pool(1, k=3, stride=2, padding=1), id="sign-padded"),
+    pytest.param(lambda: um.vgg_pool(2, order="bn-pool", k=3, stride=2, padding=1), id="int-acc-padded"),
 ])
 def test_max_pool_variants_exact(tmp_path, builder):
     """Max of signed/unsigned 2-bit codes, kernel 3 stride 2, and a BN with negative scales in front of the pool
-    (its sign goes into the conv weights): one Pool on integers, every arrow exact."""
+    (its sign goes into the conv weights); MaxPool2d(3, 2, padding=1) of signs and of a signed accumulator (padded
+    with its type's minimum): one Pool on integers, every arrow exact."""
     _, rep = built(tmp_path, um.randomize(builder(), 1), SMALL, seed=1)
     assert rep["hw_op_types"].count("Pool") == 1 and "ElementwiseMul" not in rep["hw_op_types"]
 
@@ -69,9 +77,39 @@ def refused(tmp_path: Path, model: nn.Module, match: str) -> None:
     assert "\n" not in str(err.value) and not (tmp_path / "build").exists()
 
 
-@pytest.mark.parametrize("kw", [{"padding": 1}, {"stride": 3}], ids=["padded", "stride-over-kernel"])
-def test_unsupported_max_pool_refused(tmp_path, kw):
-    refused(tmp_path, um.randomize(um.vgg_pool(1, **kw), 0), r"unsupported max pool MaxPool 'MaxPool_0' \(node")
+def test_padded_max_pool_pads_with_type_minimum(tmp_path):
+    """MaxPool2d(3, 2, padding=1) of signed 2-bit codes: its padding is a MinPadding with border -2 (PyTorch's -inf)."""
+    build, _ = built(tmp_path, um.randomize(um.vgg_pool(2, k=3, stride=2, padding=1), 1), SMALL, seed=1)
+    hw = ModelWrapper(str(build / "hw.onnx"))
+    (pad,) = hw.get_nodes_by_op_type("FMPadding")
+    assert isinstance(getCustomOp(pad), MinPadding) and hw.get_tensor_datatype(pad.input[0]).min() == -2
+    assert getCustomOp(pad).get_nodeattr("Padding") == [1, 1, 1, 1]
+
+
+def ceil_mode(model: nn.Module) -> nn.Module:
+    """`model` with ceil_mode on its max pools."""
+    for m in model.modules():
+        if isinstance(m, nn.MaxPool2d):
+            m.ceil_mode = True
+    return model
+
+
+@pytest.mark.parametrize("build", [lambda: ceil_mode(um.vgg_pool(1)),
+                                   lambda: um.vgg_pool(1, stride=3)], ids=["ceil-mode", "stride-over-kernel"])
+def test_unsupported_max_pool_refused(tmp_path, build):
+    refused(tmp_path, um.randomize(build(), 0), r"unsupported max pool MaxPool 'MaxPool_0' \(node")
+
+
+def test_max_pool_padded_by_kernel_refused(tmp_path):
+    """A hand-edited ONNX MaxPool padded by its kernel: windows of padding only, refused in one line."""
+    export(um.randomize(um.vgg_pool(1, k=3, stride=2, padding=1), 0), SMALL, tmp_path / "m.onnx")
+    model = ModelWrapper(str(tmp_path / "m.onnx"))
+    (pool,) = model.get_nodes_by_op_type("MaxPool")
+    get_by_name(pool.attribute, "pads").ints[:] = [3, 3, 3, 3]
+    model.save(str(tmp_path / "m.onnx"))
+    with pytest.raises(XnorflowError, match=r"unsupported max pool .* pads \[3, 3, 3, 3\]\)") as err:
+        build_hw_graph(tmp_path / "m.onnx", tmp_path / "build")
+    assert "\n" not in str(err.value)
 
 
 def test_negative_scale_behind_max_pool_refused(tmp_path):

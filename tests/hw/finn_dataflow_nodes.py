@@ -10,13 +10,14 @@ from qonnx.custom_op.registry import getCustomOp
 from qonnx.util.basic import qonnx_make_model
 
 from finn_nodes import FINN_DOMAIN
+from xnorflow.hw.ops import DOMAIN
 from xnorflow.hw.streams import random_tensor
 
 
-def _wrap(op: str, n_in: int, n_out: int, **attrs) -> ModelWrapper:
+def _wrap(op: str, n_in: int, n_out: int, domain: str = FINN_DOMAIN, **attrs) -> ModelWrapper:
     """A one-node graph in0.. -> out0..; shapes and data types come from the node itself."""
     ins, outs = [f"in{i}" for i in range(n_in)], [f"out{i}" for i in range(n_out)]
-    node = helper.make_node(op, ins, outs, domain=FINN_DOMAIN, backend="fpgadataflow",
+    node = helper.make_node(op, ins, outs, domain=domain, backend="fpgadataflow",
                             name=f"{op}_0", **attrs)
     inst = getCustomOp(node)
     vi = [helper.make_tensor_value_info(n, TensorProto.FLOAT, list(inst.get_normal_input_shape(i)))
@@ -45,10 +46,10 @@ def swg_model(ifm: tuple[int, int], ch: int, simd: int, k: tuple[int, int],
 
 
 def fmpadding_model(img: tuple[int, int], pad: tuple[int, int, int, int], ch: int, simd: int,
-                    dt: BaseDataType) -> ModelWrapper:
-    """FMPadding; pad = (top, left, bottom, right)."""
-    return _wrap("FMPadding", 1, 1, ImgDim=list(img), Padding=list(pad), NumChannels=ch,
-                 SIMD=simd, inputDataType=dt.name)
+                    dt: BaseDataType, minimum: bool = False) -> ModelWrapper:
+    """FMPadding (zero border), or with `minimum` xnorflow's MinPadding; pad = (top, left, bottom, right)."""
+    return _wrap("FMPadding", 1, 1, DOMAIN if minimum else FINN_DOMAIN, ImgDim=list(img), Padding=list(pad),
+                 NumChannels=ch, SIMD=simd, inputDataType=dt.name)
 
 
 def pool_model(fxn: str, k: tuple[int, int], odims: tuple[int, int], ch: int, pe: int,

@@ -25,6 +25,7 @@ CASES = {
     # FMPadding: (ImgDim, (top, left, bottom, right), channels, SIMD, type)
     "pad_binary": lambda: fmpadding_model((4, 5), (1, 2, 0, 1), 6, 2, DT["BINARY"]),
     "pad_int": lambda: fmpadding_model((3, 3), (1, 1, 1, 1), 4, 4, DT["INT4"]),
+    "pad_min_int": lambda: fmpadding_model((3, 4), (1, 1, 1, 0), 4, 2, DT["INT4"], minimum=True),
     # Pool: (function, kernel, output dims, channels, PE, in type, out type)
     "maxpool_int": lambda: pool_model("MaxPool", (2, 2), (3, 3), 8, 2, DT["INT4"], DT["INT4"]),
     "maxpool_bipolar": lambda: pool_model("MaxPool", (3, 3), (2, 2), 4, 4, DT["BIPOLAR"],
@@ -79,6 +80,16 @@ def test_matches_finn(rng, case):
     assert res.cycles <= FRAMES * busiest + _fill(rtl)   # no stalls after the first window
     for seed in (1, 2):
         _check(model, rng, seed=seed, in_gap=0.4, out_stall=0.4)
+
+
+@pytest.mark.fast
+def test_min_padding_border_is_type_minimum(rng):
+    """A max pool's padding (MinPadding): the image in the middle, the input type's minimum on every border."""
+    model = CASES["pad_min_int"]()
+    x = random_inputs(rng, model)[0]
+    (y,) = finn_outputs(model, x)
+    np.testing.assert_array_equal(y[:, 1:-1, 1:], x)  # pad (top, left, bottom, right) = (1, 1, 1, 0)
+    assert (y[:, [0, -1]] == -8).all() and (y[:, :, 0] == -8).all()
 
 
 def test_swg_window_is_im2col_slice(rng):
